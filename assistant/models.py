@@ -1,0 +1,59 @@
+"""pydantic models for what crosses a boundary: ingested mentions and stored records."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+Platform = Literal["mastodon", "bluesky", "x", "webhook"]
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=256)
+    handle: str = Field(min_length=1, max_length=320)
+    """The network's handle, e.g. the Mastodon acct `colere@mastodon.social` (no leading @)."""
+    display_name: str = Field("", max_length=512)
+    followers: int = Field(0, ge=0)
+
+
+class Mention(BaseModel):
+    """One mention of the brand, as ingested (webhook body or poller)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    platform: Platform
+    id: str = Field(min_length=1, max_length=256)
+    url: HttpUrl
+    text: str = Field(min_length=1, max_length=20_000)
+    author: Author
+    created_at: datetime
+    lang: str | None = Field(None, max_length=16)
+
+    @property
+    def key(self) -> str:
+        """Identity of the mention across ingest paths: platform + network id."""
+        return f"{self.platform}:{self.id}"
+
+    @property
+    def case_id(self) -> str:
+        """Deterministic case id, so the same mention always maps to the same case."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:16]
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"  # accepting proposals and votes
+    APPROVED = "approved"  # a proposal won; publish pending (in the outbox)
+    PUBLISHED = "published"  # the reply is on the network
+    FAILED = "failed"  # publishing failed permanently
+
+
+class ProposalStatus(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"  # deleted in Slack
+    WON = "won"
