@@ -57,3 +57,37 @@ class ProposalStatus(StrEnum):
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"  # deleted in Slack
     WON = "won"
+
+
+class CaseScore(BaseModel):
+    """What the scorer said about the mention, as shown on the card."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    severity: str = "none"
+    categories: dict[str, float] = Field(default_factory=dict)
+    evidence: list[str] = Field(default_factory=list)
+    """Short human-readable reasons, e.g. ``insult: « connards »``."""
+
+
+class Case(BaseModel):
+    """A case as stored in Redis and rendered on its Slack card."""
+
+    case_id: str
+    mention: Mention
+    assessment: CaseScore
+    channel: str
+    status: CaseStatus = CaseStatus.OPEN
+    opened_at: float
+    """Unix time the case was opened."""
+    sla_deadline: float
+    card_ts: str | None = None
+    proposals: int = 0
+    """Active (not withdrawn) proposals in the thread."""
+    winner_ts: str | None = None
+    approved_text: str | None = None
+    published_url: str | None = None
+    published_at: float | None = None
+    escalated_at: float | None = None
+    failure: str | None = None
