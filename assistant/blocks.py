@@ -1,0 +1,355 @@
+"""Pure Slack Block Kit builders: the case card and the short thread / ephemeral texts.
+
+Every piece of user-supplied text (mention text, author name and handle, proposal text,
+scorer evidence and categories, network error messages) goes through
+:func:`~assistant.text.escape_slack` before it enters a block or a fallback text, and every
+``mrkdwn`` object is sent with ``verbatim: true`` so Slack does not auto-parse ``@here``,
+``#channel`` or bare URLs inside echoed text. URLs that come from a network are rendered
+through :func:`slack_link`, which only accepts http(s) and percent-encodes anything that
+could break out of ``<url|label>``. Block Kit limits are respected by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from assistant.models import Case, CaseStatus
+from assistant.text import escape_slack
+
+__all__ = [
+    "HEADER_MAX",
+    "SECTION_TEXT_MAX",
+    "Block",
+    "case_card",
+    "escalation_text",
+    "oncall_mention",
+    "proposal_too_long",
+    "publish_failed_text",
+    "published_note",
+    "slack_date",
+    "slack_link",
+]
+
+Block = dict[str, Any]
+
+SECTION_TEXT_MAX = 3000
+HEADER_MAX = 150
+FIELD_TEXT_MAX = 2000
+MAX_FIELDS = 10
+MAX_BLOCKS = 50
+CONTEXT_ELEMENTS_MAX = 10
+
+QUOTE_MAX = 2900
+"""Budget for the quoted mention text (escaped, with the ``>`` prefixes)."""
+FALLBACK_MAX = 300
+EVIDENCE_LINES_MAX = 10
+EVIDENCE_LINE_MAX = 200
+CATEGORY_NAME_MAX = 40
+CATEGORIES_MAX = 10
+REASON_MAX = 500
+ELLIPSIS = "…"
+
+PLATFORM_NAMES: dict[str, str] = {
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "x": "X",
+    "webhook": "the source",
+}
+
+_SLACK_ID_RE = re.compile(r"[UWS][A-Z0-9]{2,}")
+_ENTITY_TAIL_RE = re.compile(r"&[a-z]{0,3}$")
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+
+
+def _cut_escaped(text: str, limit: int) -> str:
+    """Cut already-escaped mrkdwn to ``limit`` chars with ``…``, never inside ``&amp;``."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    cut = _ENTITY_TAIL_RE.sub("", cut)  # drop a partial &amp; / &lt; / &gt;
+    # Literal < only ever opens one of our own <url|label> / <!date…> sequences: never
+    # leave one unclosed.
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    return cut.rstrip() + ELLIPSIS
+
+
+def _esc(text: str, limit: int) -> str:
+    """Escape user text for mrkdwn and fit it in ``limit`` characters."""
+    # Escaping at most quintuples the length, so cut the raw text first to bound the work.
+    return _cut_escaped(escape_slack(text[: limit + 1]), limit)
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(_cut_escaped(text, SECTION_TEXT_MAX))}
+
+
+def _platform(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform, escape_slack(platform))
+
+
+def slack_link(url: str, label: str | None = None) -> str:
+    """``<url|label>`` (or ``<url>``) for a URL from a network; escaped text if unsafe.
+
+    Only ``http``/``https`` URLs become links. Whitespace, controls, ``<``, ``>``, ``|``
+    and non-ASCII characters are percent-encoded (existing ``%XX`` escapes are kept), then
+    ``&`` is written ``&amp;`` as Slack requires; ``label`` must be our own text and is
+    escaped too.
+    """
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https"):
+        shown = _esc(url, 500)
+        return f"{escape_slack(label)}: {shown}" if label else shown
+    encoded = escape_slack(quote(url, safe="!#$%&'()*+,/:;=?@[]~-._"))
+    return f"<{encoded}|{escape_slack(label)}>" if label else f"<{encoded}>"
+
+
+def slack_date(ts: float, token: str = "{date_short_pretty} at {time}") -> str:
+    """``<!date^UNIX^token|ISO fallback>``: shown in each reader's own time zone."""
+    fallback = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"<!date^{int(ts)}^{token}|{fallback}>"
+
+
+def oncall_mention(oncall: str) -> str:
+    """``<@U…>`` for a user id (``U…``/``W…``), ``<!subteam^S…>`` for a user-group id.
+
+    Raises ``ValueError`` for anything else, so a bad id can never inject mrkdwn; settings
+    validate ``ASSISTANT_ONCALL`` with the same pattern.
+    """
+    if not _SLACK_ID_RE.fullmatch(oncall):
+        raise ValueError(f"not a Slack user (U…/W…) or user-group (S…) id: {oncall!r}")
+    if oncall.startswith("S"):
+        return f"<!subteam^{oncall}>"
+    return f"<@{oncall}>"
+
+
+def _ping(oncall: str | None) -> str:
+    return oncall_mention(oncall) + " " if oncall else ""
+
+
+def _pct(score: float) -> str:
+    return f"{round(score * 100)}%"
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0 and seconds >= 3600:
+        hours = seconds // 3600
+        return f"{hours} hour" + ("s" if hours != 1 else "")
+    if seconds % 60 == 0 and seconds >= 60:
+        minutes = seconds // 60
+        return f"{minutes} min"
+    return f"{seconds} s"
+
+
+def _emoji_list(names: Sequence[str]) -> str:
+    shown = [f":{escape_slack(n.strip(':'))}:" for n in names if n.strip(":")]
+    return " or ".join(shown) if shown else "an emoji"
+
+
+def _quote(text: str, limit: int) -> str:
+    """User text as a mrkdwn block quote: escaped, every line prefixed by our own ``>``."""
+    escaped = escape_slack(text[: limit + 1])
+    quoted = "\n".join("> " + line for line in escaped.splitlines() or [""])
+    return _cut_escaped(quoted, limit)
+
+
+def _author_line(case: Case) -> str:
+    author = case.mention.author
+    name = _esc(author.display_name.strip(), 200) if author.display_name.strip() else ""
+    handle = "@" + _esc(author.handle.removeprefix("@"), 320)
+    who = f"*{name}* {handle}" if name else f"*{handle}*"
+    followers = f"{author.followers:,} follower" + ("s" if author.followers != 1 else "")
+    link = slack_link(str(case.mention.url), f"View on {_platform(case.mention.platform)}")
+    return f"{who} · {followers} · {link}"
+
+
+def _assessment_section(case: Case) -> Block:
+    a = case.assessment
+    lines = [f"*Score* {_pct(a.score)} · *Severity* {_esc(a.severity, 100)}"]
+    if a.categories:
+        top = sorted(a.categories.items(), key=lambda kv: (-kv[1], kv[0]))[:CATEGORIES_MAX]
+        lines.append(" · ".join(f"{_esc(k, CATEGORY_NAME_MAX)} {_pct(v)}" for k, v in top))
+    for item in a.evidence[:EVIDENCE_LINES_MAX]:
+        lines.append("• " + _esc(item, EVIDENCE_LINE_MAX))
+    if len(a.evidence) > EVIDENCE_LINES_MAX:
+        lines.append(f"• … and {len(a.evidence) - EVIDENCE_LINES_MAX} more")
+    return _section("\n".join(lines))
+
+
+def _participation_text(
+    approvals_required: int,
+    manager_approvals_required: int,
+    approve_emoji: Sequence[str],
+    veto_emoji: Sequence[str],
+    platform: str,
+) -> str:
+    approvals = f"{approvals_required} approval" + ("s" if approvals_required != 1 else "")
+    if manager_approvals_required > 0:
+        managers = f"{manager_approvals_required} manager" + (
+            "s" if manager_approvals_required != 1 else ""
+        )
+        quorum = f"{approvals} incl. {managers} publish it"
+    else:
+        quorum = f"{approvals} publish it"
+    return (
+        "*How to take part:* reply in this thread with a proposed reply; react "
+        f"{_emoji_list(approve_emoji)} on a proposal to approve, {_emoji_list(veto_emoji)} "
+        f"to veto. {quorum} on {_platform(platform)}. Your own proposals and bots' "
+        "reactions do not count; editing a proposal clears its votes."
+    )
+
+
+def _status_text(case: Case) -> str:
+    platform = _platform(case.mention.platform)
+    if case.status is CaseStatus.OPEN:
+        n = case.proposals
+        text = f"🟢 *Open* — {n} proposal" + ("s" if n != 1 else "") + " so far."
+    elif case.status is CaseStatus.APPROVED:
+        text = f"⏳ *Approved* — publishing on {platform}…"
+    elif case.status is CaseStatus.PUBLISHED:
+        where = (
+            slack_link(case.published_url, f"Published on {platform}")
+            if case.published_url
+            else f"Published on {platform}"
+        )
+        when = f" {slack_date(case.published_at)}" if case.published_at is not None else ""
+        text = f"✅ *{where}*{when}."
+    else:
+        reason = _esc(case.failure, REASON_MAX) if case.failure else "unknown error"
+        text = f"⚠️ *Publishing failed*: {reason}"
+    if case.approved_text and case.status is not CaseStatus.OPEN:
+        text += "\n*Approved reply:*\n" + _quote(case.approved_text, 1200)
+    if case.escalated_at is not None:
+        text += f"\n📣 Escalated to on-call {slack_date(case.escalated_at)}."
+    return text
+
+
+_STATUS_LABEL = {
+    CaseStatus.OPEN: "open",
+    CaseStatus.APPROVED: "approved",
+    CaseStatus.PUBLISHED: "published",
+    CaseStatus.FAILED: "publish failed",
+}
+
+
+def _header(case: Case) -> str:
+    platform = _platform(case.mention.platform)
+    label = _STATUS_LABEL[case.status]
+    text = f"🔥 Hostile mention on {platform} — {label}"
+    return text[:HEADER_MAX]
+
+
+# --------------------------------------------------------------------------------------
+# Public builders
+# --------------------------------------------------------------------------------------
+
+
+def case_card(
+    case: Case,
+    *,
+    approvals_required: int,
+    manager_approvals_required: int,
+    approve_emoji: Sequence[str],
+    veto_emoji: Sequence[str],
+) -> tuple[str, list[Block]]:
+    """The case card: ``(fallback text, blocks)`` for ``chat.postMessage``/``chat.update``.
+
+    Blocks: header (platform and state) · the mention as a block quote · author, reach and
+    a link to the post · score, severity, categories and evidence · SLA deadline · how to
+    take part (only while the case is open) · the status (open with proposal count,
+    approved, published with link and time, failed with the reason, escalation).
+    """
+    mention = case.mention
+    platform = _platform(mention.platform)
+    header = _header(case)
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
+        _section(_quote(mention.text, QUOTE_MAX)),
+        {"type": "context", "elements": [_mrkdwn(_cut_escaped(_author_line(case), 2000))]},
+        _assessment_section(case),
+        _section(f"*Reply due* {slack_date(case.sla_deadline)}"),
+    ]
+    if case.status is CaseStatus.OPEN:
+        blocks.append(
+            _section(
+                _participation_text(
+                    approvals_required,
+                    manager_approvals_required,
+                    approve_emoji,
+                    veto_emoji,
+                    mention.platform,
+                )
+            )
+        )
+    blocks.append({"type": "divider"})
+    blocks.append(_section(_status_text(case)))
+
+    author = mention.author
+    who = author.display_name.strip() or "@" + author.handle.removeprefix("@")
+    fallback = (
+        f"🔥 Hostile mention on {platform} ({_STATUS_LABEL[case.status]}) from "
+        f"{_esc(who, 100)}: {_esc(' '.join(mention.text.split()), 160)}"
+    )
+    return _cut_escaped(fallback, FALLBACK_MAX), blocks[:MAX_BLOCKS]
+
+
+def published_note(url: str, *, platform: str = "mastodon") -> str:
+    """Thread message once the reply is out: ``✅ Published on Mastodon: <url>``."""
+    name = _platform(platform)
+    return f"✅ Published on {name}: {slack_link(url)}"
+
+
+def proposal_too_long(over_by: int, limit: int, *, platform: str = "mastodon") -> str:
+    """Ephemeral text for a proposal that does not fit the network's limit."""
+    name = _platform(platform)
+    chars = "character" + ("s" if over_by != 1 else "")
+    how = ""
+    if platform == "mastodon":
+        how = (
+            " (counted the way Mastodon counts: the @mention of the author is included, "
+            "without its domain, and every link counts 23)"
+        )
+    return (
+        f"✏️ This proposal is *{over_by} {chars} over* {name}'s {limit}-character limit{how}. "
+        "Edit your message to shorten it; it cannot be published as it is."
+    )
+
+
+def escalation_text(oncall: str | None, case: Case, sla_seconds: int) -> str:
+    """On-call ping for a case nobody settled in time (or that needs a human now)."""
+    mention = case.mention
+    author = mention.author
+    platform = _platform(mention.platform)
+    who = "@" + _esc(author.handle.removeprefix("@"), 320)
+    link = slack_link(str(mention.url), "the post")
+    ping = _ping(oncall)
+    nobody = "" if oncall else " (No on-call person or group is configured: ASSISTANT_ONCALL.)"
+    return (
+        f"{ping}🚨 This case needs attention: a hostile mention on {platform} by {who} "
+        f"(severity {_esc(case.assessment.severity, 100)}, score {_pct(case.assessment.score)})"
+        f" has no published reply. SLA {_duration(sla_seconds)}, due "
+        f"{slack_date(case.sla_deadline)}. See {link} and the card above.{nobody}"
+    )
+
+
+def publish_failed_text(reason: str, oncall: str | None) -> str:
+    """Thread message when publishing failed for good, pinging on-call if configured."""
+    ping = _ping(oncall)
+    return (
+        f"{ping}⚠️ Publishing the approved reply failed: {_esc(reason, REASON_MAX)}\n"
+        "Nothing was posted. Check the account and post the reply by hand if needed."
+    )

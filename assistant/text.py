@@ -1,0 +1,418 @@
+"""Pure text functions: Slack escaping and parsing, Mastodon HTML and length rules.
+
+No I/O here. Everything is a total function over ``str`` so it can be unit-tested in
+isolation and reused by the sources, the Slack handlers and the Block Kit builders.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from html.parser import HTMLParser
+
+__all__ = [
+    "MASTODON_MAX_CHARS",
+    "MASTODON_URL_LENGTH",
+    "escape_slack",
+    "grapheme_count",
+    "html_to_text",
+    "mastodon_length",
+    "mastodon_overflow",
+    "mastodon_reply_text",
+    "slack_to_plain",
+    "slack_user_ids",
+    "truncate",
+]
+
+ELLIPSIS = "…"
+
+# --------------------------------------------------------------------------------------
+# Slack
+# --------------------------------------------------------------------------------------
+
+
+def escape_slack(text: str) -> str:
+    """Escape ``&``, ``<`` and ``>`` the way Slack requires for message text.
+
+    After this, user text can neither ping (``<!channel>``, ``<@U…>``, ``<!subteam^…>``) nor
+    forge a link (``<https://evil|label>``): Slack only parses control sequences written
+    with literal angle brackets. ``&`` is escaped first. Deliberately not idempotent:
+    ``&amp;`` becomes ``&amp;amp;`` so that the reader sees exactly what the author typed.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_SLACK_ENTITY_RE = re.compile(r"&(amp|lt|gt);")
+_SLACK_UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def _unescape_slack(text: str) -> str:
+    """Single-pass inverse of :func:`escape_slack` (``&amp;lt;`` → ``&lt;``, not ``<``)."""
+    return _SLACK_ENTITY_RE.sub(lambda m: _SLACK_UNESCAPE[m.group(1)], text)
+
+
+# Inside Slack's control sequences ``<`` and ``>`` never occur (they are escaped in text).
+_SLACK_CONTROL_RE = re.compile(r"<([^<>]*)>")
+_SLACK_USER_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+
+
+def slack_user_ids(text: str) -> set[str]:
+    """User ids referenced as ``<@U…>``, ``<@U…|name>`` or ``<@W…>`` in Slack message text."""
+    return set(_SLACK_USER_RE.findall(text))
+
+
+def _split_label(body: str) -> tuple[str, str | None]:
+    target, sep, label = body.partition("|")
+    return target, (label if sep else None)
+
+
+def _slack_control_to_plain(body: str, names: Mapping[str, str]) -> str:
+    """One ``<…>`` control sequence (without the brackets) → what a reader sees."""
+    target, label = _split_label(body)
+    plain_label = _unescape_slack(label) if label is not None else None
+    if target.startswith("@"):
+        user_id = target[1:]
+        if user_id in names:
+            return "@" + names[user_id]
+        return "@" + (plain_label if plain_label else user_id)
+    if target.startswith("#"):
+        return "#" + (plain_label if plain_label else target[1:])
+    if target.startswith("!"):
+        command, _, arg = target[1:].partition("^")
+        if command in ("here", "channel", "everyone"):
+            return "@" + command
+        if plain_label:
+            # <!subteam^S123|@team>, <!date^…|fallback>: the label is what clients show.
+            return plain_label
+        if command == "subteam" and arg:
+            return "@" + arg
+        return "@" + command
+    # A link. The URL is what gets published on a network, so it wins over the label;
+    # for mailto: links the address itself is shown.
+    url = _unescape_slack(target)
+    if url.lower().startswith("mailto:"):
+        return url[len("mailto:") :]
+    return url
+
+
+def slack_to_plain(text: str, names: Mapping[str, str]) -> str:
+    """Slack's delivered message text → the plain text a reader sees.
+
+    ``names`` maps user ids to display names for ``<@U…>`` mentions (falling back to the
+    mention's ``|label``, then to the id). Links become their URL, channel, broadcast and
+    user-group mentions their visible form, ``<!date^…|fallback>`` its fallback. ``&lt;``,
+    ``&gt;`` and ``&amp;`` are unescaped in a single pass, outside and inside the control
+    sequences alike; names from ``names`` are inserted verbatim. Whitespace is preserved.
+    """
+    out: list[str] = []
+    pos = 0
+    for match in _SLACK_CONTROL_RE.finditer(text):
+        out.append(_unescape_slack(text[pos : match.start()]))
+        out.append(_slack_control_to_plain(match.group(1), names))
+        pos = match.end()
+    out.append(_unescape_slack(text[pos:]))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------
+# Mastodon HTML
+# --------------------------------------------------------------------------------------
+
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "blockquote", "pre", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
+_SKIP_TAGS = frozenset({"script", "style", "template"})
+_WS_RUN_RE = re.compile(r"[ \t\r\n\f]+")
+_WS_AROUND_NL_RE = re.compile(r"[ \t]*\n[ \t]*")
+
+
+class _MastodonHTML(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.pending_newlines = 0
+        self.pre_depth = 0
+        self.skip_depth = 0
+
+    def _trailing_newlines(self) -> int:
+        count = 0
+        for part in reversed(self.parts):
+            stripped = part.rstrip("\n")
+            count += len(part) - len(stripped)
+            if stripped:
+                break
+        return count
+
+    def _flush(self) -> None:
+        if self.pending_newlines and self.parts:
+            missing = self.pending_newlines - self._trailing_newlines()
+            if missing > 0:
+                self.parts.append("\n" * missing)
+        self.pending_newlines = 0
+
+    def _boundary(self, newlines: int) -> None:
+        self.pending_newlines = max(self.pending_newlines, newlines)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip_depth += 1
+        elif tag == "br":
+            self._flush()
+            self.parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self._boundary(2)
+            if tag == "pre":
+                self.pre_depth += 1
+        elif tag == "li":
+            self._boundary(1)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self._flush()
+            self.parts.append("\n")
+        # Other self-closing tags (<img/>, <hr/>) carry no text.
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self._boundary(2)
+            if tag == "pre":
+                self.pre_depth = max(0, self.pre_depth - 1)
+        elif tag == "li":
+            self._boundary(1)
+
+    def handle_data(self, data: str) -> None:
+        if self.skip_depth:
+            return
+        if not self.pre_depth:
+            # HTML semantics: source newlines and runs of spaces render as one space.
+            data = _WS_RUN_RE.sub(" ", data)
+            if data == " " and (not self.parts or self.pending_newlines):
+                return
+        if data:
+            self._flush()
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Mastodon status ``content`` HTML → plain text.
+
+    ``<br>`` becomes a newline, paragraph (and other block) boundaries a blank line, list
+    items a newline; every tag is dropped and HTML entities are unescaped (the stdlib
+    ``html.parser`` does the tokenising). Text inside links is kept whole, so a mention
+    ``<a …>@<span>brand</span></a>`` reads ``@brand`` and a link whose text Mastodon splits
+    into ``<span class="invisible">`` / ``<span class="ellipsis">`` parts reads as the
+    **full URL** (the invisible parts are kept): that is what the post links to and what a
+    reviewer needs, rather than Mastodon's shortened display. Outside ``<pre>``, runs of
+    source whitespace collapse to one space as a browser renders them.
+    """
+    parser = _MastodonHTML()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    if not parser.pre_depth:
+        text = _WS_AROUND_NL_RE.sub("\n", text)
+    return text.strip()
+
+
+# --------------------------------------------------------------------------------------
+# Mastodon length
+# --------------------------------------------------------------------------------------
+
+MASTODON_MAX_CHARS = 500
+MASTODON_URL_LENGTH = 23
+
+# Approximation of Mastodon's twitter-text based URL extraction with
+# ``extract_url_without_protocol: false`` (see config/initializers/twitter_regex.rb):
+# a protocol Mastodon recognises, a host whose last label looks like a TLD, then any
+# non-space run, minus trailing punctuation that twitter-text does not let a URL end on.
+# Deliberately linear (no nested quantifiers) because it runs over user text.
+_URL_RE = re.compile(
+    r"(?<![A-Za-z0-9@＠$#＃])(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://[^\s<>]+",
+    re.IGNORECASE,
+)
+_URL_BAD_END = frozenset("()?!*\"'「」<>;:=,.$%[]~&|@")
+_TLD_RE = re.compile(r"(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)", re.IGNORECASE)
+
+# Mastodon's Account::MENTION_RE: (?<![=/[:word:]])@((USERNAME)(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)
+_MENTION_RE = re.compile(
+    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@\w+(?:[.-]+\w+)*)?",
+    re.IGNORECASE,
+)
+# twitter-text's end_mention_match: a mention followed by these is not a mention.
+_END_MENTION_RE = re.compile(
+    r"[@＠\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u024f\u0253\u0254\u0256\u0257"
+    r"\u0259\u025b\u0263\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff]|://"
+)
+
+
+def _trim_url(url: str) -> str:
+    while url and url[-1] in _URL_BAD_END:
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break  # balanced parentheses may end a URL (Wikipedia links)
+        url = url[:-1]
+    return url
+
+
+def _valid_url(url: str) -> bool:
+    rest = url.split("://", 1)[1]
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    host = host.rsplit("@", 1)[-1].split(":", 1)[0]
+    labels = host.split(".")
+    return len(labels) >= 2 and all(labels) and _TLD_RE.fullmatch(labels[-1]) is not None
+
+
+def _entities(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, replacement) for URLs and mentions, overlaps removed like Mastodon."""
+    found: list[tuple[int, int, str]] = []
+    for m in _URL_RE.finditer(text):
+        url = _trim_url(m.group(0))
+        if "://" in url and _valid_url(url):
+            found.append((m.start(), m.start() + len(url), "x" * MASTODON_URL_LENGTH))
+    for m in _MENTION_RE.finditer(text):
+        if _END_MENTION_RE.match(text, m.end()):
+            continue
+        found.append((m.start(), m.end(), "@" + m.group(1)))
+    found.sort(key=lambda e: e[0])
+    kept: list[tuple[int, int, str]] = []
+    for entity in found:
+        if kept and entity[0] < kept[-1][1]:
+            continue
+        kept.append(entity)
+    return kept
+
+
+def _is_extend(ch: str) -> bool:
+    """Characters that never start a grapheme cluster of their own (approximation)."""
+    cp = ord(ch)
+    return (
+        unicodedata.category(ch) in ("Mn", "Me", "Mc")  # combining marks, enclosing keycap
+        or cp in (0x200C, 0x200D)  # ZWNJ, ZWJ
+        or 0xFE00 <= cp <= 0xFE0F  # variation selectors
+        or 0xE0100 <= cp <= 0xE01EF  # variation selectors supplement
+        or 0x1F3FB <= cp <= 0x1F3FF  # emoji skin-tone modifiers
+        or 0xE0020 <= cp <= 0xE007F  # tag characters (subdivision flags)
+        or 0xFF9E <= cp <= 0xFF9F  # halfwidth katakana voiced marks
+    )
+
+
+def _is_regional_indicator(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _is_hangul_vt(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x1160 <= cp <= 0x11FF or 0xD7B0 <= cp <= 0xD7FF
+
+
+def _is_hangul(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x1100 <= cp <= 0x11FF or 0xAC00 <= cp <= 0xD7A3 or 0xD7B0 <= cp <= 0xD7FF
+
+
+def _is_control(ch: str) -> bool:
+    return ch in "\r\n" or unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
+def grapheme_count(text: str) -> int:
+    """Approximate count of extended grapheme clusters (UAX #29) without a dependency.
+
+    A new cluster starts at every code point except: ``\\n`` after ``\\r`` (CRLF is one);
+    combining marks (Mn/Mc/Me), ZWNJ/ZWJ, variation selectors, emoji skin-tone modifiers
+    and tag characters after a non-control; any character right after a ZWJ (emoji ZWJ
+    sequences); the second regional indicator of a pair (flags); Hangul medial/final jamo
+    after a Hangul syllable or jamo. Not modelled: Prepend characters and the exact
+    Extended_Pictographic condition on ZWJ joins (rare in practice), so counts can differ
+    from Ruby's ``each_grapheme_cluster`` on exotic input.
+    """
+    count = 0
+    prev = ""
+    after_zwj = False
+    ri_run = 0  # regional indicators in the current run
+    for ch in text:
+        if not prev or not _joins(prev, ch, after_zwj=after_zwj, ri_run=ri_run):
+            count += 1
+        ri_run = ri_run + 1 if _is_regional_indicator(ch) else 0
+        after_zwj = ch == "\u200d" and not _is_control(prev)
+        prev = ch
+    return count
+
+
+def _joins(prev: str, ch: str, *, after_zwj: bool, ri_run: int) -> bool:
+    """Whether ``ch`` continues the cluster that ``prev`` is in (no break between them)."""
+    if prev == "\r" and ch == "\n":
+        return True
+    if _is_control(prev) or _is_control(ch):
+        return False
+    if _is_extend(ch) or after_zwj:
+        return True
+    if _is_regional_indicator(ch):
+        return ri_run % 2 == 1
+    return _is_hangul_vt(ch) and _is_hangul(prev)
+
+
+def mastodon_length(text: str) -> int:
+    """The length of ``text`` as Mastodon's StatusLengthValidator counts it.
+
+    Every URL with a protocol counts :data:`MASTODON_URL_LENGTH` (23) characters whatever
+    its length; a mention ``@user@domain.tld`` counts as ``@user``; everything else counts
+    in grapheme clusters (see :func:`grapheme_count` for the approximation). URL detection
+    approximates twitter-text: the host must end in an alphabetic TLD-like label, and
+    trailing punctuation (``.,;:!?)`` …) is not part of the URL. The TLD list itself is
+    not checked, so a link to an unknown TLD may be counted as 23 where Mastodon counts it
+    in full.
+    """
+    pieces: list[str] = []
+    pos = 0
+    for start, end, replacement in _entities(text):
+        pieces.append(text[pos:start])
+        pieces.append(replacement)
+        pos = end
+    pieces.append(text[pos:])
+    return grapheme_count("".join(pieces))
+
+
+def mastodon_reply_text(acct: str, text: str) -> str:
+    """The status text of a reply to ``acct``: ``"@" + acct + " " + text``.
+
+    ``acct`` is the Mastodon acct (``user`` or ``user@domain``); one leading ``@`` is
+    stripped if given.
+    """
+    if acct.startswith("@"):
+        acct = acct[1:]
+    return "@" + acct + " " + text
+
+
+def mastodon_overflow(acct: str, text: str) -> int:
+    """How many characters the reply to ``acct`` is over Mastodon's limit (0 if it fits)."""
+    return max(0, mastodon_length(mastodon_reply_text(acct, text)) - MASTODON_MAX_CHARS)
+
+
+# --------------------------------------------------------------------------------------
+# Generic
+# --------------------------------------------------------------------------------------
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending with ``…`` when cut.
+
+    The cut backs off over trailing whitespace and never leaves a dangling combining
+    mark or ZWJ at the end. ``limit`` below 1 gives an empty string.
+    """
+    if limit < 1:
+        return ""
+    if len(text) <= limit:
+        return text
+    end = limit - 1
+    # Back off so that the cut does not split a grapheme cluster (approximately).
+    while end > 0 and (_is_extend(text[end]) or text[end - 1] == "\u200d"):
+        end -= 1
+    if end > 0 and _is_regional_indicator(text[end]) and _is_regional_indicator(text[end - 1]):
+        run = 0
+        while run < end and _is_regional_indicator(text[end - 1 - run]):
+            run += 1
+        if run % 2:
+            end -= 1
+    return text[:end].rstrip() + ELLIPSIS
