@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     MASTODON_ACCESS_TOKEN: SecretStr | None = None
     MASTODON_POLL_SECONDS: float = Field(30, ge=0)
 
-    @field_validator("ASSISTANT_MANAGERS", "ASSISTANT_ALLOW_TERMS", "ASSISTANT_BLOCK_TERMS", mode="before")
+    @field_validator(
+        "ASSISTANT_MANAGERS", "ASSISTANT_ALLOW_TERMS", "ASSISTANT_BLOCK_TERMS", mode="before"
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -81,9 +83,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if (self.MASTODON_BASE_URL is None) != (self.MASTODON_ACCESS_TOKEN is None):
-            raise ValueError(
-                "MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN must be set together"
-            )
+            raise ValueError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN must be set together")
         if self.ASSISTANT_MANAGER_APPROVALS_REQUIRED > self.ASSISTANT_APPROVALS_REQUIRED:
             raise ValueError(
                 "ASSISTANT_MANAGER_APPROVALS_REQUIRED cannot exceed ASSISTANT_APPROVALS_REQUIRED"

@@ -1,0 +1,87 @@
+"""The ``assistant`` command: run the product, play the demo, evaluate the scorer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from assistant.settings import ConfigError, load_settings
+
+DESCRIPTION = """\
+Community ops assistant: hostile mentions of your brand become Slack case cards; staff
+propose replies in the card's thread, vote with emoji, and the approved reply is published
+on the network exactly once. Configuration comes from the environment (see README.md)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="assistant", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "run",
+        help="run the assistant (HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set)",
+        description="Start the assistant with settings from the environment. Serves "
+        "POST /slack/events, POST /ingest/mentions and GET /healthz on PORT; SIGTERM drains.",
+    )
+    sub.add_parser(
+        "demo",
+        help="play the whole loop against the built-in Slack and Mastodon emulators",
+        description="Start the assistant on embedded Redis against the package's Slack and "
+        "Mastodon emulators, play a scenario over real HTTP and print its timeline. Exits 0 "
+        "only if the reply was really published and the SLA escalation really happened.",
+    )
+    sub.add_parser(
+        "eval-scoring",
+        help="measure the hostility scorer on a labelled JSONL file",
+        add_help=False,
+    )
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "eval-scoring":
+        from assistant.scoring.evaluate import main as eval_main
+
+        return eval_main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "demo":
+        from assistant.demo import run_demo
+
+        return asyncio.run(run_demo())
+    return _run()
+
+
+def _run() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.ASSISTANT_LOG_LEVEL,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    from assistant.app import Assistant
+
+    async def serve() -> None:
+        assistant = Assistant(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await assistant.start()
+            await stop.wait()
+        finally:
+            await assistant.stop()
+
+    try:
+        asyncio.run(serve())
+    except Exception as exc:  # start-up failures (Slack token, Redis) in one line
+        print(f"assistant: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

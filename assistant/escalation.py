@@ -1,0 +1,56 @@
+"""SLA escalation: a case with no published reply when its SLA runs out pings on-call, once.
+
+The timer is a ``sla`` job in Redis, queued when the case opens (so it survives restarts and
+is claimed by one replica); finish_case.lua records the escalation once and cancels nothing
+else. Publishing a reply removes the timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from assistant import blocks
+from assistant.errors import SlackUnavailable
+from assistant.jobs import RetryLater
+from assistant.models import CaseStatus
+from assistant.settings import Settings
+from assistant.slack import SlackGateway
+from assistant.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Escalator:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        slack: SlackGateway,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.slack = slack
+        self.clock = clock
+
+    async def run(self, case_id: str) -> None:
+        case = await self.store.get_case(case_id)
+        if case is None or case.status == CaseStatus.PUBLISHED or case.escalated_at:
+            return
+        if not case.card_ts:
+            raise RetryLater("the card is not posted yet")
+        note = blocks.escalation_text(
+            self.settings.ASSISTANT_ONCALL, case, self.settings.ASSISTANT_SLA_SECONDS
+        )
+        try:
+            await self.slack.post_in_thread(case.channel, case.card_ts, note)
+        except SlackUnavailable as exc:
+            raise RetryLater(str(exc)) from exc
+        await self.store.finish_case(case_id, "escalated", self.clock())
+        log.info("case %s escalated to on-call", case_id)
+
+    async def give_up(self, case_id: str, reason: str) -> None:
+        log.error("case %s: escalation could not be posted: %s", case_id, reason)

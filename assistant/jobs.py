@@ -1,0 +1,148 @@
+"""The durable job runner: post cards, update cards, publish (the outbox), SLA escalations.
+
+Jobs live in one Redis sorted set (member "kind:case_id", score = due time). A worker claims
+due jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease
+to expire and any replica picks the job up again. Handlers are idempotent and say "later" by
+raising RetryLater (any other exception counts the same); the runner then reschedules with
+exponential backoff (settle_job.lua), and after MAX_ATTEMPTS hands the job to give_up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from assistant.store import Job, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12  # about five minutes of retries (0.5 s, 1 s, 2 s … 60 s) before giving up
+BASE_DELAY = 0.5  # the n-th failure waits BASE_DELAY * 2^(n-1) (±20 % jitter) …
+MAX_DELAY = 60.0  # … at most this, and at least the network's Retry-After
+GAVE_UP = -2  # retry_job's answer once MAX_ATTEMPTS is reached
+
+
+class RetryLater(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class JobHandler(Protocol):
+    async def run(self, case_id: str) -> None: ...
+
+    async def give_up(self, case_id: str, reason: str) -> None: ...
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: Store,
+        handlers: dict[str, JobHandler],
+        *,
+        lease_seconds: float = 60.0,
+        poll_seconds: float = 0.5,
+        concurrency: int = 16,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.lease_seconds = lease_seconds
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Something is due now (a decision, a new case): look at once, not at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Stop claiming, let in-flight jobs finish (their leases cover a hard stop)."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task:
+            await self._loop_task
+        if self._running:
+            _, pending = await asyncio.wait(set(self._running), timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            free = self._concurrency - len(self._running)
+            try:
+                jobs = (
+                    await self.store.claim_jobs(self.clock(), self.lease_seconds, free)
+                    if free
+                    else []
+                )
+            except Exception as exc:  # Redis away: keep the loop alive, try again soon
+                log.error("claiming jobs failed: %s", exc)
+                jobs = []
+            for job in jobs:
+                task = asyncio.create_task(self._execute(job), name=f"job {job.member}")
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+            if jobs and len(jobs) == free:
+                await asyncio.sleep(0)  # more may be due: claim again at once
+                continue
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        timeout = self.poll_seconds
+        with contextlib.suppress(Exception):
+            due = await self.store.next_job_due()
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - self.clock()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _execute(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        async with self._slots:
+            if handler is None:
+                log.error("dropping job %s: no handler for %r", job.member, job.kind)
+                await self.store.finish_job(job)
+                return
+            try:
+                await handler.run(job.case_id)
+            except RetryLater as exc:
+                await self._retry(job, handler, str(exc), exc.retry_after)
+                return
+            except Exception as exc:
+                log.exception("job %s failed", job.member)
+                await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
+                return
+            await self.store.finish_job(job)
+
+    async def _retry(
+        self, job: Job, handler: JobHandler, reason: str, retry_after: float | None
+    ) -> None:
+        attempts = await self.store.retry_job(
+            job,
+            now=self.clock(),
+            base_delay=BASE_DELAY * random.uniform(0.8, 1.2),
+            max_delay=MAX_DELAY,
+            min_delay=retry_after or 0.0,
+            max_attempts=MAX_ATTEMPTS,
+        )
+        if attempts == GAVE_UP:
+            log.error("job %s gave up after %d attempts: %s", job.member, MAX_ATTEMPTS, reason)
+            await handler.give_up(job.case_id, reason)
+            await self.store.finish_job(job)
+        elif attempts > 0:
+            log.warning("job %s failed (attempt %d): %s", job.member, attempts, reason)

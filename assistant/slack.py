@@ -1,0 +1,136 @@
+"""The Slack side the core needs: posting, updating, reacting, and who is who.
+
+One AsyncWebClient (sharing the app's aiohttp session, with the rate-limit retry handler) is
+owned by the composition root and passed in. users.info and usergroups.users.list answers are
+cached in Redis (shared by replicas) and briefly in process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from assistant.errors import SlackUnavailable
+from assistant.store import Store
+
+USER_CACHE_SECONDS = 24 * 3600
+GROUP_CACHE_SECONDS = 600
+_LOCAL_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SlackUser:
+    id: str
+    name: str
+    is_bot: bool
+
+
+class SlackGateway:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        *,
+        manager_ids: tuple[str, ...],
+    ) -> None:
+        self.client = client
+        self.store = store
+        self._manager_users = frozenset(m for m in manager_ids if not m.startswith("S"))
+        self._manager_group = next((m for m in manager_ids if m.startswith("S")), None)
+        self._users: dict[str, tuple[float, SlackUser]] = {}
+        self._group: tuple[float, frozenset[str]] | None = None
+        self.bot_user_id: str | None = None
+
+    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Call a Web API method through slack_sdk's own method (right verb and encoding)."""
+        try:
+            response = await getattr(self.client, method.replace(".", "_"))(**params)
+        except SlackApiError as exc:
+            raise SlackUnavailable(f"{method}: {exc.response.get('error', exc)}") from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def identify(self) -> str:
+        """auth.test: learn the bot's own user id (its reactions and messages never count)."""
+        data = await self._call("auth.test")
+        self.bot_user_id = str(data["user_id"])
+        return self.bot_user_id
+
+    # -- messages ------------------------------------------------------------------------
+
+    async def post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> str:
+        params: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if blocks is not None:
+            params["blocks"] = blocks
+        data = await self._call("chat.postMessage", **params, **extra)
+        return str(data["ts"])
+
+    async def post_in_thread(self, channel: str, thread_ts: str, text: str) -> str:
+        return await self.post(channel, text, thread_ts=thread_ts)
+
+    async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
+        await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def ephemeral(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
+        params: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+        if thread_ts:
+            params["thread_ts"] = thread_ts
+        await self._call("chat.postEphemeral", **params)
+
+    async def react(self, channel: str, ts: str, name: str) -> None:
+        try:
+            await self._call("reactions.add", channel=channel, timestamp=ts, name=name)
+        except SlackUnavailable as exc:
+            if "already_reacted" not in str(exc):
+                raise
+
+    # -- people --------------------------------------------------------------------------
+
+    async def user(self, user_id: str) -> SlackUser:
+        now = time.monotonic()
+        hit = self._users.get(user_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        cached = await self.store.cached_user(user_id)
+        if cached is None:
+            data = await self._call("users.info", user=user_id)
+            info = data.get("user", {})
+            profile = info.get("profile", {})
+            name = (
+                profile.get("display_name")
+                or profile.get("real_name")
+                or info.get("real_name")
+                or info.get("name")
+                or user_id
+            )
+            is_bot = bool(info.get("is_bot")) or user_id == "USLACKBOT"
+            cached = {"name": str(name), "is_bot": "1" if is_bot else "0"}
+            await self.store.cache_user(user_id, cached, USER_CACHE_SECONDS)
+        user = SlackUser(user_id, cached["name"], cached["is_bot"] == "1")
+        self._users[user_id] = (now + _LOCAL_CACHE_SECONDS, user)
+        return user
+
+    async def is_manager(self, user_id: str) -> bool:
+        if user_id in self._manager_users:
+            return True
+        if self._manager_group is None:
+            return False
+        return user_id in await self._group_members(self._manager_group)
+
+    async def _group_members(self, group_id: str) -> frozenset[str]:
+        now = time.monotonic()
+        if self._group and self._group[0] > now:
+            return self._group[1]
+        users = await self.store.cached_usergroup(group_id)
+        if users is None:
+            data = await self._call("usergroups.users.list", usergroup=group_id)
+            users = [str(u) for u in data.get("users", [])]
+            await self.store.cache_usergroup(group_id, users, GROUP_CACHE_SECONDS)
+        members = frozenset(users)
+        self._group = (now + _LOCAL_CACHE_SECONDS, members)
+        return members

@@ -1,0 +1,355 @@
+"""The store: every Redis read and write of the assistant goes through this class.
+
+Multi-step changes that must be atomic are Lua scripts in ``lua/`` (one file each, with a
+KEYS/ARGV header); single commands are plain calls. Times are Unix seconds at this API and
+milliseconds inside Redis (job scores).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any, Literal, cast
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from assistant.models import Case, CaseStatus
+from assistant.store import keys
+
+EVENT_TTL_SECONDS = 24 * 3600  # Slack retries an event for minutes; a day is plenty
+_CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    outcome: str  # duplicate, unknown, closed, inactive, self, recorded, approved
+    approvals: int
+    manager_approvals: int
+    manager_vetoes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    case_id: str
+    ts: str
+    user: str
+    text: str
+    status: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    member: str
+    lease: int  # the lease score returned by the claim, needed to settle it
+
+    @property
+    def kind(self) -> str:
+        return keys.parse_job_id(self.member)[0]
+
+    @property
+    def case_id(self) -> str:
+        return keys.parse_job_id(self.member)[1]
+
+
+class Store:
+    def __init__(self, redis: aioredis.Redis, *, retention_seconds: int) -> None:
+        self.redis = redis
+        self.retention = retention_seconds
+        self._scripts: dict[str, AsyncScript] = {}
+        for name in (
+            "open_case",
+            "proposal",
+            "vote",
+            "claim_jobs",
+            "settle_job",
+            "card_posted",
+            "finish_case",
+            "lease",
+        ):
+            source = files("assistant.store").joinpath(f"lua/{name}.lua").read_text()
+            self._scripts[name] = redis.register_script(source)
+
+    async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
+        return await self._scripts[name](keys=keys_, args=args)
+
+    # -- cases ---------------------------------------------------------------------------
+
+    async def open_case(self, case: Case) -> tuple[bool, str]:
+        """Store a new case and queue its card and SLA timer; (False, id) if already seen."""
+        data = case.model_dump_json(include=set(_CASE_STATIC))
+        opened, case_id = await self._run(
+            "open_case",
+            [keys.mention(case.mention.key), keys.case(case.case_id), keys.jobs()],
+            [
+                case.case_id,
+                data,
+                _ms(case.opened_at),
+                _ms(case.sla_deadline),
+                self.retention,
+                keys.job_id(keys.JOB_POST_CARD, case.case_id),
+                keys.job_id(keys.JOB_SLA, case.case_id),
+            ],
+        )
+        return bool(opened), str(case_id)
+
+    async def get_case(self, case_id: str) -> Case | None:
+        raw = cast(dict[str, str], await self.redis.hgetall(keys.case(case_id)))
+        if not raw or "data" not in raw:
+            return None
+        fields: dict[str, Any] = json.loads(raw["data"])
+        fields.update(
+            status=CaseStatus(raw["status"]),
+            card_ts=raw.get("card_ts"),
+            proposals=int(raw.get("proposals", 0)),
+            winner_ts=raw.get("winner_ts"),
+            approved_text=raw.get("approved_text"),
+            published_url=raw.get("published_url"),
+            published_at=_seconds(raw.get("published_at")),
+            escalated_at=_seconds(raw.get("escalated_at")),
+            failure=raw.get("failure"),
+        )
+        return Case.model_validate(fields)
+
+    async def case_for_message(self, channel: str, ts: str) -> str | None:
+        """The case a Slack message (its card or one of its proposals) belongs to."""
+        value = await self.redis.get(keys.message(channel, ts))
+        return cast(str | None, value)
+
+    async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
+        return bool(
+            await self._run(
+                "card_posted",
+                [
+                    keys.case(case_id),
+                    keys.message(channel, ts),
+                    keys.jobs(),
+                    keys.job_attempts(),
+                ],
+                [
+                    ts,
+                    case_id,
+                    self.retention,
+                    keys.job_id(keys.JOB_POST_CARD, case_id),
+                    keys.job_id(keys.JOB_UPDATE_CARD, case_id),
+                    _ms(now),
+                ],
+            )
+        )
+
+    async def finish_case(
+        self,
+        case_id: str,
+        outcome: Literal["published", "failed", "escalated"],
+        now: float,
+        *,
+        detail: str = "",
+        status_id: str = "",
+    ) -> bool:
+        job_kind = keys.JOB_SLA if outcome == "escalated" else keys.JOB_PUBLISH
+        return bool(
+            await self._run(
+                "finish_case",
+                [keys.case(case_id), keys.jobs(), keys.job_attempts()],
+                [
+                    outcome,
+                    _ms(now),
+                    keys.job_id(keys.JOB_UPDATE_CARD, case_id),
+                    keys.job_id(job_kind, case_id),
+                    detail,
+                    status_id,
+                    keys.job_id(keys.JOB_SLA, case_id),
+                ],
+            )
+        )
+
+    # -- proposals and votes -------------------------------------------------------------
+
+    async def proposal(
+        self,
+        op: Literal["add", "edit", "delete"],
+        *,
+        event_id: str,
+        case_id: str,
+        channel: str,
+        ts: str,
+        now: float,
+        user: str = "",
+        text: str = "",
+    ) -> str:
+        result = await self._run(
+            "proposal",
+            [
+                keys.event(event_id),
+                keys.case(case_id),
+                keys.proposal(case_id, ts),
+                keys.votes(case_id, ts),
+                keys.message(channel, ts),
+                keys.jobs(),
+            ],
+            [
+                op,
+                user,
+                text,
+                case_id,
+                _ms(now),
+                self.retention,
+                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
+                EVENT_TTL_SECONDS,
+            ],
+        )
+        return str(result)
+
+    async def get_proposal(self, case_id: str, ts: str) -> Proposal | None:
+        raw = cast(dict[str, str], await self.redis.hgetall(keys.proposal(case_id, ts)))
+        if not raw:
+            return None
+        return Proposal(
+            case_id=case_id,
+            ts=ts,
+            user=raw["user"],
+            text=raw["text"],
+            status=raw["status"],
+            version=int(raw["version"]),
+        )
+
+    async def vote(
+        self,
+        op: Literal["add", "remove"],
+        *,
+        event_id: str,
+        case_id: str,
+        proposal_ts: str,
+        user: str,
+        kind: Literal["approve", "veto"],
+        emoji: str,
+        is_manager: bool,
+        approvals_required: int,
+        manager_approvals_required: int,
+        now: float,
+    ) -> VoteResult:
+        outcome, a, m, v = await self._run(
+            "vote",
+            [
+                keys.event(event_id),
+                keys.case(case_id),
+                keys.proposal(case_id, proposal_ts),
+                keys.votes(case_id, proposal_ts),
+                keys.jobs(),
+            ],
+            [
+                op,
+                user,
+                kind,
+                emoji,
+                1 if is_manager else 0,
+                approvals_required,
+                manager_approvals_required,
+                _ms(now),
+                self.retention,
+                proposal_ts,
+                keys.job_id(keys.JOB_PUBLISH, case_id),
+                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
+                EVENT_TTL_SECONDS,
+            ],
+        )
+        return VoteResult(str(outcome), int(a), int(m), int(v))
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    async def enqueue(self, kind: str, case_id: str, due: float) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(keys.jobs(), {keys.job_id(kind, case_id): _ms(due)})
+        pipe.expire(keys.jobs(), self.retention)
+        await pipe.execute()
+
+    async def claim_jobs(self, now: float, lease_seconds: float, limit: int) -> list[Job]:
+        flat = await self._run("claim_jobs", [keys.jobs()], [_ms(now), _ms(lease_seconds), limit])
+        return [Job(str(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    async def finish_job(self, job: Job) -> bool:
+        """Remove a claimed job; False if it was re-queued meanwhile (it will run again)."""
+        result = await self._run(
+            "settle_job", [keys.jobs(), keys.job_attempts()], [job.member, job.lease, "done"]
+        )
+        return int(result) == 0
+
+    async def retry_job(
+        self,
+        job: Job,
+        *,
+        now: float,
+        base_delay: float,
+        max_delay: float,
+        min_delay: float,
+        max_attempts: int,
+    ) -> int:
+        """Reschedule a failed job with exponential backoff; see settle_job.lua for results."""
+        result = await self._run(
+            "settle_job",
+            [keys.jobs(), keys.job_attempts()],
+            [
+                job.member,
+                job.lease,
+                "retry",
+                _ms(now),
+                _ms(base_delay),
+                _ms(max_delay),
+                _ms(min_delay),
+                max_attempts,
+            ],
+        )
+        return int(result)
+
+    async def next_job_due(self) -> float | None:
+        first = cast(
+            list[tuple[str, float]], await self.redis.zrange(keys.jobs(), 0, 0, withscores=True)
+        )
+        return first[0][1] / 1000 if first else None
+
+    async def pending_jobs(self) -> dict[str, float]:
+        pairs = cast(
+            list[tuple[str, float]], await self.redis.zrange(keys.jobs(), 0, -1, withscores=True)
+        )
+        return {str(member): float(score) / 1000 for member, score in pairs}
+
+    # -- caches, cursors, leases ---------------------------------------------------------
+
+    async def cached_user(self, user_id: str) -> dict[str, str] | None:
+        raw = cast(dict[str, str], await self.redis.hgetall(keys.user(user_id)))
+        return raw or None
+
+    async def cache_user(self, user_id: str, fields: dict[str, str], ttl: int) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.user(user_id), mapping=cast(Any, fields))
+        pipe.expire(keys.user(user_id), ttl)
+        await pipe.execute()
+
+    async def cached_usergroup(self, group_id: str) -> list[str] | None:
+        raw = await self.redis.get(keys.usergroup(group_id))
+        return cast(list[str], json.loads(raw)) if raw else None
+
+    async def cache_usergroup(self, group_id: str, users: list[str], ttl: int) -> None:
+        await self.redis.set(keys.usergroup(group_id), json.dumps(users), ex=ttl)
+
+    async def get_cursor(self, source: str) -> str | None:
+        return cast(str | None, await self.redis.get(keys.cursor(source)))
+
+    async def set_cursor(self, source: str, value: str) -> None:
+        await self.redis.set(keys.cursor(source), value, ex=self.retention)
+
+    async def acquire_lease(self, name: str, owner: str, seconds: float) -> bool:
+        return bool(await self._run("lease", [keys.lease(name)], [owner, "acquire", _ms(seconds)]))
+
+    async def release_lease(self, name: str, owner: str) -> bool:
+        return bool(await self._run("lease", [keys.lease(name)], [owner, "release", 0]))
+
+
+def _seconds(ms: str | None) -> float | None:
+    return int(ms) / 1000 if ms else None

@@ -1,0 +1,234 @@
+"""Proposals and votes in a case thread: what counts, and the atomic decision (vote.lua).
+
+The quorum rule itself lives in ``store/lua/vote.lua`` so that the decision is one atomic
+step in Redis: ≥ N approvals from distinct humans, ≥ M of them managers, no manager veto.
+This module decides what an event means before that step: which emoji count, who may vote,
+what a proposal's text is, whether it fits the network's limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from assistant import blocks, text
+from assistant.cases import APPROVE_EMOJI, VETO_EMOJI
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+from assistant.slack import SlackGateway
+from assistant.store import Store, VoteResult
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_REACTION = "memo"  # the bot's acknowledgement on an accepted proposal
+
+
+class ProposalRefused(AssistantError):
+    """A proposal the thread cannot take; the error handler tells its author (ephemeral)."""
+
+    def __init__(self, message: str, *, channel: str, user: str, thread_ts: str | None) -> None:
+        super().__init__(message)
+        self.channel = channel
+        self.user = user
+        self.thread_ts = thread_ts
+
+
+def classify_reaction(name: str) -> tuple[Literal["approve", "veto"], str] | None:
+    """Which vote an emoji is: ``+1::skin-tone-3`` counts as ``+1``; others are not votes."""
+    base = name.split("::", 1)[0]
+    if base in APPROVE_EMOJI:
+        return "approve", base
+    if base in VETO_EMOJI:
+        return "veto", base
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """The parts of a Slack ``message`` event this service needs, whatever its subtype."""
+
+    kind: Literal["new", "edited", "deleted"]
+    channel: str
+    ts: str
+    thread_ts: str | None
+    user: str | None
+    text: str
+    from_bot: bool
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ThreadMessage | None:
+        subtype = event.get("subtype")
+        channel = str(event.get("channel", ""))
+        if subtype is None:
+            return cls(
+                "new",
+                channel,
+                str(event.get("ts", "")),
+                event.get("thread_ts"),
+                event.get("user"),
+                str(event.get("text") or ""),
+                "bot_id" in event,
+            )
+        if subtype == "message_changed":
+            msg = event.get("message") or {}
+            return cls(
+                "edited",
+                channel,
+                str(msg.get("ts", "")),
+                msg.get("thread_ts"),
+                msg.get("user"),
+                str(msg.get("text") or ""),
+                "bot_id" in msg,
+            )
+        if subtype == "message_deleted":
+            prev = event.get("previous_message") or {}
+            return cls(
+                "deleted",
+                channel,
+                str(event.get("deleted_ts", "")),
+                prev.get("thread_ts"),
+                prev.get("user"),
+                "",
+                "bot_id" in prev,
+            )
+        return None  # joins, bot_message, file shares, thread_broadcast, …: not proposals
+
+
+class ThreadService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        slack: SlackGateway,
+        *,
+        on_due: Callable[[], None],
+        spawn: Callable[[Any], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.slack = slack
+        self.on_due = on_due
+        self.spawn = spawn
+        self.clock = clock
+
+    # -- proposals -----------------------------------------------------------------------
+
+    async def on_message(self, event: dict[str, Any], event_id: str) -> str:
+        """Handle a message event; returns what happened (for logs and tests)."""
+        msg = ThreadMessage.from_event(event)
+        if msg is None or msg.channel != self.settings.ASSISTANT_CHANNEL or msg.from_bot:
+            return "ignored"
+        if not msg.user or msg.user == self.slack.bot_user_id:
+            return "ignored"
+        if msg.kind == "deleted":
+            case_id = await self.store.case_for_message(msg.channel, msg.ts)
+            if case_id is None:
+                return "ignored"
+            return await self.store.proposal(
+                "delete",
+                event_id=event_id,
+                case_id=case_id,
+                channel=msg.channel,
+                ts=msg.ts,
+                now=self.clock(),
+            )
+        if not msg.thread_ts or msg.thread_ts == msg.ts:
+            return "ignored"  # top-level channel chatter
+        case_id = await self.store.case_for_message(msg.channel, msg.thread_ts)
+        if case_id is None:
+            return "ignored"  # a thread that is not a case
+        case = await self.store.get_case(case_id)
+        if case is None or case.card_ts != msg.thread_ts:
+            return "ignored"
+        if (await self.slack.user(msg.user)).is_bot:
+            return "ignored"
+        plain = await self._plain(msg.text)
+        if not plain.strip():
+            return "ignored"
+        known = await self.store.get_proposal(case_id, msg.ts)
+        over = text.mastodon_overflow(case.mention.author.handle, plain)
+        if over > 0:
+            if known is not None:  # an edit made it too long: it can no longer be published
+                await self.store.proposal(
+                    "delete",
+                    event_id=event_id,
+                    case_id=case_id,
+                    channel=msg.channel,
+                    ts=msg.ts,
+                    now=self.clock(),
+                )
+            raise ProposalRefused(
+                blocks.proposal_too_long(over, text.MASTODON_MAX_CHARS),
+                channel=msg.channel,
+                user=msg.user,
+                thread_ts=msg.thread_ts,
+            )
+        op: Literal["add", "edit"] = "edit" if known is not None else "add"
+        outcome = await self.store.proposal(
+            op,
+            event_id=event_id,
+            case_id=case_id,
+            channel=msg.channel,
+            ts=msg.ts,
+            now=self.clock(),
+            user=msg.user,
+            text=plain,
+        )
+        if outcome == "added":
+            self.on_due()
+            self.spawn(self.slack.react(msg.channel, msg.ts, ACCEPTED_REACTION))
+        elif outcome == "closed" and op == "add":
+            raise ProposalRefused(
+                "This case is already settled: no new proposals are taken.",
+                channel=msg.channel,
+                user=msg.user,
+                thread_ts=msg.thread_ts,
+            )
+        return outcome
+
+    async def _plain(self, slack_text: str) -> str:
+        names = {uid: (await self.slack.user(uid)).name for uid in text.slack_user_ids(slack_text)}
+        return text.slack_to_plain(slack_text, names)
+
+    # -- votes ---------------------------------------------------------------------------
+
+    async def on_reaction(
+        self, event: dict[str, Any], event_id: str, *, added: bool
+    ) -> VoteResult | None:
+        """Handle reaction_added/removed; None when it is not a vote on a proposal."""
+        vote = classify_reaction(str(event.get("reaction", "")))
+        item = event.get("item") or {}
+        user = str(event.get("user", ""))
+        channel = str(item.get("channel", ""))
+        if vote is None or item.get("type") != "message" or not user:
+            return None
+        if channel != self.settings.ASSISTANT_CHANNEL or user == self.slack.bot_user_id:
+            return None
+        ts = str(item.get("ts", ""))
+        case_id = await self.store.case_for_message(channel, ts)
+        if case_id is None:
+            return None
+        if (await self.slack.user(user)).is_bot:
+            return None
+        kind, emoji = vote
+        result = await self.store.vote(
+            "add" if added else "remove",
+            event_id=event_id,
+            case_id=case_id,
+            proposal_ts=ts,
+            user=user,
+            kind=kind,
+            emoji=emoji,
+            is_manager=await self.slack.is_manager(user),
+            approvals_required=self.settings.ASSISTANT_APPROVALS_REQUIRED,
+            manager_approvals_required=self.settings.ASSISTANT_MANAGER_APPROVALS_REQUIRED,
+            now=self.clock(),
+        )
+        if result.outcome == "approved":
+            log.info("case %s: proposal %s approved", case_id, ts)
+            self.on_due()
+        return result
