@@ -94,7 +94,7 @@ class Assistant:
             else None
         )
         job_handlers: dict[str, JobHandler] = {}
-        self.jobs = JobRunner(self.store, job_handlers)
+        self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
         job_handlers.update(
             {

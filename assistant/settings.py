@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     ASSISTANT_ALLOW_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_BLOCK_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_RETENTION_DAYS: int = Field(30, ge=1)
+    ASSISTANT_JOB_LEASE_SECONDS: float = Field(60, ge=1)
     ASSISTANT_LOG_LEVEL: str = "INFO"
     INGEST_SECRET: SecretStr
     MASTODON_BASE_URL: AnyHttpUrl | None = None
