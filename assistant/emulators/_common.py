@@ -1,0 +1,106 @@
+"""Pieces shared by the Slack and Mastodon emulators.
+
+Nothing here runs at import time: servers start in ``start()`` and stop in ``stop()``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+JSON = dict[str, Any]
+
+
+@dataclass
+class Fault:
+    """One queued fault for a target (a Slack method or ``"*"``, or a Mastodon request).
+
+    ``remaining`` counts down as requests consume it; ``kind`` says what to answer.
+    """
+
+    kind: str
+    remaining: int
+    status: int = 500
+    error: str = ""
+    seconds: float = 0.0
+    path: str | None = None  # only requests whose path starts with this (None: any)
+
+
+@dataclass
+class FaultQueue:
+    """Faults are consumed in the order they were queued, one per matching request."""
+
+    faults: list[Fault] = field(default_factory=list)
+
+    def add(self, fault: Fault) -> None:
+        if fault.remaining < 1:
+            raise ValueError("times must be >= 1")
+        self.faults.append(fault)
+
+    def take(self, kinds: set[str] | None = None, path: str = "") -> Fault | None:
+        """Consume one use of the first queued fault matching ``kinds`` and ``path``."""
+        for fault in self.faults:
+            if kinds is not None and fault.kind not in kinds:
+                continue
+            if fault.path is not None and not path.startswith(fault.path):
+                continue
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self.faults.remove(fault)
+            return fault
+        return None
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON answer with the content type the real services send."""
+    return web.Response(
+        status=status,
+        body=json.dumps(data, ensure_ascii=False).encode("utf-8"),
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
+
+
+class ServerHandle:
+    """Runs an aiohttp ``web.Application`` on a host/port (port 0 = a free port)."""
+
+    def __init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self.host = ""
+        self.port = 0
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    async def start(self, app: web.Application, host: str, port: int) -> None:
+        if self._runner is not None:
+            raise RuntimeError("already started")
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self.host, self.port = host, int(runner.addresses[0][1])
+        self._runner = runner
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    def url(self, scheme: str = "http") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"

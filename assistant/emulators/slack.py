@@ -1,0 +1,1365 @@
+"""A local emulator of the Slack Web API and Events API subset the assistant uses.
+
+The app talks to it over real HTTP exactly as it talks to Slack: point ``SLACK_API_URL`` at
+:attr:`SlackEmulator.api_url` and the emulator's ``events_url`` at the app's Bolt endpoint (or
+give it an ``app_token`` and let the app connect in Socket Mode).
+
+Web API (``/api/<method>``): form-encoded bodies, JSON bodies (token only in the
+``Authorization`` header, as Slack requires), and GET query strings; answers are HTTP 200 with
+``{"ok": false, "error": ...}`` for API errors, HTTP 404 ``unknown_method`` for unknown
+methods, HTTP 429 + ``Retry-After`` when rate-limited by :meth:`SlackEmulator.rate_limit`.
+
+Events: the emulator plays the humans (:meth:`SlackEmulator.post_message`,
+:meth:`~SlackEmulator.edit_message`, :meth:`~SlackEmulator.delete_message`,
+:meth:`~SlackEmulator.add_reaction`, :meth:`~SlackEmulator.remove_reaction`) and echoes the
+app's own posts, edits and reactions back as events, as Slack does for a subscribed app. Each
+event is wrapped in an Events API envelope, signed with the signing secret, POSTed with a 3 s
+timeout and retried (``X-Slack-Retry-Num`` / ``X-Slack-Retry-Reason``) on failure; or, while a
+Socket Mode client is connected, sent over the websocket and retried until acknowledged.
+
+State for assertions (all plain attributes):
+
+- :attr:`SlackEmulator.calls`: every Web API call (:class:`ApiCall`), in order.
+- :attr:`SlackEmulator.messages`: ``{(channel, ts): EmulatedMessage}``, including deleted ones.
+- :attr:`SlackEmulator.ephemerals`: every ``chat.postEphemeral`` (:class:`Ephemeral`).
+- :attr:`SlackEmulator.deliveries`: every event envelope sent to the app (:class:`Delivery`),
+  with each attempt's HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from assistant.emulators._common import JSON, Fault, FaultQueue, ServerHandle, json_response
+
+__all__ = [
+    "ApiCall",
+    "Delivery",
+    "DeliveryAttempt",
+    "EmulatedMessage",
+    "EmulatedUser",
+    "Ephemeral",
+    "MessageVersion",
+    "PostedMessage",
+    "RawResponse",
+    "SlackEmulator",
+    "SlackError",
+]
+
+SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+MAX_TEXT_CHARS = 40_000
+MAX_BLOCKS = 50
+_REACTION_NAME = re.compile(r"^[a-z0-9_+\-'\u00c0-\uffff]+(::skin-tone-[2-6])?$")
+_REACTION_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1"}
+_TS = re.compile(r"^\d{10}\.\d{6}$")
+
+
+class SlackError(Exception):
+    """A Web API error: answered as HTTP 200 ``{"ok": false, "error": <error>}``."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass
+class EmulatedUser:
+    """A workspace member the emulator knows (``users.info``, events' ``user``)."""
+
+    id: str
+    name: str
+    real_name: str = ""
+    display_name: str = ""
+    is_bot: bool = False
+    deleted: bool = False
+    is_admin: bool = False
+    bot_id: str | None = None
+    tz: str = "Europe/Paris"
+
+
+@dataclass
+class ApiCall:
+    """One Web API request: method, parameters (token removed), time and the answer."""
+
+    method: str
+    params: dict[str, Any]
+    time: float
+    http_method: str
+    status: int = 200
+    ok: bool = True
+    error: str | None = None
+    response: JSON = field(default_factory=dict)
+
+
+@dataclass
+class MessageVersion:
+    """A message's content before one edit (``chat.update`` or a human edit)."""
+
+    text: str
+    blocks: list[Any] | None
+    replaced_at: str  # the ts of the edit that replaced this version
+    by: str  # who made that edit
+
+
+@dataclass
+class EmulatedMessage:
+    """A message stored by the emulator.
+
+    ``user`` is the author (the bot user ID for the app's own posts, whose ``bot_id`` is set).
+    ``thread_ts`` is None for a top-level message without replies, the parent's ts for a reply
+    and, as in Slack, equal to ``ts`` for a parent once it has replies. ``reactions`` maps a
+    reaction name (as Slack sends it, e.g. ``+1::skin-tone-3``) to the users who reacted, in
+    order. ``history`` holds the versions replaced by edits, oldest first.
+    """
+
+    channel: str
+    ts: str
+    user: str
+    text: str
+    blocks: list[Any] | None = None
+    thread_ts: str | None = None
+    bot_id: str | None = None
+    app_id: str | None = None
+    reply_broadcast: bool = False
+    metadata: JSON | None = None
+    attachments: list[Any] | None = None
+    unfurl_links: bool | None = None
+    unfurl_media: bool | None = None
+    reactions: dict[str, list[str]] = field(default_factory=dict)
+    edited: JSON | None = None
+    deleted: bool = False
+    history: list[MessageVersion] = field(default_factory=list)
+
+    @property
+    def is_reply(self) -> bool:
+        return self.thread_ts is not None and self.thread_ts != self.ts
+
+    @property
+    def by_bot(self) -> bool:
+        return self.bot_id is not None
+
+
+@dataclass
+class Ephemeral:
+    """One ``chat.postEphemeral``: only ``user`` sees it, it is never stored as a message."""
+
+    channel: str
+    user: str
+    text: str
+    blocks: list[Any] | None
+    thread_ts: str | None
+    message_ts: str
+
+
+@dataclass
+class DeliveryAttempt:
+    """One try at handing an envelope to the app.
+
+    ``status`` is the HTTP status of the answer (200 for an acknowledged socket envelope), or
+    None when there was none (timeout, connection failure). ``retry_num``/``retry_reason`` are
+    what the attempt carried (0/"" for the first try).
+    """
+
+    transport: Literal["http", "socket"]
+    retry_num: int
+    retry_reason: str
+    status: int | None
+    body: str = ""
+    failure: str = ""  # why it failed: http_timeout, http_error, connection_failed, timeout
+    no_retry: bool = False  # the app answered X-Slack-No-Retry: 1
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class Delivery:
+    """An event envelope and every attempt at delivering it (first try, retries, redeliveries).
+
+    ``attempts`` is empty when there was nowhere to deliver (no ``events_url`` and no socket).
+    """
+
+    event_id: str
+    envelope: JSON
+    body: bytes
+    attempts: list[DeliveryAttempt] = field(default_factory=list)
+
+    @property
+    def event(self) -> JSON:
+        event: JSON = self.envelope["event"]
+        return event
+
+    @property
+    def status(self) -> int | None:
+        """HTTP status of the last attempt (None: no attempt, or no answer)."""
+        return self.attempts[-1].status if self.attempts else None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.attempts) and self.attempts[-1].ok
+
+
+class PostedMessage(str):
+    """The ts of a message posted by :meth:`SlackEmulator.post_message` (a plain ``str``),
+    carrying the :class:`Delivery` of its ``message`` event as ``.delivery``."""
+
+    delivery: Delivery
+
+    def __new__(cls, ts: str, delivery: Delivery) -> PostedMessage:
+        obj = super().__new__(cls, ts)
+        obj.delivery = delivery
+        return obj
+
+
+@dataclass
+class RawResponse:
+    """What the app answered to :meth:`SlackEmulator.deliver_raw`."""
+
+    status: int | None
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class _SocketConnection:
+    ws: web.WebSocketResponse
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: dict[str, asyncio.Future[JSON]] = field(default_factory=dict)
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[JSON]]
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _json_param(value: Any, error: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise SlackError(error) from None
+    return value
+
+
+class SlackEmulator:
+    """Slack Web API + Events API (+ Socket Mode) emulator. See the module docstring.
+
+    ``retry_delays`` are the waits before retries 1..3 (Slack waits about 0 s, 1 min, 5 min);
+    ``delivery_timeout`` is how long a delivery waits for the app (Slack: 3 s).
+    """
+
+    def __init__(
+        self,
+        *,
+        signing_secret: str,
+        bot_token: str,
+        events_url: str | None = None,
+        app_token: str | None = None,
+        team_id: str = "T0001",
+        team_name: str = "Emulated Workspace",
+        team_domain: str = "emulated",
+        app_id: str = "A0001",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        bot_name: str = "assistant",
+        users: Iterable[EmulatedUser] = (),
+        usergroups: Mapping[str, Sequence[str]] | None = None,
+        channels: Sequence[str] = ("C1",),
+        retry_delays: Sequence[float] = (0.05, 0.1, 0.2),
+        delivery_timeout: float = 3.0,
+        echo_bot_events: bool = True,
+        verification_token: str = "emulated-verification-token",
+    ) -> None:
+        self.signing_secret = signing_secret
+        self.bot_token = bot_token
+        self.events_url = events_url
+        self.app_token = app_token
+        self.team_id = team_id
+        self.team_name = team_name
+        self.team_domain = team_domain
+        self.app_id = app_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.bot_name = bot_name
+        self.users: dict[str, EmulatedUser] = {u.id: u for u in users}
+        self.usergroups: dict[str, list[str]] = {k: list(v) for k, v in (usergroups or {}).items()}
+        self.channels: list[str] = list(channels)
+        self.retry_delays: tuple[float, ...] = tuple(retry_delays)[:3]
+        self.delivery_timeout = delivery_timeout
+        self.echo_bot_events = echo_bot_events
+        self.verification_token = verification_token
+
+        self.calls: list[ApiCall] = []
+        self.messages: dict[tuple[str, str], EmulatedMessage] = {}
+        self.ephemerals: list[Ephemeral] = []
+        self.deliveries: list[Delivery] = []
+
+        self._faults: dict[str, FaultQueue] = {}
+        self._last_ts_us = 0
+        self._server = ServerHandle()
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tickets: set[str] = set()
+        self._sockets: list[_SocketConnection] = []
+        self._socket_waiters: list[asyncio.Future[None]] = []
+        self._methods: dict[str, Handler] = {
+            "api.test": self._api_test,
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.getPermalink": self._chat_get_permalink,
+            "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
+            "reactions.get": self._reactions_get,
+            "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
+            "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "apps.connections.open": self._apps_connections_open,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve the Web API (and the Socket Mode websocket) on host:port (0: a free port)."""
+        app = web.Application(client_max_size=2 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_get("/link/", self._handle_socket)
+        self._session = aiohttp.ClientSession()
+        try:
+            await self._server.start(app, host, port)
+        except BaseException:
+            await self._session.close()
+            self._session = None
+            raise
+
+    async def stop(self) -> None:
+        """Close socket connections, cancel in-flight deliveries, stop serving."""
+        for conn in list(self._sockets):
+            await conn.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> SlackEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running emulator."""
+        return self._server.url()
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL (``http://host:port/api/``): the app's ``SLACK_API_URL``."""
+        return self._server.url() + "/api/"
+
+    # ------------------------------------------------------------------ test controls
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        """The next ``times`` calls to ``method`` (``"*"``: any) get HTTP 429 +
+        ``Retry-After: <retry_after>`` and ``{"ok": false, "error": "ratelimited"}``."""
+        self._faults.setdefault(method, FaultQueue()).add(
+            Fault("ratelimit", times, status=429, error="ratelimited", seconds=retry_after)
+        )
+
+    def fail(
+        self, method: str, times: int = 1, status: int = 500, error: str = "internal_error"
+    ) -> None:
+        """The next ``times`` calls to ``method`` (``"*"``: any) answer HTTP ``status`` with
+        ``{"ok": false, "error": error}`` (with status 200: a plain Slack API error)."""
+        self._faults.setdefault(method, FaultQueue()).add(
+            Fault("fail", times, status=status, error=error)
+        )
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        """The logged calls to one Web API method, in order."""
+        return [c for c in self.calls if c.method == method]
+
+    def message(self, channel: str, ts: str) -> EmulatedMessage:
+        """The stored message (KeyError if unknown)."""
+        return self.messages[(channel, ts)]
+
+    def thread(
+        self, channel: str, ts: str, *, include_deleted: bool = False
+    ) -> list[EmulatedMessage]:
+        """The thread of ``ts`` (a parent or any reply): parent first, then replies by ts."""
+        root = self.messages.get((channel, ts))
+        if root is None:
+            return []
+        parent_ts = root.thread_ts or root.ts
+        out = [
+            m
+            for (ch, _), m in self.messages.items()
+            if ch == channel
+            and (m.ts == parent_ts or m.thread_ts == parent_ts)
+            and (include_deleted or not m.deleted)
+        ]
+        out.sort(key=lambda m: (m.ts != parent_ts, m.ts))
+        return out
+
+    def channel_messages(
+        self, channel: str, *, include_deleted: bool = False
+    ) -> list[EmulatedMessage]:
+        """All messages of a channel (top-level and replies) by ts."""
+        return sorted(
+            (
+                m
+                for (ch, _), m in self.messages.items()
+                if ch == channel and (include_deleted or not m.deleted)
+            ),
+            key=lambda m: m.ts,
+        )
+
+    def bot_messages(self, channel: str | None = None) -> list[EmulatedMessage]:
+        """The app's own live messages (optionally in one channel), by ts."""
+        return sorted(
+            (
+                m
+                for m in self.messages.values()
+                if m.by_bot and not m.deleted and (channel is None or m.channel == channel)
+            ),
+            key=lambda m: m.ts,
+        )
+
+    def delivery(self, event_id: str) -> Delivery:
+        for d in self.deliveries:
+            if d.event_id == event_id:
+                return d
+        raise KeyError(event_id)
+
+    def add_user(self, user: EmulatedUser) -> None:
+        self.users[user.id] = user
+
+    def add_channel(self, channel: str) -> None:
+        if channel not in self.channels:
+            self.channels.append(channel)
+
+    def new_ts(self) -> str:
+        """A fresh message ts: unique, increasing, Slack's ``"1764000000.000100"`` format."""
+        now_us = int(time.time() * 1_000_000)
+        self._last_ts_us = max(now_us, self._last_ts_us + 1)
+        seconds, micros = divmod(self._last_ts_us, 1_000_000)
+        return f"{seconds}.{micros:06d}"
+
+    # ------------------------------------------------------------------ humans (events)
+
+    async def post_message(
+        self, user: str, text: str, *, channel: str, thread_ts: str | None = None
+    ) -> PostedMessage:
+        """A human posts ``text`` (Slack's wire format: ``&``, ``<``, ``>`` as the client sends
+        them) in ``channel`` (in the thread of ``thread_ts`` if given); stores it, delivers the
+        ``message`` event and returns its ts (with ``.delivery``)."""
+        self._check_human(user, channel)
+        parent = self._thread_parent(channel, thread_ts) if thread_ts else None
+        msg = EmulatedMessage(
+            channel=channel,
+            ts=self.new_ts(),
+            user=user,
+            text=text,
+            blocks=[_rich_text_block(text)],
+            thread_ts=parent.ts if parent else thread_ts,
+        )
+        self._store(msg)
+        event = self._message_event(msg)
+        event["client_msg_id"] = str(uuid.uuid4())
+        delivery = await self._emit(event)
+        return PostedMessage(msg.ts, delivery)
+
+    async def edit_message(self, channel: str, ts: str, text: str) -> Delivery:
+        """The author edits a message: a ``message_changed`` event (hidden, with ``message``
+        and ``previous_message``, like Slack)."""
+        msg = self._live_message(channel, ts)
+        previous = self._message_json(msg)
+        edit_ts = self.new_ts()
+        msg.history.append(MessageVersion(msg.text, msg.blocks, edit_ts, msg.user))
+        msg.text = text
+        if not msg.by_bot:
+            msg.blocks = [_rich_text_block(text)]
+        msg.edited = {"user": msg.user, "ts": edit_ts}
+        return await self._emit(self._changed_event(msg, previous, edit_ts))
+
+    async def delete_message(self, channel: str, ts: str) -> Delivery:
+        """The author deletes a message: a ``message_deleted`` event with ``deleted_ts`` and
+        ``previous_message``."""
+        msg = self._live_message(channel, ts)
+        previous = self._message_json(msg)
+        msg.deleted = True
+        return await self._emit(self._deleted_event(msg, previous))
+
+    async def add_reaction(self, user: str, channel: str, ts: str, name: str) -> Delivery:
+        """A human reacts (``name`` as Slack sends it, e.g. ``+1::skin-tone-3``):
+        ``reaction_added``. ValueError if that user already reacted with that name."""
+        self._check_human(user, channel)
+        msg = self._live_message(channel, ts)
+        name = _REACTION_ALIASES.get(name, name)
+        users = msg.reactions.setdefault(name, [])
+        if user in users:
+            raise ValueError("already_reacted")
+        users.append(user)
+        return await self._emit(self._reaction_event("reaction_added", user, msg, name))
+
+    async def remove_reaction(self, user: str, channel: str, ts: str, name: str) -> Delivery:
+        """A human removes a reaction: ``reaction_removed``. ValueError if there was none."""
+        self._check_human(user, channel)
+        msg = self._live_message(channel, ts)
+        name = _REACTION_ALIASES.get(name, name)
+        if user not in msg.reactions.get(name, []):
+            raise ValueError("no_reaction")
+        self._drop_reaction(msg, name, user)
+        return await self._emit(self._reaction_event("reaction_removed", user, msg, name))
+
+    async def send_event(self, event: JSON) -> Delivery:
+        """Deliver an arbitrary ``event`` object (wrapped in a fresh envelope)."""
+        return await self._emit(dict(event))
+
+    async def drain(self) -> None:
+        """Wait until every in-flight delivery (including bot echoes) has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def redeliver(self, event_id: str, *, reason: str = "http_timeout") -> Delivery:
+        """Send a delivered envelope again (same body and event_id) as Slack's retry 1 would,
+        with ``X-Slack-Retry-Num: 1``; one attempt, appended to that :class:`Delivery`."""
+        delivery = self.delivery(event_id)
+        attempt = await self._attempt(delivery, 1, reason)
+        if attempt is not None:
+            delivery.attempts.append(attempt)
+        return delivery
+
+    def sign(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        """``X-Slack-Request-Timestamp`` and ``X-Slack-Signature`` headers for ``body``."""
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        base = b"v0:" + ts.encode() + b":" + body
+        digest = hmac.new(self.signing_secret.encode(), base, hashlib.sha256).hexdigest()
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+    async def deliver_raw(
+        self,
+        body: bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        sign: bool = False,
+        timestamp: int | None = None,
+        url: str | None = None,
+    ) -> RawResponse:
+        """POST ``body`` to the events URL with exactly ``headers`` (plus a valid signature
+        for ``timestamp`` if ``sign``): for signature, replay-window and malformed-body tests."""
+        target = url or self.events_url
+        if target is None:
+            raise RuntimeError("no events_url")
+        send: dict[str, str] = {"Content-Type": "application/json", "User-Agent": SLACK_USER_AGENT}
+        if sign:
+            send.update(self.sign(body, timestamp))
+        send.update(headers or {})
+        try:
+            async with self._http().post(
+                target,
+                data=body,
+                headers=send,
+                timeout=aiohttp.ClientTimeout(total=self.delivery_timeout),
+                allow_redirects=False,
+            ) as resp:
+                return RawResponse(resp.status, await resp.text(), dict(resp.headers))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return RawResponse(None, repr(exc), {})
+
+    async def verify_url(self) -> RawResponse:
+        """Send the ``url_verification`` challenge Slack sends when the request URL is set."""
+        body = json.dumps(
+            {
+                "token": self.verification_token,
+                "challenge": uuid.uuid4().hex,
+                "type": "url_verification",
+            }
+        ).encode()
+        return await self.deliver_raw(body, sign=True)
+
+    # ------------------------------------------------------------------ socket mode
+
+    @property
+    def socket_connected(self) -> bool:
+        return bool(self._sockets)
+
+    async def wait_for_socket(self, within: float = 5.0) -> None:
+        """Wait until a Socket Mode client is connected (and has been sent ``hello``)."""
+        if self._sockets:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._socket_waiters.append(fut)
+        try:
+            await asyncio.wait_for(fut, within)
+        finally:
+            if fut in self._socket_waiters:
+                self._socket_waiters.remove(fut)
+
+    async def disconnect_sockets(self, reason: str = "refresh_requested") -> None:
+        """Send Slack's ``disconnect`` message to every socket client, then close them."""
+        for conn in list(self._sockets):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await conn.ws.send_json(
+                    {
+                        "type": "disconnect",
+                        "reason": reason,
+                        "debug_info": {"host": "emulator"},
+                    }
+                )
+            await conn.ws.close()
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            return web.Response(status=401, text="invalid ticket")
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        conn = _SocketConnection(ws)
+        self._sockets.append(conn)
+        try:
+            await ws.send_json(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "debug_info": {
+                        "host": "emulator",
+                        "build_number": 1,
+                        "approximate_connection_time": 18060,
+                    },
+                    "connection_info": {"app_id": self.app_id},
+                }
+            )
+            for waiter in self._socket_waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                fut = conn.pending.pop(str(data.get("envelope_id", "")), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(data)
+        finally:
+            if conn in self._sockets:
+                self._sockets.remove(conn)
+            for fut in conn.pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("socket closed"))
+        return ws
+
+    # ------------------------------------------------------------------ delivery
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError("SlackEmulator is not started")
+        return self._session
+
+    def _envelope(self, event: JSON) -> JSON:
+        event.setdefault("event_ts", event.get("ts") or self.new_ts())
+        event_id = "Ev" + uuid.uuid4().hex[:10].upper()
+        context = base64.urlsafe_b64encode(
+            json.dumps({"tid": self.team_id, "aid": self.app_id, "eid": event_id}).encode()
+        ).decode()
+        return {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "context_team_id": self.team_id,
+            "context_enterprise_id": None,
+            "api_app_id": self.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(float(event["event_ts"])),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": "4-" + context.rstrip("="),
+        }
+
+    async def _emit(self, event: JSON) -> Delivery:
+        """Wrap, record and deliver one event; returns when delivery (with retries) is over."""
+        envelope = self._envelope(event)
+        body = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+        delivery = Delivery(envelope["event_id"], envelope, body)
+        self.deliveries.append(delivery)
+        task = asyncio.create_task(self._deliver(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+        return delivery
+
+    def _emit_background(self, event: JSON) -> None:
+        """Bot echoes: delivered in the background (``drain()`` waits for them)."""
+        task = asyncio.create_task(self._emit(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        retry_num, reason = 0, ""
+        while True:
+            attempt = await self._attempt(delivery, retry_num, reason)
+            if attempt is None:
+                return
+            delivery.attempts.append(attempt)
+            if attempt.ok or attempt.no_retry or retry_num >= len(self.retry_delays):
+                return
+            await asyncio.sleep(self.retry_delays[retry_num])
+            retry_num, reason = retry_num + 1, attempt.failure
+
+    async def _attempt(
+        self, delivery: Delivery, retry_num: int, reason: str
+    ) -> DeliveryAttempt | None:
+        if self._sockets:
+            return await self._socket_attempt(self._sockets[-1], delivery, retry_num, reason)
+        if self.events_url is None:
+            return None
+        headers = {"Content-Type": "application/json", "User-Agent": SLACK_USER_AGENT}
+        headers.update(self.sign(delivery.body))
+        if retry_num:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = reason
+        try:
+            async with self._http().post(
+                self.events_url,
+                data=delivery.body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.delivery_timeout),
+                allow_redirects=False,
+            ) as resp:
+                text = await resp.text()
+                ok = 200 <= resp.status < 300
+                return DeliveryAttempt(
+                    "http",
+                    retry_num,
+                    reason,
+                    resp.status,
+                    text,
+                    failure="" if ok else "http_error",
+                    no_retry=resp.headers.get("X-Slack-No-Retry") == "1",
+                )
+        except TimeoutError:
+            return DeliveryAttempt("http", retry_num, reason, None, failure="http_timeout")
+        except aiohttp.ClientError as exc:
+            return DeliveryAttempt(
+                "http", retry_num, reason, None, repr(exc), failure="connection_failed"
+            )
+
+    async def _socket_attempt(
+        self, conn: _SocketConnection, delivery: Delivery, retry_num: int, reason: str
+    ) -> DeliveryAttempt:
+        envelope_id = str(uuid.uuid4())
+        fut: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
+        conn.pending[envelope_id] = fut
+        message = {
+            "envelope_id": envelope_id,
+            "payload": delivery.envelope,
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "retry_attempt": retry_num,
+            "retry_reason": "timeout" if retry_num else "",
+        }
+        try:
+            async with conn.lock:
+                await conn.ws.send_str(json.dumps(message, ensure_ascii=False))
+            ack = await asyncio.wait_for(fut, self.delivery_timeout)
+            return DeliveryAttempt("socket", retry_num, reason, 200, json.dumps(ack))
+        except TimeoutError:
+            return DeliveryAttempt("socket", retry_num, reason, None, failure="timeout")
+        except (ConnectionError, RuntimeError) as exc:
+            return DeliveryAttempt(
+                "socket", retry_num, reason, None, repr(exc), failure="connection_failed"
+            )
+        finally:
+            conn.pending.pop(envelope_id, None)
+
+    # ------------------------------------------------------------------ event shapes
+
+    def _message_json(self, msg: EmulatedMessage, *, with_reactions: bool = True) -> JSON:
+        """A message object as the Web API and events show it."""
+        out: JSON = {"type": "message", "text": msg.text, "user": msg.user, "ts": msg.ts}
+        if msg.bot_id:
+            out["bot_id"] = msg.bot_id
+            out["app_id"] = msg.app_id
+            out["bot_profile"] = self._bot_profile()
+        if msg.reply_broadcast:
+            out["subtype"] = "thread_broadcast"
+        out["team"] = self.team_id
+        if msg.blocks is not None:
+            out["blocks"] = msg.blocks
+        if msg.attachments is not None:
+            out["attachments"] = msg.attachments
+        if msg.thread_ts is not None:
+            out["thread_ts"] = msg.thread_ts
+            if msg.is_reply:
+                parent = self.messages.get((msg.channel, msg.thread_ts))
+                if parent is not None:
+                    out["parent_user_id"] = parent.user
+            else:
+                replies = [r for r in self.thread(msg.channel, msg.ts) if r.is_reply]
+                if replies:
+                    users = list(dict.fromkeys(r.user for r in replies))
+                    out.update(
+                        reply_count=len(replies),
+                        reply_users_count=len(users),
+                        latest_reply=replies[-1].ts,
+                        reply_users=users,
+                        is_locked=False,
+                        subscribed=False,
+                    )
+        if msg.edited is not None:
+            out["edited"] = dict(msg.edited)
+        if with_reactions and msg.reactions:
+            out["reactions"] = [
+                {"name": name, "users": list(users), "count": len(users)}
+                for name, users in msg.reactions.items()
+                if users
+            ]
+            if not out["reactions"]:
+                del out["reactions"]
+        return out
+
+    def _bot_profile(self) -> JSON:
+        return {
+            "id": self.bot_id,
+            "app_id": self.app_id,
+            "name": self.bot_name,
+            "deleted": False,
+            "team_id": self.team_id,
+            "icons": {},
+            "updated": 1700000000,
+        }
+
+    def _message_event(self, msg: EmulatedMessage) -> JSON:
+        event = self._message_json(msg, with_reactions=False)
+        event.pop("reply_count", None)
+        for key in ("reply_users_count", "latest_reply", "reply_users", "is_locked", "subscribed"):
+            event.pop(key, None)
+        event["channel"] = msg.channel
+        event["event_ts"] = msg.ts
+        event["channel_type"] = "channel"
+        return event
+
+    def _changed_event(self, msg: EmulatedMessage, previous: JSON, edit_ts: str) -> JSON:
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "message": self._message_json(msg),
+            "previous_message": previous,
+            "channel": msg.channel,
+            "hidden": True,
+            "ts": edit_ts,
+            "event_ts": edit_ts,
+            "channel_type": "channel",
+        }
+
+    def _deleted_event(self, msg: EmulatedMessage, previous: JSON) -> JSON:
+        ts = self.new_ts()
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "previous_message": previous,
+            "channel": msg.channel,
+            "hidden": True,
+            "deleted_ts": msg.ts,
+            "ts": ts,
+            "event_ts": ts,
+            "channel_type": "channel",
+        }
+
+    def _reaction_event(self, kind: str, user: str, msg: EmulatedMessage, name: str) -> JSON:
+        return {
+            "type": kind,
+            "user": user,
+            "reaction": name,
+            "item_user": msg.user,
+            "item": {"type": "message", "channel": msg.channel, "ts": msg.ts},
+            "event_ts": self.new_ts(),
+        }
+
+    # ------------------------------------------------------------------ storage helpers
+
+    def _check_human(self, user: str, channel: str) -> None:
+        if user not in self.users:
+            raise ValueError(f"unknown user {user!r}")
+        if channel not in self.channels:
+            raise ValueError(f"unknown channel {channel!r}")
+
+    def _live_message(self, channel: str, ts: str) -> EmulatedMessage:
+        msg = self.messages.get((channel, ts))
+        if msg is None or msg.deleted:
+            raise ValueError(f"no message {channel}/{ts}")
+        return msg
+
+    def _thread_parent(self, channel: str, thread_ts: str) -> EmulatedMessage | None:
+        target = self.messages.get((channel, thread_ts))
+        if target is None:
+            return None
+        if target.is_reply and target.thread_ts is not None:
+            return self.messages.get((channel, target.thread_ts))
+        return target
+
+    def _store(self, msg: EmulatedMessage) -> None:
+        self.messages[(msg.channel, msg.ts)] = msg
+        if msg.is_reply and msg.thread_ts is not None:
+            parent = self.messages.get((msg.channel, msg.thread_ts))
+            if parent is not None:
+                parent.thread_ts = parent.ts
+
+    @staticmethod
+    def _drop_reaction(msg: EmulatedMessage, name: str, user: str) -> None:
+        users = msg.reactions.get(name, [])
+        if user in users:
+            users.remove(user)
+        if not users:
+            msg.reactions.pop(name, None)
+
+    # ------------------------------------------------------------------ Web API plumbing
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params, auth_token, parse_error = await self._read_params(request)
+        logged = {k: v for k, v in params.items() if k != "token"}
+        call = ApiCall(method, logged, time.time(), request.method)
+        self.calls.append(call)
+
+        def answer(
+            data: JSON, status: int = 200, headers: dict[str, str] | None = None
+        ) -> web.Response:
+            call.status, call.ok, call.error = status, bool(data.get("ok")), data.get("error")
+            call.response = data
+            return json_response(data, status=status, headers=headers)
+
+        handler = self._methods.get(method)
+        if handler is None:
+            return answer({"ok": False, "error": "unknown_method", "req_method": method}, 404)
+        fault = self._take_fault(method)
+        if fault is not None:
+            body = {"ok": False, "error": fault.error}
+            if fault.kind == "ratelimit":
+                return answer(body, 429, {"Retry-After": str(int(fault.seconds))})
+            return answer(body, fault.status)
+        if parse_error:
+            return answer({"ok": False, "error": parse_error})
+        token = auth_token or str(params.get("token") or "")
+        if not token:
+            return answer({"ok": False, "error": "not_authed"})
+        if token not in {self.bot_token, self.app_token}:
+            return answer({"ok": False, "error": "invalid_auth"})
+        is_app_token = token == self.app_token
+        if is_app_token != (method == "apps.connections.open"):
+            return answer({"ok": False, "error": "not_allowed_token_type"})
+        try:
+            result = await handler(params)
+        except SlackError as exc:
+            return answer({"ok": False, "error": exc.error})
+        return answer({"ok": True, **result})
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for key in (method, "*"):
+            queue = self._faults.get(key)
+            if queue is not None:
+                fault = queue.take()
+                if fault is not None:
+                    return fault
+        return None
+
+    @staticmethod
+    async def _read_params(request: web.Request) -> tuple[dict[str, Any], str, str]:
+        """Query + body parameters, the bearer token, and a parse error (or "")."""
+        params: dict[str, Any] = {k: v for k, v in request.query.items()}
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if request.method == "POST" and request.can_read_body:
+            if request.content_type == "application/json":
+                raw = await request.read()
+                try:
+                    data = json.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    return params, token, "invalid_json"
+                if not isinstance(data, dict):
+                    return params, token, "invalid_json"
+                data.pop("token", None)  # Slack ignores a token in a JSON body
+                params.update(data)
+            else:
+                form = await request.post()
+                params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        return params, token, ""
+
+    def _channel(self, params: Mapping[str, Any], key: str = "channel") -> str:
+        channel = str(params.get(key) or "")
+        if channel not in self.channels:
+            raise SlackError("channel_not_found")
+        return channel
+
+    def _find(self, channel: str, ts: Any) -> EmulatedMessage:
+        msg = self.messages.get((channel, str(ts or "")))
+        if msg is None or msg.deleted:
+            raise SlackError("message_not_found")
+        return msg
+
+    @staticmethod
+    def _content(params: Mapping[str, Any]) -> tuple[str, list[Any] | None, list[Any] | None]:
+        text = params.get("text")
+        text = "" if text is None else str(text)
+        if not text and params.get("markdown_text"):
+            text = str(params["markdown_text"])
+        blocks = attachments = None
+        if params.get("blocks") not in (None, ""):
+            blocks = _json_param(params["blocks"], "invalid_blocks_format")
+            if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+                raise SlackError("invalid_blocks_format")
+            if len(blocks) > MAX_BLOCKS or any("type" not in b for b in blocks):
+                raise SlackError("invalid_blocks")
+        if params.get("attachments") not in (None, ""):
+            attachments = _json_param(params["attachments"], "invalid_attachments")
+            if not isinstance(attachments, list):
+                raise SlackError("invalid_attachments")
+        if len(text) > MAX_TEXT_CHARS:
+            raise SlackError("msg_too_long")
+        return text, blocks, attachments
+
+    # ------------------------------------------------------------------ Web API methods
+
+    async def _api_test(self, params: dict[str, Any]) -> JSON:
+        return {"args": {k: v for k, v in params.items() if k != "token"}}
+
+    async def _auth_test(self, params: dict[str, Any]) -> JSON:
+        return {
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": self.team_name,
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    async def _chat_post_message(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        text, blocks, attachments = self._content(params)
+        if not text and blocks is None and not attachments:
+            raise SlackError("no_text")
+        thread_ts = str(params["thread_ts"]) if params.get("thread_ts") else None
+        if thread_ts is not None and not _TS.match(thread_ts):
+            raise SlackError("invalid_thread_ts")
+        if thread_ts is not None:
+            parent = self._thread_parent(channel, thread_ts)
+            if parent is not None:
+                thread_ts = parent.ts
+        metadata = None
+        if params.get("metadata") not in (None, ""):
+            metadata = _json_param(params["metadata"], "invalid_metadata_format")
+            if not isinstance(metadata, dict) or "event_type" not in metadata:
+                raise SlackError("invalid_metadata_format")
+        msg = EmulatedMessage(
+            channel=channel,
+            ts=self.new_ts(),
+            user=self.bot_user_id,
+            text=text,
+            blocks=blocks,
+            attachments=attachments,
+            thread_ts=thread_ts,
+            bot_id=self.bot_id,
+            app_id=self.app_id,
+            reply_broadcast=thread_ts is not None and _truthy(params.get("reply_broadcast", False)),
+            metadata=metadata,
+            unfurl_links=_truthy(params["unfurl_links"]) if "unfurl_links" in params else None,
+            unfurl_media=_truthy(params["unfurl_media"]) if "unfurl_media" in params else None,
+        )
+        self._store(msg)
+        if self.echo_bot_events:
+            self._emit_background(self._message_event(msg))
+        return {"channel": channel, "ts": msg.ts, "message": self._message_json(msg)}
+
+    async def _chat_update(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        msg = self._find(channel, params.get("ts"))
+        if msg.user != self.bot_user_id:
+            raise SlackError("cant_update_message")
+        text, blocks, attachments = self._content(params)
+        if not text and blocks is None and not attachments:
+            raise SlackError("no_text")
+        previous = self._message_json(msg)
+        edit_ts = self.new_ts()
+        msg.history.append(MessageVersion(msg.text, msg.blocks, edit_ts, self.bot_user_id))
+        msg.text = text
+        if blocks is not None or "blocks" in params:
+            msg.blocks = blocks
+        if attachments is not None:
+            msg.attachments = attachments
+        msg.edited = {"user": self.bot_user_id, "ts": edit_ts}
+        if self.echo_bot_events:
+            self._emit_background(self._changed_event(msg, previous, edit_ts))
+        return {
+            "channel": channel,
+            "ts": msg.ts,
+            "text": msg.text,
+            "message": self._message_json(msg),
+        }
+
+    async def _chat_delete(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        msg = self._find(channel, params.get("ts"))
+        if msg.user != self.bot_user_id:
+            raise SlackError("cant_delete_message")
+        previous = self._message_json(msg)
+        msg.deleted = True
+        if self.echo_bot_events:
+            self._emit_background(self._deleted_event(msg, previous))
+        return {"channel": channel, "ts": msg.ts}
+
+    async def _chat_post_ephemeral(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        user = str(params.get("user") or "")
+        if user not in self.users or self.users[user].deleted:
+            raise SlackError("user_not_in_channel")
+        text, blocks, attachments = self._content(params)
+        if not text and blocks is None and not attachments:
+            raise SlackError("no_text")
+        ts = self.new_ts()
+        thread_ts = str(params["thread_ts"]) if params.get("thread_ts") else None
+        self.ephemerals.append(Ephemeral(channel, user, text, blocks, thread_ts, ts))
+        return {"message_ts": ts}
+
+    async def _chat_get_permalink(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        msg = self._find(channel, params.get("message_ts"))
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{msg.ts.replace('.', '')}"
+        if msg.is_reply and msg.thread_ts:
+            link += f"?thread_ts={quote(msg.thread_ts)}&cid={channel}"
+        return {"channel": channel, "permalink": link}
+
+    def _reaction_target(self, params: Mapping[str, Any]) -> tuple[EmulatedMessage, str]:
+        if not params.get("channel") or not params.get("timestamp"):
+            raise SlackError("no_item_specified")
+        channel = self._channel(params)
+        raw = str(params.get("name") or "").strip(":")
+        if not raw or not _REACTION_NAME.match(raw):
+            raise SlackError("invalid_name")
+        msg = self._find(channel, params.get("timestamp"))
+        return msg, _REACTION_ALIASES.get(raw, raw)
+
+    async def _reactions_add(self, params: dict[str, Any]) -> JSON:
+        msg, name = self._reaction_target(params)
+        users = msg.reactions.setdefault(name, [])
+        if self.bot_user_id in users:
+            raise SlackError("already_reacted")
+        users.append(self.bot_user_id)
+        if self.echo_bot_events:
+            self._emit_background(
+                self._reaction_event("reaction_added", self.bot_user_id, msg, name)
+            )
+        return {}
+
+    async def _reactions_remove(self, params: dict[str, Any]) -> JSON:
+        msg, name = self._reaction_target(params)
+        if self.bot_user_id not in msg.reactions.get(name, []):
+            raise SlackError("no_reaction")
+        self._drop_reaction(msg, name, self.bot_user_id)
+        if self.echo_bot_events:
+            self._emit_background(
+                self._reaction_event("reaction_removed", self.bot_user_id, msg, name)
+            )
+        return {}
+
+    async def _reactions_get(self, params: dict[str, Any]) -> JSON:
+        if not params.get("channel") or not params.get("timestamp"):
+            raise SlackError("no_item_specified")
+        channel = self._channel(params)
+        msg = self._find(channel, params.get("timestamp"))
+        return {"type": "message", "channel": channel, "message": self._message_json(msg)}
+
+    def _user_json(self, user: EmulatedUser) -> JSON:
+        profile: JSON = {
+            "display_name": user.display_name,
+            "display_name_normalized": user.display_name,
+            "real_name": user.real_name,
+            "real_name_normalized": user.real_name,
+            "team": self.team_id,
+        }
+        if user.is_bot:
+            profile["bot_id"] = user.bot_id or f"B{user.id[1:]}"
+        return {
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": user.deleted,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "profile": profile,
+            "is_admin": user.is_admin,
+            "is_owner": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
+        }
+
+    async def _users_info(self, params: dict[str, Any]) -> JSON:
+        user_id = str(params.get("user") or "")
+        if user_id == self.bot_user_id:
+            bot = EmulatedUser(
+                self.bot_user_id, self.bot_name, self.bot_name, "", is_bot=True, bot_id=self.bot_id
+            )
+            data = self._user_json(bot)
+            data["profile"]["api_app_id"] = self.app_id
+            data["profile"]["always_active"] = True
+            return {"user": data}
+        user = self.users.get(user_id)
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"user": self._user_json(user)}
+
+    async def _usergroups_users_list(self, params: dict[str, Any]) -> JSON:
+        group = str(params.get("usergroup") or "")
+        if not group:
+            raise SlackError("invalid_arguments")
+        if group not in self.usergroups:
+            raise SlackError("no_such_subteam")
+        return {"users": list(self.usergroups[group])}
+
+    async def _conversations_info(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        return {
+            "channel": {
+                "id": channel,
+                "name": channel.lower(),
+                "is_channel": True,
+                "is_group": False,
+                "is_im": False,
+                "is_private": False,
+                "is_archived": False,
+                "is_member": True,
+                "is_ext_shared": False,
+                "context_team_id": self.team_id,
+            }
+        }
+
+    @staticmethod
+    def _page(
+        items: list[JSON], params: Mapping[str, Any], default: int
+    ) -> tuple[list[JSON], JSON]:
+        try:
+            limit = int(params.get("limit") or default)
+        except ValueError:
+            raise SlackError("invalid_limit") from None
+        limit = max(1, min(limit, 1000))
+        cursor = str(params.get("cursor") or "")
+        start = 0
+        if cursor:
+            try:
+                start = int(base64.b64decode(cursor).decode().removeprefix("offset:"))
+            except ValueError:
+                raise SlackError("invalid_cursor") from None
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        next_cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+        return page, {"has_more": more, "response_metadata": {"next_cursor": next_cursor}}
+
+    async def _conversations_history(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or "inf")
+        inclusive = _truthy(params.get("inclusive", False))
+        items = [
+            self._message_json(m)
+            for m in reversed(self.channel_messages(channel))
+            if (not m.is_reply or m.reply_broadcast)
+            and (oldest < float(m.ts) < latest or (inclusive and float(m.ts) in (oldest, latest)))
+        ]
+        page, meta = self._page(items, params, 100)
+        return {"messages": page, **meta}
+
+    async def _conversations_replies(self, params: dict[str, Any]) -> JSON:
+        channel = self._channel(params)
+        ts = str(params.get("ts") or "")
+        if not ts:
+            raise SlackError("invalid_arguments")
+        target = self.messages.get((channel, ts))
+        if target is None:
+            raise SlackError("thread_not_found")
+        thread = self.thread(channel, ts, include_deleted=True)
+        items: list[JSON] = []
+        for m in thread:
+            if m.deleted and m.is_reply:
+                continue
+            if m.deleted:  # a deleted parent with replies stays as a tombstone
+                if len(thread) == 1:
+                    raise SlackError("thread_not_found")
+                items.append(
+                    {
+                        "type": "message",
+                        "subtype": "tombstone",
+                        "text": "This message was deleted.",
+                        "user": "USLACKBOT",
+                        "ts": m.ts,
+                        "thread_ts": m.ts,
+                        "hidden": True,
+                    }
+                )
+                continue
+            items.append(self._message_json(m))
+        page, meta = self._page(items, params, 1000)
+        return {"messages": page, **meta}
+
+    async def _apps_connections_open(self, params: dict[str, Any]) -> JSON:
+        ticket = uuid.uuid4().hex
+        self._tickets.add(ticket)
+        url = f"{self._server.url('ws')}/link/?ticket={ticket}&app_id={self.app_id}"
+        return {"url": url}
+
+
+def _rich_text_block(text: str) -> JSON:
+    """The rich_text block Slack clients attach to a human message (simplified: one text)."""
+    return {
+        "type": "rich_text",
+        "block_id": uuid.uuid4().hex[:5],
+        "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+    }
