@@ -1,0 +1,187 @@
+"""``assistant eval-scoring``: precision, recall, F1 and false-positive rate of the scorer on
+labelled JSONL files, overall and per ``source``, and the scoring speed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.scoring.data import DataError, Example, is_heldout, read_jsonl
+
+__all__ = ["Counts", "evaluate", "main"]
+
+
+@dataclass(slots=True)
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, truth: bool, predicted: bool) -> None:
+        if predicted and truth:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif truth:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        if p is None or r is None or p + r == 0:
+            return None if p is None or r is None else 0.0
+        return 2 * p * r / (p + r)
+
+    @property
+    def fpr(self) -> float | None:
+        return self.fp / (self.fp + self.tn) if self.fp + self.tn else None
+
+
+@dataclass(slots=True)
+class Report:
+    overall: Counts
+    by_source: dict[str, Counts]
+    seconds: float
+    errors: list[tuple[Example, float]]
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.overall.n / self.seconds if self.seconds > 0 else float("inf")
+
+
+def evaluate(
+    examples: Iterable[Example], threshold: float = 0.5, *, keep_errors: int = 0
+) -> Report:
+    """Score ``examples`` with a fresh ``Scorer`` at ``threshold`` and count outcomes."""
+    from assistant.scoring.scorer import Scorer
+
+    scorer = Scorer(threshold=threshold)
+    items = list(examples)
+    start = time.perf_counter()
+    results = scorer.score_batch([ex.text for ex in items])
+    seconds = time.perf_counter() - start
+    overall = Counts()
+    by_source: dict[str, Counts] = {}
+    errors: list[tuple[Example, float]] = []
+    for ex, res in zip(items, results, strict=True):
+        overall.add(ex.hostile, res.hostile)
+        by_source.setdefault(ex.source, Counts()).add(ex.hostile, res.hostile)
+        if ex.hostile != res.hostile and len(errors) < keep_errors:
+            errors.append((ex, res.score))
+    return Report(overall, by_source, seconds, errors)
+
+
+def _fmt(value: float | None) -> str:
+    return "   -" if value is None else f"{value:.3f}"
+
+
+def _row(name: str, c: Counts) -> str:
+    return (
+        f"{name:<28} {c.n:>6} {c.tp + c.fn:>6}  {_fmt(c.precision):>6} {_fmt(c.recall):>6} "
+        f"{_fmt(c.f1):>6} {_fmt(c.fpr):>6}"
+    )
+
+
+def format_report(report: Report, threshold: float) -> str:
+    lines = [
+        f"threshold {threshold:g}",
+        f"{'source':<28} {'n':>6} {'hostl':>6}  {'prec':>6} {'recall':>6} {'f1':>6} {'fpr':>6}",
+    ]
+    for name in sorted(report.by_source):
+        lines.append(_row(name, report.by_source[name]))
+    lines.append(_row("ALL", report.overall))
+    lines.append(
+        f"speed: {report.texts_per_second:,.0f} texts/s "
+        f"({report.overall.n} texts in {report.seconds:.2f} s, one core)"
+    )
+    for ex, score in report.errors:
+        kind = "FN" if ex.hostile else "FP"
+        lines.append(f"{kind} {score:.2f} [{ex.source}] {ex.text[:140]!r}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="assistant eval-scoring",
+        description=(
+            "Measure the hostility scorer on labelled JSONL files: precision, recall, F1 and "
+            "false-positive rate, overall and per 'source', and texts scored per second. "
+            "Each line is a JSON object with 'text', 'label' ('hostile'/'not_hostile', "
+            "true/false or 1/0) and optionally 'source' (default: the file name)."
+        ),
+        epilog=(
+            "example: assistant eval-scoring ../shared/data/hostility/fr.jsonl --split heldout"
+        ),
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        metavar="T",
+        help="a text is hostile iff its score >= T (default: 0.5)",
+    )
+    parser.add_argument(
+        "--split",
+        choices=("all", "heldout", "train"),
+        default="all",
+        help=(
+            "which lines to use: all (default), or the deterministic hash split the training "
+            "script uses: heldout (20%%, never trained on) or train (80%%)"
+        ),
+    )
+    parser.add_argument(
+        "--errors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print up to N misclassified texts (FP/FN) for error analysis",
+    )
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.threshold <= 1.0:
+        parser.error("--threshold must be between 0 and 1")
+
+    examples: list[Example] = []
+    for path in args.files:
+        if not path.is_file():
+            print(f"error: {path}: no such file", file=sys.stderr)
+            return 2
+        try:
+            for ex in read_jsonl(path):
+                if args.split == "all" or (args.split == "heldout") == is_heldout(ex.text):
+                    examples.append(ex)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            return 2
+    if not examples:
+        print("error: no examples to evaluate", file=sys.stderr)
+        return 2
+    report = evaluate(examples, args.threshold, keep_errors=args.errors)
+    print(format_report(report, args.threshold))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

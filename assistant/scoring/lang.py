@@ -1,0 +1,46 @@
+"""A tiny French/English guesser: stop-word votes over normalised tokens, no model to load.
+
+Good enough to label a case card and to pick the language of the evidence; the scorer itself
+does not depend on it (the lexicon and the model cover both languages at once).
+"""
+
+from __future__ import annotations
+
+__all__ = ["detect"]
+
+
+def _set(block: str) -> frozenset[str]:
+    return frozenset(block.split())
+
+
+_FR = _set(
+    """
+    le la les un une des du de et est c ce cette ces je j tu t il elle on nous vous ils elles
+    pas ne n plus que qu qui quoi mais ou donc car avec pour sur dans chez au aux mon ma mes
+    ton ta tes son sa ses notre votre vos leur leurs tres trop bien fait faire suis es sont
+    etes ai as avez ont depuis encore toujours rien jamais merci bonjour ca cest y a
+    """
+)
+_EN = _set(
+    """
+    the a an and is are was were be been i you he she it we they me my your his her our
+    their not no but or so with for on in at to of this that these those what why how when
+    do does did dont cant wont im its just have has had will would can could get got all
+    thanks thank hi hello u ur lol
+    """
+)
+
+
+def detect(tokens: list[str], raw: str = "") -> str:
+    """``"fr"``, ``"en"`` or ``"und"`` from normalised tokens (and accents in ``raw``)."""
+    fr = en = 0
+    for tok in tokens:
+        if tok in _FR:
+            fr += 1
+        if tok in _EN:
+            en += 1
+    if raw and any(ch in raw for ch in "éèêàçùôîœâ"):
+        fr += 2
+    if fr == en:
+        return "und"
+    return "fr" if fr > en else "en"

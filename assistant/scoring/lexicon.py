@@ -1,0 +1,346 @@
+"""The transparent half of the scorer: a categorised French/English lexicon and a few rules.
+
+Each entry is ``term -> (category, weight)``. Weights are the hostility the term carries on its
+own when aimed at someone: ``0.9`` strong insult or slur, ``0.75`` clear insult, ``0.55`` a
+word that is usually, not always, an insult, ``0.4`` "mild": words angry customers use in
+complaints (``incompétents``, ``voleurs``, ``useless``), which alone never reach the default
+threshold. Insult weights are for an insult aimed at someone (second person, a handle, a
+vocative such as ``sale …``); an insult not aimed at anyone weighs ``0.1`` less, so
+``c'est débile`` or ``this is stupid`` stay below ``0.5`` while ``t'es débile`` does not.
+``profanity`` is swearing, hostile only when aimed (``fuck you`` is an insult entry;
+``putain de pluie`` is profanity and stays below the threshold).
+
+Terms are written naturally; they are normalised and "squeezed" exactly like the text
+(``normalize.squeeze``), so accents, case, doubled letters and plurals in ``s``/``x``/``es``
+are matched for free. Multi-word entries match consecutive tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from assistant.scoring.normalize import USER, normalize, squeeze, strip_plural
+
+INSULT = "insult"
+PROFANITY = "profanity"
+THREAT = "threat"
+IDENTITY = "identity_attack"
+
+
+def _entries(category: str, weight: float, block: str) -> list[tuple[str, str, float]]:
+    terms = [t.strip() for line in block.strip().splitlines() for t in line.split(",")]
+    return [(t, category, weight) for t in terms if t]
+
+
+# --- English -------------------------------------------------------------------------------
+_EN = [
+    *_entries(
+        INSULT,
+        0.9,
+        """
+        asshole, arsehole, cunt, motherfucker, motherfuckers, mothafucka, mofo, dickhead,
+        douchebag, fuckface, shithead, scumbag, cocksucker, piece of shit, son of a bitch,
+        fuck you, fuck u, fuck off, fuck yourself, fuck yourselves, fuck urself, fuck your, fuck y all, fuck yall,
+        stfu, shut the fuck up, gtfo, get the fuck out, eat shit, suck my dick, suck my balls,
+        kiss my ass, dumbfuck, twat, wanker, whore, slut, bitch, cuntbag, screw you, go to hell,
+        xmiddlefingerx
+        """,
+    ),
+    *_entries(
+        INSULT,
+        0.75,
+        """
+        bastard, prick, jackass, dumbass, moron, idiot, imbecile, cretin, douche, hoe, thot,
+        skank, pussy, dick, scum, bitchass, shut up, mf, mfs, fucker, fuckers, jerk, tramp,
+        you suck, u suck, ur trash, you re trash, numbnuts, halfwit, nitwit, degenerate
+        """,
+    ),
+    *_entries(
+        INSULT,
+        0.55,
+        """
+        stupid, dumb, loser, ass, idiotic, bozo, lame ass, freak, creep, parasite,
+        parasites, vermin, hypocrite, pig, xpigx
+        """,
+    ),
+    *_entries(
+        INSULT,
+        0.4,
+        """
+        useless, incompetent, pathetic, clown, clowns, xclownx, xpoopx, ridiculous, joke,
+        disgrace, shameful, rip off, ripoff, scam, liar, liars, fraud, frauds, thieves, thief,
+        crook, crooks, scammers, scammer, trash, garbage
+        """,
+    ),
+    *_entries(
+        PROFANITY,
+        0.6,
+        """
+        fuck, fucking, fucked, fuckin, fking, fkn, fk, motherfucking, shit, shitty, bullshit,
+        goddamn, goddam, wtf, stfu, omfg, ffs, bollocks, bloody hell
+        """,
+    ),
+    *_entries(PROFANITY, 0.35, "damn, crap, crappy, hell, piss, pissed, xcursingx, sucks"),
+    *_entries(
+        IDENTITY,
+        0.95,
+        """
+        nigger, niggers, faggot, kike, sandnigger, sand nigger, wetback, towelhead, raghead,
+        chink, spic, gook, beaner, coon, porch monkey, tranny, dyke, retard, retarded
+        """,
+    ),
+    *_entries(IDENTITY, 0.8, "fag, paki, white trash, go back to your country, mongoloid"),
+    *_entries(IDENTITY, 0.9, "niglet, wigger, wiggers, honky, honkey"),
+    *_entries(IDENTITY, 0.6, "nigga, niggas, nigguh, niggah, redneck, whitey, trailer trash"),
+    *_entries(
+        THREAT,
+        0.9,
+        """
+        kys, kill yourself, kill urself, kill your self, go kill yourself, hang yourself,
+        die in a fire, hope you die, hope u die, drink bleach
+        """,
+    ),
+]
+
+# --- French --------------------------------------------------------------------------------
+_FR = [
+    *_entries(
+        INSULT,
+        0.9,
+        """
+        connard, connasse, salope, salaud, salopard, encule, enculer, fils de pute, fdp,
+        ntm, nique ta mere, nique ta race, niquez vos meres, nique vos meres, ntr, ta mere la pute,
+        va te faire foutre, allez vous faire foutre, va te faire enculer, allez vous faire enculer,
+        vtff, enfoire, pute, raclure, sous merde, trou du cul, trouduc, fils de chien,
+        petite merde, grosse merde, sac a merde, tete de noeud, pauvre con, gros con, sale con,
+        ferme ta gueule, fermez vos gueules, ftg, nique toi, nique ta mere la pute, ptn de con,
+        je t emmerde, je vous emmerde, on vous emmerde, tarlouze, enflure, salopes
+        """,
+    ),
+    *_entries(
+        INSULT,
+        0.75,
+        """
+        batard, abruti, cretin, imbecile, bouffon, tocard, ordure, pourriture, merdeux,
+        cassos, charogne, vermine, boloss, bolos, branleur, ta gueule, tg, va chier, allez chier,
+        mange merde, baltringue, guignol, pignouf, trouillard, pouffiasse, grognasse, morue,
+        chienne, gros porc, grosse vache, clodo, bouffons, nique, niquez, niker, niquer, teube,
+        teubé, gogol, triso, debile mental, attarde mental, sombre idiot, casse toi, cassez vous,
+        degage, degagez, lopette, saloperie
+        """,
+    ),
+    *_entries(
+        INSULT,
+        0.55,
+        """
+        idiot, debile, attarde, mongol, con, conne, cons, porc, crevard, crevards, racaille,
+        racailles, parasite, parasites, dechet, xpigx
+        """,
+    ),
+    *_entries(
+        INSULT,
+        0.4,
+        """
+        escroc, escrocs, voleur, voleurs, menteur, menteurs, clown, clowns, pitoyable, naze,
+        nazes, minable, minables, incapable, incapables, bande de nuls, nul, nuls,
+        incompetent, incompetents, arnaqueur, arnaqueurs, arnaque, honteux,
+        lamentable, pathetique, ridicule, ridicules, amateur, amateurs, bras casses, xclownx,
+        xpoopx, foutage de gueule
+        """,
+    ),
+    *_entries(
+        PROFANITY,
+        0.6,
+        """
+        putain, ptn, merde, bordel de merde, fait chier, fais chier, chier, foutre, bordel,
+        tabarnak, tabarnac, calice, fuck
+        """,
+    ),
+    *_entries(PROFANITY, 0.35, "zut, mince, punaise, purée, xcursingx, emmerde, emmerdes"),
+    *_entries(
+        IDENTITY,
+        0.95,
+        """
+        bougnoule, bougnoul, youpin, youtre, bicot, negro, negre, chinetoque, niakoue,
+        bamboula, pede, tapette, gouine, tarlouze, fiotte, sale arabe, sale noir, sale juif,
+        sale musulman, sale negre, sales arabes, sales noirs, sales juifs, sales musulmans,
+        sale bougnoule, sale pd, sale gitan, sales gitans, sale rebeu, sale renoi, sale chinois,
+        sale blanc, sale pede, sales migrants, sale migrant, sale immigre, sales immigres
+        """,
+    ),
+    *_entries(
+        IDENTITY,
+        0.8,
+        """
+        pd, raton, ratons, bridé, bride, macaque, retourne dans ton pays,
+        retournez dans votre pays, rentre chez toi, rentrez chez vous, trisomique
+        """,
+    ),
+    *_entries(
+        THREAT,
+        0.9,
+        """
+        creve, crevez, va crever, allez crever, va te pendre, pends toi, suicide toi,
+        suicidez vous, tire toi une balle, jete toi d un pont
+        """,
+    ),
+]
+
+
+def _squeezed(block: str) -> frozenset[str]:
+    return frozenset(squeeze(w) for w in block.split())
+
+
+# Second-person words and handles: someone is being addressed.
+SECOND_PERSON = _squeezed(
+    f"""
+    you u ur your youre yours yourself yourselves yall ya thou
+    tu t te toi ton ta tes vous vos votre vs {USER}
+    """
+)
+# Words that make the next insult a vocative ("sale con", "espèce de", "bande de").
+VOCATIVE = _squeezed("sale sales espece bande gros grosse pauvre sombre")
+
+# Groups: an insult next to one of these is an identity attack ("ces arabes de merde").
+GROUPS = _squeezed(
+    """
+    arabe arabes noir noirs juif juifs musulman musulmans migrant migrants immigre immigres
+    africain africains renoi renois rebeu rebeus beur beurs gitan gitans rom roms homo homos gay
+    gays lesbienne lesbiennes trans handicape handicapes asiatique asiatiques chinois
+    feministe feministes femmes
+    black blacks jew jews muslim muslims mexican mexicans immigrant immigrants arab arabs
+    asian asians chinese women gays lesbians jewish african africans queer queers
+    """
+)
+
+# Threats of violence: regexes over the squeezed token string (see ``_squeeze_pattern``).
+_THREAT_PATTERNS = [
+    # English: "i will kill you", "we're gonna find you", "i'll shoot u"
+    r"\b(?:i|we|im|ima|imma|il|wel)(?: re| m| ll| am| will| is| are| gonna| going to| finna"
+    r"| gon| bout to| about to){0,3} (?:kill|murder|shoot|stab|beat|hurt|find|burn|rape|"
+    r"end|strangle|choke|slap|punch|smash|bomb|destroy|come for|hunt|break) (?:you|u|ya|yall|"
+    r"your|ur|all of you|every one of you|y all)\b",
+    r"\b(?:you|u|your|ur|yall)(?: re| are| r)? (?:dead|gonna die|going to die|a dead man|"
+    r"next)\b",
+    r"\b(?:i|we) know where (?:you|u) (?:live|work|are)\b",
+    r"\bwatch your back\b",
+    r"\b(?:bomb|burn down|shoot up|blow up) (?:your|the|ur) (?:store|shop|office|offices|hq|"
+    r"building|house|headquarters|place)\b",
+    # French: "je vais te buter", "on va vous retrouver", "je te tue", "t'es mort"
+    r"\b(?:je|j|on|nous)(?: vais| va| vas| allons| vont)? (?:te|vous|t) ?(?:tuer|tue|buter|"
+    r"bute|defoncer|defonce|egorger|egorge|planter|plante|crever|creve|retrouver|retrouve|"
+    r"massacrer|massacre|fumer|fume|cramer|brule|bruler|frapper|frappe|butter|casser|"
+    r"tabasser|tabasse|exploser|faire la peau|faire sauter|faire payer|pendre|violer|"
+    r"decapiter|eclater|niquer ta)\b",
+    r"\b(?:t|tu|vous|vs)(?: es| etes| est)? (?:mort|morts|un homme mort|des hommes morts)\b",
+    r"\b(?:je|on) (?:sait|sais|connait|connais) ou (?:tu|vous) (?:habite|habites|habitez|"
+    r"travaille|travailles|travaillez|vis|vivez)\b",
+    r"\b(?:tu|vous) (?:vas|va|allez) (?:mourir|crever|le payer|prendre cher|regretter|"
+    r"finir dans un sac)\b",
+    r"\b(?:bruler|cramer|faire sauter|exploser|incendier|bruler) (?:votre|vos|ta|ton|tes|"
+    r"la|le|l) (?:boutique|boutiques|agence|agences|magasin|magasins|locaux|siege|bureau|"
+    r"bureaux|maison|voiture)\b",
+    # A weapon emoji aimed at someone.
+    r"\b(?:xknifex|xgunx|xbombx|xcoffinx)\b.*\b(?:you|u|toi|vous|te|t|@user)\b",
+    r"\b(?:you|u|toi|vous|te|t|@user)\b.*\b(?:xknifex|xgunx|xbombx|xcoffinx)\b",
+]
+# A threat pattern is only tried when one of these (squeezed) words is in the text.
+THREAT_TRIGGERS = _squeezed(
+    """
+    kill murder shoot stab beat hurt find burn rape end strangle choke slap punch smash bomb
+    destroy come hunt break dead die next know watch blow tuer tue buter bute defoncer defonce
+    egorger egorge planter plante crever creve retrouver retrouve massacrer massacre fumer fume
+    cramer brule bruler frapper frappe butter casser tabasser tabasse exploser faire mort morts
+    sait sais connait connais mourir payer prendre regretter finir sauter incendier pendre
+    violer decapiter eclater xknifex xgunx xbombx xcoffinx
+    """
+)
+
+
+def _squeeze_pattern(pattern: str) -> str:
+    # Only letters are squeezed; regex syntax here has no doubled letters ("\b", "(?:").
+    return re.sub(r"([a-z])\1+", r"\1", pattern)
+
+
+THREAT_RE = re.compile("|".join(_squeeze_pattern(p) for p in _THREAT_PATTERNS))
+
+
+# Terms that are ordinary words in the other language ("retard" is a delay in French, "con" a
+# scam in English): they only count when the text is not detected as that other language.
+NOT_IN = {"retard": "fr", "retarded": "fr", "retards": "fr", "con": "en", "cons": "en"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    term: str  # as written, for evidence
+    category: str
+    weight: float
+    keys: tuple[str, ...]  # squeezed tokens
+    not_in: str | None = None  # a language code in which the term is a harmless word
+
+
+@dataclass(slots=True)
+class Lexicon:
+    """Index of entries by their first squeezed token, plus wildcard candidates."""
+
+    first: dict[str, list[Entry]] = field(default_factory=dict)
+    by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
+
+    def add(self, term: str, category: str, weight: float) -> None:
+        keys = tuple(squeeze(t) for t in normalize(term).tokens)
+        if not keys:
+            return
+        entry = Entry(term, category, weight, keys, NOT_IN.get(term))
+        self.first.setdefault(keys[0], []).append(entry)
+        if len(keys) == 1:
+            self.by_initial.setdefault(keys[0][0], []).append(entry)
+
+    def lookup(self, keys: list[str], i: int, lang: str = "und") -> list[Entry]:
+        """Entries whose tokens start at position ``i`` of ``keys`` (in a text in ``lang``)."""
+        key = keys[i]
+        found: list[Entry] = []
+        candidates = self.first.get(key)
+        if candidates is None:
+            singular = strip_plural(key)
+            if singular is not None:
+                candidates = self.first.get(singular)
+                if candidates is None and key.endswith("es"):
+                    candidates = self.first.get(key[:-1])
+        if candidates:
+            for entry in candidates:
+                if entry.not_in == lang:
+                    continue
+                n = len(entry.keys)
+                if n == 1 or tuple(keys[i + 1 : i + n]) == entry.keys[1:]:
+                    found.append(entry)
+        return found
+
+    def unmask(self, key: str) -> Entry | None:
+        """The single-token entry a masked token (``f*ck``, ``enc*le``, ``p***``) stands for.
+
+        Each run of stars hides one to three letters. Among candidates, one of the same length
+        wins, then insults over other categories, then the heavier weight.
+        """
+        if not key or key[0] == "*" or len(key) < 3:
+            return None
+        pattern = re.compile("^" + "[a-z]{1,3}".join(re.split(r"\*+", key)) + "s?$")
+        best: tuple[bool, bool, float] | None = None
+        chosen: Entry | None = None
+        for entry in self.by_initial.get(key[0], ()):
+            if entry.weight < 0.5 or not pattern.match(entry.keys[0]):
+                continue
+            rank = (len(entry.keys[0]) == len(key), entry.category == INSULT, entry.weight)
+            if best is None or rank > best:
+                best, chosen = rank, entry
+        return chosen
+
+
+def build(
+    extra: Iterable[tuple[str, str, float]] = (),
+) -> Lexicon:
+    lex = Lexicon()
+    for term, category, weight in (*_EN, *_FR, *extra):
+        lex.add(term, category, weight)
+    return lex

@@ -1,0 +1,194 @@
+"""Text normalisation shared by the lexicon, the learned model and the training script.
+
+Everything here is pure, deterministic and cheap (a few regex passes and ``str.translate``).
+The output is a list of lowercase ASCII tokens in which obfuscation has been undone as far as
+it can be without guessing:
+
+* HTML entities (``&#128553;``, ``&amp;``) are decoded, URLs dropped;
+* ``@handles`` become the token ``@user`` (an addressee marker), ``#HashTags`` are split on
+  case changes (``#FreeMobileDeMerde`` -> ``free mobile de merde``);
+* a few emoji that carry hostility become pseudo-words (``🖕`` -> ``xmiddlefingerx``);
+* accents and look-alike letters are folded (``é`` -> ``e``, Cyrillic ``о`` -> ``o``);
+* leetspeak inside words is decoded (``c0nn@rd`` -> ``connard``, ``$h1t`` -> ``shit``);
+* runs of three or more identical letters collapse (``connaaaard`` -> ``connard``);
+* letters spelled out with separators are joined (``n.t.m`` / ``f-d-p`` / ``n t m`` -> ``ntm``);
+* masking stars stay inside the token (``f*ck``) so the lexicon can match them as wildcards.
+
+``squeeze`` (every run of a repeated letter collapsed to one) is the key the lexicon is indexed
+on, so ``connnnard``, ``conard`` and ``connard`` all meet.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+__all__ = ["USER", "NormalizedText", "normalize", "squeeze", "strip_plural"]
+
+USER = "@user"
+
+_URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|fr|net|org|ly|co)/\S*", re.I)
+_HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_.]+")
+_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])")
+_APOSTROPHES = str.maketrans({"’": "'", "`": "'", "´": "'", "‘": "'", "ʼ": "'"})
+
+# Emoji that carry hostility (or its typical context) -> pseudo-words the lexicon knows.
+_EMOJI = {
+    "🖕": " xmiddlefingerx ",
+    "🔪": " xknifex ",
+    "🗡": " xknifex ",
+    "🔫": " xgunx ",
+    "💣": " xbombx ",
+    "⚰": " xcoffinx ",
+    "🤬": " xcursingx ",
+    "🤡": " xclownx ",
+    "💩": " xpoopx ",
+    "🐷": " xpigx ",
+    "🐖": " xpigx ",
+    "🐒": " xmonkeyx ",
+    "🐵": " xmonkeyx ",
+    "🦍": " xmonkeyx ",
+}
+_EMOJI_RE = re.compile("|".join(re.escape(e) for e in sorted(_EMOJI, key=len, reverse=True)))
+
+# Look-alike letters from other scripts and fancy forms that NFKD does not fold.
+_CONFUSABLES = str.maketrans(
+    {
+        "а": "a",
+        "е": "e",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "у": "y",
+        "х": "x",
+        "і": "i",
+        "ј": "j",
+        "ѕ": "s",
+        "к": "k",
+        "м": "m",
+        "т": "t",
+        "н": "h",
+        "в": "b",
+        "ß": "ss",
+        "æ": "ae",
+        "œ": "oe",
+        "ø": "o",
+        "đ": "d",
+        "ł": "l",
+    }
+)
+
+# Leet substitutions, applied only to characters inside a word (next to a letter).
+_LEET = {
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "@": "a",
+    "$": "s",
+    "€": "e",
+    "!": "i",
+    "|": "l",
+}
+# A "word" candidate for leet decoding: letters mixed with leet characters and masking stars.
+_LEET_WORD = re.compile(r"[a-z0-9@$€!|*]+")
+# Ordinals, units and network names that must not be leet-decoded (1er, 2eme, 4g, 5g, h24, 3j).
+_NOT_LEET = re.compile(r"^(?:\d+[a-z]{0,3}|[a-z]\d+)$")
+# Letters spelled out: n.t.m, f-d-p, f_d_p, n t m (spaces need three or more letters).
+_SPELLED = re.compile(r"(?<![a-z])(?:[a-z][.\-_*/]){1,}[a-z](?![a-z])")
+_SPELLED_SPACES = re.compile(r"(?<![a-z'])(?:[a-z] ){2,}[a-z](?![a-z'])")
+_REPEAT3 = re.compile(r"([a-z])\1{2,}")
+_REPEAT2 = re.compile(r"([a-z])\1+")
+_TOKEN = re.compile(r"@user|[a-z*]+")
+
+
+class NormalizedText:
+    """Tokens of a text after normalisation, plus what was noticed on the way."""
+
+    __slots__ = ("handles", "tokens")
+
+    def __init__(self, tokens: list[str], handles: int) -> None:
+        self.tokens = tokens
+        self.handles = handles
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.translate(_CONFUSABLES))
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
+def _hashtag(match: re.Match[str]) -> str:
+    return " " + _CAMEL.sub(" ", match.group(1)).replace("_", " ") + " "
+
+
+def _deleet(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if word.isalpha() or _NOT_LEET.match(word):
+        return word
+    letters = sum(ch.isalpha() for ch in word)
+    if letters < 1 or (letters < 2 and "*" not in word):
+        return word
+    chars = list(word)
+    n = len(chars)
+    for i, ch in enumerate(chars):
+        sub = _LEET.get(ch)
+        if sub is None:
+            continue
+        left = i > 0 and (chars[i - 1].isalpha() or chars[i - 1] in _LEET)
+        right = i + 1 < n and (chars[i + 1].isalpha() or chars[i + 1] in _LEET)
+        # "!" and "|" count as letters only between two letters (c!té), never as punctuation.
+        if ch in "!|" and not (0 < i < n - 1 and chars[i - 1].isalpha() and chars[i + 1].isalpha()):
+            continue
+        if left or right:
+            chars[i] = sub
+    return "".join(chars)
+
+
+def _join_spelled(match: re.Match[str]) -> str:
+    return re.sub(r"[^a-z]", "", match.group(0))
+
+
+def normalize(text: str) -> NormalizedText:
+    """Normalise ``text`` into tokens (see the module docstring for what is undone)."""
+    if "&" in text:
+        text = html.unescape(text)
+    text = text.translate(_APOSTROPHES)
+    text = _URL.sub(" ", text)
+    handles = 0
+    if "@" in text:
+        text, handles = _HANDLE.subn(" \x01 ", text)
+    if "#" in text:
+        text = _HASHTAG.sub(_hashtag, text)
+    text = _EMOJI_RE.sub(lambda m: _EMOJI[m.group(0)], text)
+    text = _fold(text.lower()) if not text.isascii() else text.lower()
+    text = _LEET_WORD.sub(_deleet, text)
+    text = _SPELLED.sub(_join_spelled, text)
+    text = _SPELLED_SPACES.sub(_join_spelled, text)
+    text = _REPEAT3.sub(r"\1", text)
+    text = text.replace("\x01", USER)
+    tokens = _TOKEN.findall(text)
+    tokens = [t for t in tokens if t.strip("*")]
+    return NormalizedText(tokens, handles)
+
+
+def squeeze(token: str) -> str:
+    """Collapse every run of a repeated letter: ``connard`` -> ``conard``."""
+    return _REPEAT2.sub(r"\1", token)
+
+
+def strip_plural(key: str) -> str | None:
+    """The singular candidate of a squeezed token (``bitches`` -> ``bitch``), if any."""
+    if len(key) > 4 and key.endswith("es"):
+        return key[:-2]
+    if len(key) > 3 and key[-1] in "sx":
+        return key[:-1]
+    return None

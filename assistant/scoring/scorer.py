@@ -1,0 +1,278 @@
+"""``Scorer``: lexicon + rules + learned model -> an explainable ``Assessment``.
+
+How a text is scored (see docs/scoring.md for the measured figures):
+
+1. normalise (``normalize.normalize``): case, accents, leet, masking, repeated letters,
+   spelled-out letters, hashtags, handles, emoji; brand allow terms are then dropped;
+2. lexicon: categorised terms and phrases (``lexicon``), threat patterns, identity rules;
+   an insult aimed at someone (second person, a handle, "sale …", a one-word message) weighs
+   more; swearing on its own stays below the threshold;
+3. model: a character n-gram logistic regression (``model``) trained on the shared tweets
+   and short brand-context sentences; it catches what the lexicon does not list;
+4. ``score = max(lexicon, model)``, except that when the only cue is swearing with no insult,
+   threat or slur, the model is capped below the default threshold ("putain de pluie").
+   A block term forces ``1.0``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.scoring import lexicon as lx
+from assistant.scoring.lang import detect
+from assistant.scoring.model import Model
+from assistant.scoring.normalize import USER, normalize, squeeze
+
+__all__ = ["Assessment", "Category", "Scorer", "Severity"]
+
+
+class Category(StrEnum):
+    INSULT = "insult"
+    PROFANITY = "profanity"
+    THREAT = "threat"
+    IDENTITY_ATTACK = "identity_attack"
+
+
+class Severity(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Assessment(BaseModel):
+    """The verdict on one text, with what drove it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    """Hostility in [0, 1]; ``hostile`` is ``score >= threshold``."""
+    hostile: bool
+    categories: dict[str, float]
+    """A score in [0, 1] for each of ``insult``, ``profanity``, ``threat``, ``identity_attack``."""
+    severity: Severity
+    lang: str
+    """``fr``, ``en``, the caller's code, or ``und``."""
+    evidence: list[str]
+    """What drove the decision, most important first, e.g. ``insult: « connards »``."""
+
+
+# Swearing alone never makes a text hostile: its share, and the cap on the model, stay below.
+_PROFANITY_SHARE = 0.3
+_PROFANITY_CAP = 0.45
+_UNAIMED_PENALTY = 0.1
+_MILD = 0.5  # insult weights below this are "mild" (complaint vocabulary)
+_GROUP_WINDOW = 3
+_EVIDENCE_MIN = 0.1  # a word's share of the model's logit worth quoting
+_MAX_EVIDENCE = 5
+
+
+def _quote(text: str) -> str:
+    return f"« {text} »"
+
+
+class _Phrases:
+    """Brand allow/block terms, matched on squeezed tokens like the lexicon."""
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        self.terms: list[tuple[str, tuple[str, ...]]] = []
+        for term in terms:
+            keys = tuple(squeeze(t) for t in normalize(term).tokens)
+            if keys:
+                self.terms.append((term, keys))
+
+    def find(self, keys: list[str]) -> list[tuple[str, int, int]]:
+        """(term, start, end) of each occurrence."""
+        out: list[tuple[str, int, int]] = []
+        if not self.terms:
+            return out
+        for term, tk in self.terms:
+            n = len(tk)
+            first = tk[0]
+            for i, key in enumerate(keys):
+                if key == first and tuple(keys[i : i + n]) == tk:
+                    out.append((term, i, i + n))
+        return out
+
+
+class Scorer:
+    """Hostility scorer. Construction loads the shipped model (well under a second)."""
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        allow_terms: Iterable[str] = (),
+        block_terms: Iterable[str] = (),
+        *,
+        model_path: Path | None = None,
+    ) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold must be in [0, 1]")
+        self.threshold = threshold
+        self._allow = _Phrases(allow_terms)
+        self._block = _Phrases(block_terms)
+        self._lexicon = lx.build()
+        self._model = Model.load(model_path)
+
+    def score_batch(self, texts: Sequence[str], lang: str | None = None) -> list[Assessment]:
+        return [self.score(t, lang) for t in texts]
+
+    def score(self, text: str, lang: str | None = None) -> Assessment:
+        norm = normalize(text)
+        tokens = norm.tokens
+        keys = [squeeze(t) for t in tokens]
+        code = lang.split("-")[0].split("_")[0].lower() if lang else detect(tokens, text)
+
+        evidence: list[tuple[float, str]] = []
+        blocked = self._block.find(keys)
+        for term, _, _ in blocked:
+            evidence.append((2.0, f"blocked term: {_quote(term)}"))
+        if self._allow.terms:
+            drop: set[int] = set()
+            for _, a, b in self._allow.find(keys):
+                drop.update(range(a, b))
+            if drop:
+                tokens = [t for i, t in enumerate(tokens) if i not in drop]
+                keys = [k for i, k in enumerate(keys) if i not in drop]
+
+        shown = list(tokens)  # what evidence quotes for each position
+        lex = self._lexicon
+        for i, key in enumerate(keys):
+            if "*" in key:
+                entry = lex.unmask(key)
+                if entry is not None:
+                    keys[i] = entry.keys[0]
+                    shown[i] = f"{tokens[i]} ({entry.term})"
+                else:
+                    keys[i] = key.replace("*", "")
+
+        second = norm.handles > 0 or any(k in lx.SECOND_PERSON for k in keys)
+        words = sum(1 for k in keys if k != USER)
+        cats = {c.value: 0.0 for c in Category}
+        insult_hits: list[int] = []
+        swear_hits: list[int] = []
+        for i in range(len(keys)):
+            for entry in lex.lookup(keys, i, code):
+                n = len(entry.keys)
+                quote = _quote(" ".join(shown[i : i + n]))
+                w = entry.weight
+                if entry.category == lx.INSULT:
+                    aimed = (
+                        second
+                        or words <= 2
+                        or (i > 0 and keys[i - 1] in lx.VOCATIVE)
+                        or (i > 1 and keys[i - 1] == "de" and keys[i - 2] in lx.VOCATIVE)
+                    )
+                    if w >= _MILD:
+                        insult_hits.append(i)
+                    label = "insult" if w >= _MILD else "insult (mild)"
+                    if not aimed:
+                        w -= _UNAIMED_PENALTY
+                elif entry.category == lx.PROFANITY:
+                    swear_hits.append(i)
+                    label = "profanity"
+                elif entry.category == lx.THREAT:
+                    label = "threat"
+                else:
+                    label = "identity attack"
+                cats[entry.category] = max(cats[entry.category], w)
+                evidence.append((w, f"{label}: {quote}"))
+
+        # Threats of violence: patterns over the squeezed token string.
+        if lx.THREAT_TRIGGERS.intersection(keys):
+            joined = " ".join(keys)
+            match = lx.THREAT_RE.search(joined)
+            if match:
+                a = joined.count(" ", 0, match.start())
+                b = a + match.group(0).count(" ") + 1
+                weapon = any(k.startswith("x") and k.endswith("x") for k in keys[a:b])
+                w = 0.8 if weapon else 0.95
+                cats[lx.THREAT] = max(cats[lx.THREAT], w)
+                span = " ".join(shown[a:b]) if b - a <= 8 else " ".join(shown[a : a + 8]) + " …"
+                evidence.append((w + 0.01, f"threat: {_quote(span)}"))
+
+        # An insult or swearing next to a group word is an attack on the group, and so is
+        # "sale(s) <group>" ("sales migrants").
+        groups = [i for i, k in enumerate(keys) if k in lx.GROUPS]
+        for g in groups:
+            if g > 0 and keys[g - 1] in ("sale", "sales", "dirty", "filthy"):
+                cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.95)
+                evidence.append(
+                    (0.95, f"identity attack: {_quote(' '.join(shown[g - 1 : g + 1]))}")
+                )
+        if groups and (insult_hits or swear_hits):
+            for g in groups:
+                near = [h for h in insult_hits + swear_hits if abs(h - g) <= _GROUP_WINDOW]
+                if near:
+                    a, b = min(g, *near), max(g, *near) + 1
+                    cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.85)
+                    evidence.append((0.86, f"identity attack: {_quote(' '.join(shown[a:b]))}"))
+                    break
+
+        strong = max(cats[lx.INSULT], cats[lx.THREAT], cats[lx.IDENTITY])
+        swearing = cats[lx.PROFANITY] > 0
+        h_lex = max(strong, _PROFANITY_SHARE if swearing else 0.0)
+
+        logit, per_token = self._model.contributions(keys)
+        p = _sigmoid(logit)
+        if swearing and strong < _MILD:
+            p = min(p, _PROFANITY_CAP)
+        score = max(h_lex, p)
+        if blocked:
+            score = 1.0
+        score = round(min(1.0, max(0.0, score)), 4)
+        hostile = score >= self.threshold
+
+        if p > h_lex and p >= _MILD:
+            # The model drove the decision: say which words pushed it.
+            cat = lx.IDENTITY if groups else lx.INSULT
+            cats[cat] = max(cats[cat], round(p, 4))
+            ranked = sorted(
+                (c, i)
+                for i, c in enumerate(per_token)
+                if c > _EVIDENCE_MIN and len(keys[i]) > 2 and keys[i] != USER
+            )
+            picked = [shown[i] for _, i in reversed(ranked[-3:])]
+            rank = p if strong < _MILD else 0.0  # the lexicon's reasons read better
+            if picked:
+                words_q = ", ".join(_quote(t) for t in dict.fromkeys(picked))
+                evidence.append((rank, f"model {p:.2f}: {words_q}"))
+            else:
+                evidence.append((rank, f"model {p:.2f}"))
+
+        severity = self._severity(score, hostile, cats, bool(blocked))
+        evidence.sort(key=lambda e: -e[0])
+        texts = list(dict.fromkeys(e for _, e in evidence))[:_MAX_EVIDENCE]
+        return Assessment(
+            score=score,
+            hostile=hostile,
+            categories={k: round(v, 4) for k, v in cats.items()},
+            severity=severity,
+            lang=code or "und",
+            evidence=texts,
+        )
+
+    @staticmethod
+    def _severity(score: float, hostile: bool, cats: dict[str, float], blocked: bool) -> Severity:
+        if not hostile:
+            return Severity.NONE
+        if cats[lx.THREAT] >= 0.9:
+            return Severity.CRITICAL
+        if cats[lx.THREAT] >= 0.5 or cats[lx.IDENTITY] >= 0.8 or score >= 0.9:
+            return Severity.HIGH
+        if score >= 0.7 or blocked:
+            return Severity.MEDIUM
+        return Severity.LOW
+
+
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
