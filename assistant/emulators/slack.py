@@ -1017,7 +1017,7 @@ class SlackEmulator:
         params: dict[str, Any] = {k: v for k, v in request.query.items()}
         auth = request.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if request.method == "POST" and request.can_read_body:
+        if request.method == "POST" and request.body_exists:
             if request.content_type == "application/json":
                 raw = await request.read()
                 try:
