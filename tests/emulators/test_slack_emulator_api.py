@@ -68,6 +68,7 @@ async def test_unknown_method_is_404(slack: SlackEmulator) -> None:
     assert body["ok"] is False and body["error"] == "unknown_method"
 
 
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 async def test_post_message_json_form_and_errors(slack: SlackEmulator) -> None:
     web = client(slack)
     resp = await web.chat_postMessage(
