@@ -107,7 +107,11 @@ async def _error(resp: aiohttp.ClientResponse) -> str:
 
 
 def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
-    """Retry-After (seconds) or Mastodon's X-RateLimit-Reset (ISO 8601) as a delay."""
+    """Retry-After (seconds), or on a 429 Mastodon's X-RateLimit-Reset (ISO 8601), as a delay.
+
+    Mastodon sends X-RateLimit-Reset on every answer (the end of the current window); it
+    means "wait until then" only when the limit was hit.
+    """
     value = resp.headers.get("Retry-After")
     if value:
         try:
@@ -115,7 +119,7 @@ def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
         except ValueError:
             pass
     reset = resp.headers.get("X-RateLimit-Reset")
-    if reset:
+    if reset and resp.status == 429:
         try:
             when = datetime.fromisoformat(reset.replace("Z", "+00:00"))
         except ValueError:

@@ -1,0 +1,221 @@
+"""A complete local world: the Slack and Mastodon emulators and the real assistant wired to them.
+
+Used by ``make demo``, the end-to-end tests and the benchmarks, so all three exercise the same
+thing: the real app over real HTTP, on a real Redis (embedded unless a URL is given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+from assistant.app import Assistant
+from assistant.emulators.mastodon import MastodonEmulator
+from assistant.emulators.slack import EmulatedUser, SlackEmulator
+from assistant.models import Case
+from assistant.settings import Settings
+from assistant.sources.ingest import SIGNATURE_HEADER, sign
+
+T = TypeVar("T")
+
+CHANNEL = "CCASES"
+SIGNING_SECRET = "sandbox-signing-secret"
+BOT_TOKEN = "xoxb-sandbox-bot-token"
+APP_TOKEN = "xapp-sandbox-app-token"
+INGEST_SECRET = "sandbox-ingest-secret"
+MASTODON_TOKEN = "sandbox-mastodon-token"
+MANAGER_GROUP = "SMANAGERS"
+ONCALL_GROUP = "SONCALL"
+
+# The community team of the sandbox workspace.
+ALICE, BOB, CAROL, DAVE = "UALICE", "UBOB", "UCAROL", "UDAVE"
+MAX = "UMAX"  # a manager named directly in ASSISTANT_MANAGERS
+MANON = "UMANON"  # a manager through the manager user group
+OLIVIA = "UOLIVIA"  # on call
+OTHER_BOT = "UOTHERBOT"  # another app's bot user in the channel
+
+TEAM = (
+    EmulatedUser(ALICE, "alice", "Alice Martin", "Alice"),
+    EmulatedUser(BOB, "bob", "Bob Durand", "Bob"),
+    EmulatedUser(CAROL, "carol", "Carol Petit", "Carol"),
+    EmulatedUser(DAVE, "dave", "Dave Moreau", "Dave"),
+    EmulatedUser(MAX, "max", "Max Leroy", "Max (manager)"),
+    EmulatedUser(MANON, "manon", "Manon Roux", "Manon (manager)"),
+    EmulatedUser(OLIVIA, "olivia", "Olivia Blanc", "Olivia (on call)"),
+    EmulatedUser(OTHER_BOT, "otherbot", "Other Bot", "otherbot", is_bot=True, bot_id="BOTHER"),
+)
+
+
+def settings_for(
+    slack: SlackEmulator,
+    mastodon: MastodonEmulator,
+    *,
+    data_dir: Path,
+    redis_url: str | None = None,
+    **overrides: Any,
+) -> Settings:
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "HOST": "127.0.0.1",
+        "PORT": 0,
+        "REDIS_URL": redis_url,
+        "ASSISTANT_DATA_DIR": data_dir,
+        "ASSISTANT_CHANNEL": CHANNEL,
+        "ASSISTANT_APPROVALS_REQUIRED": 2,
+        "ASSISTANT_MANAGERS": f"{MAX},{MANAGER_GROUP}",
+        "ASSISTANT_MANAGER_APPROVALS_REQUIRED": 1,
+        "ASSISTANT_ONCALL": ONCALL_GROUP,
+        "ASSISTANT_SLA_SECONDS": 1800,
+        "INGEST_SECRET": INGEST_SECRET,
+        "MASTODON_BASE_URL": mastodon.base_url,
+        "MASTODON_ACCESS_TOKEN": MASTODON_TOKEN,
+        "MASTODON_POLL_SECONDS": 0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def webhook_body(notification: dict[str, Any]) -> dict[str, Any]:
+    """What a monitoring tool would send to /ingest/mentions for a Mastodon notification."""
+    from assistant.sources.mastodon import mention_from_notification
+
+    return json.loads(mention_from_notification(notification).model_dump_json())  # type: ignore[no-any-return]
+
+
+@dataclass
+class Sandbox:
+    slack: SlackEmulator
+    mastodon: MastodonEmulator
+    app: Assistant
+    http: aiohttp.ClientSession
+    data_dir: Path
+    replicas: list[Assistant] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.app.port}"
+
+    async def ingest(
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        secret: str = INGEST_SECRET,
+        signature: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """POST to /ingest/mentions, signed like a monitoring tool would (or as told)."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        sig = sign(secret.encode(), raw) if signature is None else signature
+        if sig:
+            headers[SIGNATURE_HEADER] = sig
+        async with self.http.post(
+            f"{self.base_url}/ingest/mentions", data=raw, headers=headers
+        ) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def hostile_mention(
+        self, text: str, *, acct: str = "colere@mastodon.social", followers: int = 1200
+    ) -> tuple[str, dict[str, Any]]:
+        """A Mastodon user insults the brand; a tool forwards it: returns (case id, notif)."""
+        notification = self.mastodon.add_mention(
+            acct, text, display_name=acct.split("@")[0].title(), followers=followers, language=None
+        )
+        status, answer = await self.ingest(webhook_body(notification))
+        if status != 202:
+            raise AssertionError(f"ingest answered {status}: {answer}")
+        return str(answer["case"]), notification
+
+    async def case(self, case_id: str) -> Case:
+        case = await self.app.store.get_case(case_id)
+        if case is None:
+            raise AssertionError(f"no case {case_id}")
+        return case
+
+    async def card(self, case_id: str, timeout: float = 10.0) -> Case:
+        """Wait until the case's card is posted; returns the case."""
+
+        async def posted() -> Case | None:
+            case = await self.case(case_id)
+            return case if case.card_ts else None
+
+        return await self.wait_for(posted, timeout, f"card of case {case_id}")
+
+    async def wait_for(
+        self,
+        probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+        timeout: float = 10.0,
+        what: str = "condition",
+    ) -> T:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = probe()
+            if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+                value = await value
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            await asyncio.sleep(0.01)
+
+    async def add_replica(self, **overrides: Any) -> Assistant:
+        """Another replica of the app on the same Redis (it receives no Slack events)."""
+        redis_url = self.settings.REDIS_URL or f"unix://{self.data_dir.resolve()}/redis.sock"
+        settings = settings_for(
+            self.slack, self.mastodon, data_dir=self.data_dir, redis_url=redis_url, **overrides
+        )
+        replica = Assistant(settings)
+        await replica.start()
+        self.replicas.append(replica)
+        return replica
+
+
+@asynccontextmanager
+async def sandbox(
+    data_dir: Path, *, redis_url: str | None = None, socket_mode: bool = False, **overrides: Any
+) -> AsyncIterator[Sandbox]:
+    """Start the emulators and the assistant; stop everything on exit."""
+    slack = SlackEmulator(
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        app_token=APP_TOKEN if socket_mode else None,
+        users=TEAM,
+        usergroups={MANAGER_GROUP: [MANON], ONCALL_GROUP: [OLIVIA]},
+        channels=(CHANNEL,),
+    )
+    mastodon = MastodonEmulator(access_token=MASTODON_TOKEN, domain="social.example")
+    await slack.start()
+    await mastodon.start()
+    if socket_mode:
+        overrides.setdefault("SLACK_APP_TOKEN", APP_TOKEN)
+    app = Assistant(
+        settings_for(slack, mastodon, data_dir=data_dir, redis_url=redis_url, **overrides)
+    )
+    http = aiohttp.ClientSession()
+    world: Sandbox | None = None
+    try:
+        await app.start()
+        slack.events_url = f"http://127.0.0.1:{app.port}/slack/events"
+        world = Sandbox(slack, mastodon, app, http, data_dir)
+        yield world
+    finally:
+        await slack.drain()
+        for replica in world.replicas if world else []:
+            await replica.stop()
+        await app.stop()
+        await http.close()
+        await slack.stop()
+        await mastodon.stop()
