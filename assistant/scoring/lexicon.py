@@ -42,7 +42,8 @@ _EN = [
         """
         asshole, arsehole, cunt, motherfucker, motherfuckers, mothafucka, mofo, dickhead,
         douchebag, fuckface, shithead, scumbag, cocksucker, piece of shit, son of a bitch,
-        fuck you, fuck u, fuck off, fuck yourself, fuck yourselves, fuck urself, fuck your, fuck y all, fuck yall,
+        fuck you, fuck u, fuck off, fuck yourself, fuck yourselves, fuck urself, fuck your,
+        fuck y all, fuck yall,
         stfu, shut the fuck up, gtfo, get the fuck out, eat shit, suck my dick, suck my balls,
         kiss my ass, dumbfuck, twat, wanker, whore, slut, bitch, cuntbag, screw you, go to hell,
         xmiddlefingerx

@@ -110,11 +110,13 @@ _TOKEN = re.compile(r"@user|[a-z*]+")
 class NormalizedText:
     """Tokens of a text after normalisation, plus what was noticed on the way."""
 
-    __slots__ = ("handles", "tokens")
+    __slots__ = ("handles", "masked_handles", "tokens")
 
-    def __init__(self, tokens: list[str], handles: int) -> None:
+    def __init__(self, tokens: list[str], handles: int, masked_handles: list[str]) -> None:
         self.tokens = tokens
         self.handles = handles
+        # Each short handle read as a word masked with "@" ("@ssh0le" -> "asshole").
+        self.masked_handles = masked_handles
 
     @property
     def text(self) -> str:
@@ -164,7 +166,11 @@ def normalize(text: str) -> NormalizedText:
     text = text.translate(_APOSTROPHES)
     text = _URL.sub(" ", text)
     handles = 0
+    masked: list[str] = []
     if "@" in text:
+        for h in _HANDLE.findall(text):
+            if len(h) <= 16:
+                masked.append(_LEET_WORD.sub(_deleet, _fold("a" + h[1:].lower())))
         text, handles = _HANDLE.subn(" \x01 ", text)
     if "#" in text:
         text = _HASHTAG.sub(_hashtag, text)
@@ -177,7 +183,7 @@ def normalize(text: str) -> NormalizedText:
     text = text.replace("\x01", USER)
     tokens = _TOKEN.findall(text)
     tokens = [t for t in tokens if t.strip("*")]
-    return NormalizedText(tokens, handles)
+    return NormalizedText(tokens, handles, masked)
 
 
 def squeeze(token: str) -> str:

@@ -88,16 +88,20 @@ class _Phrases:
                 self.terms.append((term, keys))
 
     def find(self, keys: list[str]) -> list[tuple[str, int, int]]:
-        """(term, start, end) of each occurrence."""
+        """(term, start, end) of each occurrence; a multi-word term also matches its words
+        run together in one token (``#boycottacme`` for "Boycott Acme")."""
         out: list[tuple[str, int, int]] = []
         if not self.terms:
             return out
         for term, tk in self.terms:
             n = len(tk)
             first = tk[0]
+            compact = "".join(tk) if n > 1 else None
             for i, key in enumerate(keys):
                 if key == first and tuple(keys[i : i + n]) == tk:
                     out.append((term, i, i + n))
+                elif key == compact:
+                    out.append((term, i, i + 1))
         return out
 
 
@@ -183,6 +187,14 @@ class Scorer:
                     label = "identity attack"
                 cats[entry.category] = max(cats[entry.category], w)
                 evidence.append((w, f"{label}: {quote}"))
+
+        # A handle that is really a word masked with "@" ("you @ssh0le").
+        for word in norm.masked_handles:
+            for entry in lex.lookup([squeeze(word)], 0, code):
+                if entry.category == lx.INSULT and entry.weight >= 0.75:
+                    cats[lx.INSULT] = max(cats[lx.INSULT], entry.weight)
+                    insult_hits.append(0)
+                    evidence.append((entry.weight, f"insult: {_quote('@' + word[1:])} ({word})"))
 
         # Threats of violence: patterns over the squeezed token string.
         if lx.THREAT_TRIGGERS.intersection(keys):
