@@ -128,6 +128,7 @@ class JobRunner:
                 await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
                 return
             await self.store.finish_job(job)
+            self.wake()  # a finished job often queues another (e.g. a card update) due now
 
     async def _retry(
         self, job: Job, handler: JobHandler, reason: str, retry_after: float | None
