@@ -148,10 +148,11 @@ def test_evidence_quotes_the_words(scorer: Scorer) -> None:
 
 
 def test_model_evidence_names_words_when_lexicon_is_silent(scorer: Scorer) -> None:
-    a = scorer.score("I hate you, you are the worst company ever")
-    if a.hostile and not any(e.startswith(("insult", "threat")) for e in a.evidence):
-        assert a.evidence[0].startswith("model ")
-        assert "«" in a.evidence[0]
+    a = scorer.score("I hate you")  # no lexicon entry: the learned model decides
+    assert a.hostile
+    assert a.evidence[0].startswith("model ")
+    assert "« hate »" in a.evidence[0]
+    assert a.categories["insult"] == a.score
 
 
 def test_allow_terms_never_count() -> None:
