@@ -463,7 +463,7 @@ class MastodonEmulator:
         text: str,
         *,
         display_name: str = "",
-        followers: int = 0,
+        followers: int | None = None,
         language: str | None = None,
         html: str | None = None,
         in_reply_to_id: str | None = None,
@@ -472,14 +472,16 @@ class MastodonEmulator:
         """``acct`` (``user@remote.domain``, or a bare local username) posts ``text``
         mentioning the brand account: creates the account if needed, the status (HTML like
         real Mastodon content, or ``html`` as given) and a ``mention`` notification, which is
-        returned as the API shows it."""
+        returned as the API shows it. ``followers`` (None: keep) sets the author's
+        ``followers_count``; ``in_reply_to_id`` makes the mention a reply to that status."""
         username, _, domain = acct.lstrip("@").partition("@")
         account = self.accounts.get(acct.lstrip("@")) or self._account(
             username, domain or None, display_name
         )
         if display_name:
             account.display_name = display_name
-        account.followers_count = followers
+        if followers is not None:
+            account.followers_count = followers
         if html is None:
             brand = self.account
             mention = (

@@ -24,6 +24,8 @@ State for assertions (all plain attributes):
 - :attr:`SlackEmulator.ephemerals`: every ``chat.postEphemeral`` (:class:`Ephemeral`).
 - :attr:`SlackEmulator.deliveries`: every event envelope sent to the app (:class:`Delivery`),
   with each attempt's HTTP status.
+- :attr:`SlackEmulator.interactions`: every button click / slash command sent to the app.
+- :attr:`SlackEmulator.responses`: every POST the app made to a ``response_url``.
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from aiohttp import web
@@ -57,6 +60,7 @@ __all__ = [
     "MessageVersion",
     "PostedMessage",
     "RawResponse",
+    "ResponseUrlPost",
     "SlackEmulator",
     "SlackError",
 ]
@@ -67,6 +71,12 @@ MAX_BLOCKS = 50
 _REACTION_NAME = re.compile(r"^[a-z0-9_+\-'\u00c0-\uffff]+(::skin-tone-[2-6])?$")
 _REACTION_ALIASES = {"thumbsup": "+1", "thumbsdown": "-1"}
 _TS = re.compile(r"^\d{10}\.\d{6}$")
+
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 class SlackError(Exception):
@@ -196,14 +206,30 @@ class Delivery:
     """
 
     event_id: str
-    envelope: JSON
+    envelope: JSON  # the Events API envelope, or the interaction / slash-command payload
     body: bytes
     attempts: list[DeliveryAttempt] = field(default_factory=list)
+    kind: Literal["events_api", "interactive", "slash_commands"] = "events_api"
+    content_type: str = "application/json"
 
     @property
     def event(self) -> JSON:
-        event: JSON = self.envelope["event"]
+        """The ``event`` of an Events API envelope (``{}`` for interactions and commands)."""
+        event: JSON = self.envelope.get("event", {})
         return event
+
+    @property
+    def response(self) -> JSON | None:
+        """What the app answered (HTTP body or socket ack ``payload``) when it was JSON."""
+        if not self.ok:
+            return None
+        try:
+            data = json.loads(self.attempts[-1].body or "null")
+        except ValueError:
+            return None
+        if isinstance(data, dict) and self.attempts[-1].transport == "socket":
+            data = data.get("payload")
+        return data if isinstance(data, dict) else None
 
     @property
     def status(self) -> int | None:
@@ -234,6 +260,26 @@ class RawResponse:
     status: int | None
     body: str
     headers: dict[str, str]
+
+
+@dataclass
+class ResponseUrlPost:
+    """One POST the app made to a ``response_url`` (of a button click or slash command)."""
+
+    key: str
+    payload: JSON
+    status: int
+    error: str | None
+    time: float
+
+
+@dataclass
+class _ResponseTarget:
+    channel: str
+    user: str
+    message_ts: str | None
+    thread_ts: str | None
+    uses: int = 0
 
 
 @dataclass
@@ -268,6 +314,9 @@ class SlackEmulator:
 
     ``retry_delays`` are the waits before retries 1..3 (Slack waits about 0 s, 1 min, 5 min);
     ``delivery_timeout`` is how long a delivery waits for the app (Slack: 3 s).
+    ``post_rate_limit`` (off by default) enforces Slack's per-channel ``chat.postMessage``
+    limit: that many messages per second per channel after a burst of ``post_burst``, then
+    HTTP 429 with ``Retry-After``.
     """
 
     def __init__(
@@ -291,6 +340,8 @@ class SlackEmulator:
         delivery_timeout: float = 3.0,
         echo_bot_events: bool = True,
         verification_token: str = "emulated-verification-token",
+        post_rate_limit: float | None = None,
+        post_burst: int = 3,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -310,11 +361,17 @@ class SlackEmulator:
         self.delivery_timeout = delivery_timeout
         self.echo_bot_events = echo_bot_events
         self.verification_token = verification_token
+        self.post_rate_limit = post_rate_limit
+        self.post_burst = post_burst
+        self._post_buckets: dict[str, tuple[float, float]] = {}
 
         self.calls: list[ApiCall] = []
         self.messages: dict[tuple[str, str], EmulatedMessage] = {}
         self.ephemerals: list[Ephemeral] = []
         self.deliveries: list[Delivery] = []
+        self.interactions: list[Delivery] = []
+        self.responses: list[ResponseUrlPost] = []
+        self._response_urls: dict[str, _ResponseTarget] = {}
 
         self._faults: dict[str, FaultQueue] = {}
         self._last_ts_us = 0
@@ -350,6 +407,7 @@ class SlackEmulator:
         app = web.Application(client_max_size=2 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_socket)
+        app.router.add_post("/response/{key}", self._handle_response_url)
         self._session = aiohttp.ClientSession()
         try:
             await self._server.start(app, host, port)
@@ -550,6 +608,178 @@ class SlackEmulator:
         """Deliver an arbitrary ``event`` object (wrapped in a fresh envelope)."""
         return await self._emit(dict(event))
 
+    async def click_button(
+        self, user: str, channel: str, ts: str, action_id: str, *, value: str | None = None
+    ) -> Delivery:
+        """A human clicks the block element ``action_id`` of a message: a ``block_actions``
+        payload (form field ``payload``, signed; over the socket as ``interactive``), not
+        retried, like Slack. ValueError if the message has no such element. Responses to its
+        ``response_url`` land in :attr:`responses` (and act on the message or channel)."""
+        self._check_human(user, channel)
+        msg = self._live_message(channel, ts)
+        block_id, element = _find_element(msg.blocks or [], action_id)
+        action: JSON = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "type": element.get("type", "button"),
+            "action_ts": self.new_ts(),
+        }
+        if "text" in element:
+            action["text"] = element["text"]
+        if value is not None or "value" in element:
+            action["value"] = value if value is not None else element["value"]
+        container: JSON = {
+            "type": "message",
+            "message_ts": msg.ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        }
+        if msg.thread_ts:
+            container["thread_ts"] = msg.thread_ts
+        payload: JSON = {
+            "type": "block_actions",
+            "user": self._payload_user(user),
+            "api_app_id": self.app_id,
+            "token": self.verification_token,
+            "container": container,
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": channel.lower()},
+            "message": self._message_json(msg),
+            "state": {"values": {}},
+            "response_url": self._response_url(channel, user, msg.ts, msg.thread_ts),
+            "actions": [action],
+        }
+        body = urlencode({"payload": json.dumps(payload, ensure_ascii=False)}).encode()
+        return await self._interact("interactive", payload, body)
+
+    async def slash_command(
+        self, user: str, command: str, text: str = "", *, channel: str
+    ) -> Delivery:
+        """A human runs ``/command text`` in ``channel``: Slack's form-encoded, signed command
+        request (over the socket as ``slash_commands``), not retried. A JSON answer with
+        ``text``/``blocks`` is shown like Slack shows it: ephemeral (recorded in
+        :attr:`ephemerals`) or, with ``response_type: in_channel``, posted by the bot."""
+        self._check_human(user, channel)
+        fields = {
+            "token": self.verification_token,
+            "team_id": self.team_id,
+            "team_domain": self.team_domain,
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": self.users[user].name,
+            "command": command if command.startswith("/") else "/" + command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self._response_url(channel, user, None, None),
+            "trigger_id": self._trigger_id(),
+        }
+        delivery = await self._interact("slash_commands", dict(fields), urlencode(fields).encode())
+        answer = delivery.response
+        if answer is None and delivery.ok and delivery.attempts[-1].transport == "http":
+            body = delivery.attempts[-1].body.strip()  # a plain-text answer is the message text
+            answer = {"text": body} if body and not body.startswith("{") else None
+        if answer and (answer.get("text") or answer.get("blocks")):
+            self._show_response(
+                self._response_urls[fields["response_url"].rsplit("/", 1)[1]], answer
+            )
+        return delivery
+
+    async def _interact(
+        self, kind: Literal["interactive", "slash_commands"], payload: JSON, body: bytes
+    ) -> Delivery:
+        delivery = Delivery(
+            str(payload["trigger_id"]),
+            payload,
+            body,
+            kind=kind,
+            content_type="application/x-www-form-urlencoded",
+        )
+        self.interactions.append(delivery)
+        task = asyncio.create_task(self._deliver(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+        return delivery
+
+    def _payload_user(self, user: str) -> JSON:
+        u = self.users[user]
+        return {"id": u.id, "username": u.name, "name": u.name, "team_id": self.team_id}
+
+    def _trigger_id(self) -> str:
+        return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:32]}"
+
+    def _response_url(
+        self, channel: str, user: str, message_ts: str | None, thread_ts: str | None
+    ) -> str:
+        key = uuid.uuid4().hex
+        self._response_urls[key] = _ResponseTarget(channel, user, message_ts, thread_ts)
+        return f"{self.base_url}/response/{key}"
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:
+            payload = None
+        target = self._response_urls.get(key)
+        error: str | None = None
+        if target is None:
+            error = "expired_url"
+        elif not isinstance(payload, dict):
+            error = "invalid_payload"
+        elif target.uses >= 5:
+            error = "used_url"
+        elif not (payload.get("text") or payload.get("blocks") or payload.get("delete_original")):
+            error = "no_text"
+        self.responses.append(
+            ResponseUrlPost(
+                key, payload if isinstance(payload, dict) else {}, 200, error, time.time()
+            )
+        )
+        if error is not None:
+            status = 404 if error == "expired_url" else 400 if error != "used_url" else 410
+            self.responses[-1].status = status
+            return json_response({"ok": False, "error": error}, status=status)
+        assert target is not None and isinstance(payload, dict)
+        target.uses += 1
+        try:
+            self._show_response(target, payload)
+        except SlackError as exc:
+            self.responses[-1].status, self.responses[-1].error = 400, exc.error
+            return json_response({"ok": False, "error": exc.error}, status=400)
+        return json_response({"ok": True})
+
+    def _show_response(self, target: _ResponseTarget, payload: JSON) -> None:
+        """Apply a response_url post (or a slash command's answer) as Slack would."""
+        original = (
+            self.messages.get((target.channel, target.message_ts)) if target.message_ts else None
+        )
+        if _truthy(payload.get("delete_original", False)):
+            if original is None or original.deleted:
+                raise SlackError("message_not_found")
+            self._bot_delete(original)
+            return
+        if _truthy(payload.get("replace_original", False)) and original is not None:
+            text, blocks, attachments = self._content(payload)
+            self._bot_update(original, text, blocks, attachments, "blocks" in payload)
+            return
+        if payload.get("response_type") == "in_channel":
+            params = dict(payload)
+            if target.thread_ts and "thread_ts" not in params:
+                params["thread_ts"] = target.thread_ts
+            self._bot_post(target.channel, params)
+            return
+        text, blocks, _ = self._content(payload)
+        thread_ts = payload.get("thread_ts") or target.thread_ts
+        self.ephemerals.append(
+            Ephemeral(target.channel, target.user, text, blocks, thread_ts, self.new_ts())
+        )
+
     async def drain(self) -> None:
         """Wait until every in-flight delivery (including bot echoes) has finished."""
         while self._tasks:
@@ -744,12 +974,13 @@ class SlackEmulator:
 
     async def _deliver(self, delivery: Delivery) -> None:
         retry_num, reason = 0, ""
+        retries = len(self.retry_delays) if delivery.kind == "events_api" else 0
         while True:
             attempt = await self._attempt(delivery, retry_num, reason)
             if attempt is None:
                 return
             delivery.attempts.append(attempt)
-            if attempt.ok or attempt.no_retry or retry_num >= len(self.retry_delays):
+            if attempt.ok or attempt.no_retry or retry_num >= retries:
                 return
             await asyncio.sleep(self.retry_delays[retry_num])
             retry_num, reason = retry_num + 1, attempt.failure
@@ -761,7 +992,7 @@ class SlackEmulator:
             return await self._socket_attempt(self._sockets[-1], delivery, retry_num, reason)
         if self.events_url is None:
             return None
-        headers = {"Content-Type": "application/json", "User-Agent": SLACK_USER_AGENT}
+        headers = {"Content-Type": delivery.content_type, "User-Agent": SLACK_USER_AGENT}
         headers.update(self.sign(delivery.body))
         if retry_num:
             headers["X-Slack-Retry-Num"] = str(retry_num)
@@ -798,14 +1029,15 @@ class SlackEmulator:
         envelope_id = str(uuid.uuid4())
         fut: asyncio.Future[JSON] = asyncio.get_running_loop().create_future()
         conn.pending[envelope_id] = fut
-        message = {
+        message: JSON = {
             "envelope_id": envelope_id,
             "payload": delivery.envelope,
-            "type": "events_api",
-            "accepts_response_payload": False,
-            "retry_attempt": retry_num,
-            "retry_reason": "timeout" if retry_num else "",
+            "type": delivery.kind,
+            "accepts_response_payload": delivery.kind == "slash_commands",
         }
+        if delivery.kind == "events_api":
+            message["retry_attempt"] = retry_num
+            message["retry_reason"] = "timeout" if retry_num else ""
         try:
             async with conn.lock:
                 await conn.ws.send_str(json.dumps(message, ensure_ascii=False))
@@ -1000,6 +1232,9 @@ class SlackEmulator:
             result = await handler(params)
         except SlackError as exc:
             return answer({"ok": False, "error": exc.error})
+        except _RateLimited as exc:
+            body = {"ok": False, "error": "ratelimited"}
+            return answer(body, 429, {"Retry-After": str(exc.retry_after)})
         return answer({"ok": True, **result})
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -1084,6 +1319,21 @@ class SlackEmulator:
 
     async def _chat_post_message(self, params: dict[str, Any]) -> JSON:
         channel = self._channel(params)
+        self._check_post_rate(channel)
+        return self._bot_post(channel, params)
+
+    def _check_post_rate(self, channel: str) -> None:
+        if self.post_rate_limit is None:
+            return
+        now = time.monotonic()
+        tokens, last = self._post_buckets.get(channel, (float(self.post_burst), now))
+        tokens = min(float(self.post_burst), tokens + (now - last) * self.post_rate_limit)
+        if tokens < 1.0:
+            self._post_buckets[channel] = (tokens, now)
+            raise _RateLimited(max(1, math.ceil((1.0 - tokens) / self.post_rate_limit)))
+        self._post_buckets[channel] = (tokens - 1.0, now)
+
+    def _bot_post(self, channel: str, params: Mapping[str, Any]) -> JSON:
         text, blocks, attachments = self._content(params)
         if not text and blocks is None and not attachments:
             raise SlackError("no_text")
@@ -1127,17 +1377,7 @@ class SlackEmulator:
         text, blocks, attachments = self._content(params)
         if not text and blocks is None and not attachments:
             raise SlackError("no_text")
-        previous = self._message_json(msg)
-        edit_ts = self.new_ts()
-        msg.history.append(MessageVersion(msg.text, msg.blocks, edit_ts, self.bot_user_id))
-        msg.text = text
-        if blocks is not None or "blocks" in params:
-            msg.blocks = blocks
-        if attachments is not None:
-            msg.attachments = attachments
-        msg.edited = {"user": self.bot_user_id, "ts": edit_ts}
-        if self.echo_bot_events:
-            self._emit_background(self._changed_event(msg, previous, edit_ts))
+        self._bot_update(msg, text, blocks, attachments, "blocks" in params)
         return {
             "channel": channel,
             "ts": msg.ts,
@@ -1145,15 +1385,38 @@ class SlackEmulator:
             "message": self._message_json(msg),
         }
 
+    def _bot_update(
+        self,
+        msg: EmulatedMessage,
+        text: str,
+        blocks: list[Any] | None,
+        attachments: list[Any] | None,
+        blocks_given: bool,
+    ) -> None:
+        previous = self._message_json(msg)
+        edit_ts = self.new_ts()
+        msg.history.append(MessageVersion(msg.text, msg.blocks, edit_ts, self.bot_user_id))
+        msg.text = text
+        if blocks is not None or blocks_given:
+            msg.blocks = blocks
+        if attachments is not None:
+            msg.attachments = attachments
+        msg.edited = {"user": self.bot_user_id, "ts": edit_ts}
+        if self.echo_bot_events:
+            self._emit_background(self._changed_event(msg, previous, edit_ts))
+
+    def _bot_delete(self, msg: EmulatedMessage) -> None:
+        previous = self._message_json(msg)
+        msg.deleted = True
+        if self.echo_bot_events:
+            self._emit_background(self._deleted_event(msg, previous))
+
     async def _chat_delete(self, params: dict[str, Any]) -> JSON:
         channel = self._channel(params)
         msg = self._find(channel, params.get("ts"))
         if msg.user != self.bot_user_id:
             raise SlackError("cant_delete_message")
-        previous = self._message_json(msg)
-        msg.deleted = True
-        if self.echo_bot_events:
-            self._emit_background(self._deleted_event(msg, previous))
+        self._bot_delete(msg)
         return {"channel": channel, "ts": msg.ts}
 
     async def _chat_post_ephemeral(self, params: dict[str, Any]) -> JSON:
@@ -1354,6 +1617,21 @@ class SlackEmulator:
         self._tickets.add(ticket)
         url = f"{self._server.url('ws')}/link/?ticket={ticket}&app_id={self.app_id}"
         return {"url": url}
+
+
+def _find_element(blocks: Sequence[Any], action_id: str) -> tuple[str, JSON]:
+    """The (block_id, element) of an interactive element of a message's blocks."""
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        candidates = list(block.get("elements") or [])
+        for key in ("accessory", "element"):
+            if isinstance(block.get(key), dict):
+                candidates.append(block[key])
+        for element in candidates:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                return str(block.get("block_id") or uuid.uuid4().hex[:5]), element
+    raise ValueError(f"no element with action_id {action_id!r} in the message")
 
 
 def _rich_text_block(text: str) -> JSON:

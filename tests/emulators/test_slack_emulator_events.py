@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -267,3 +268,96 @@ async def test_bolt_rejects_bad_and_stale_signatures(
     unsigned = await slack.deliver_raw(body)
     assert unsigned.status == 401
     assert [e["text"] for e in seen] == ["first", "first"]
+
+
+CARD_BLOCKS = [
+    {"type": "section", "text": {"type": "mrkdwn", "text": "case"}},
+    {
+        "type": "actions",
+        "block_id": "case_actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "ack",
+                "text": {"type": "plain_text", "text": "Ack"},
+                "value": "case-1",
+            },
+            {
+                "type": "button",
+                "action_id": "close",
+                "text": {"type": "plain_text", "text": "Close"},
+                "value": "case-1",
+            },
+        ],
+    },
+]
+
+
+async def test_buttons_and_slash_commands_reach_bolt(
+    slack: SlackEmulator, bolt: tuple[AsyncApp, list[dict[str, Any]]]
+) -> None:
+    app, _ = bolt
+    clicked: list[dict[str, Any]] = []
+
+    @app.action("ack")
+    async def on_ack(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        clicked.append(body)
+        await respond(text="acknowledged")
+
+    @app.action("close")
+    async def on_close(ack: Any, respond: Any) -> None:
+        await ack()
+        await respond(text="closed", replace_original=True)
+
+    @app.command("/ops")
+    async def on_ops(ack: Any, command: dict[str, Any]) -> None:
+        await ack(text=f"status of {command['text']}: calm")
+
+    web = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    card = (await web.chat_postMessage(channel="C1", text="case", blocks=CARD_BLOCKS))["ts"]
+    delivery = await slack.click_button("U2", "C1", card, "ack")
+    assert delivery.status == 200 and delivery.kind == "interactive"
+    [body] = clicked
+    assert body["type"] == "block_actions" and body["user"]["id"] == "U2"
+    assert (
+        body["actions"][0]["value"] == "case-1" and body["actions"][0]["block_id"] == "case_actions"
+    )
+    assert body["container"]["message_ts"] == card and body["channel"]["id"] == "C1"
+    assert body["message"]["ts"] == card
+    assert [(e.user, e.text) for e in slack.ephemerals] == [("U2", "acknowledged")]
+    assert slack.responses[0].status == 200
+
+    await slack.click_button("U1", "C1", card, "close")
+    assert slack.message("C1", card).text == "closed"
+    with pytest.raises(ValueError):
+        await slack.click_button("U1", "C1", card, "missing")
+
+    cmd = await slack.slash_command("U1", "/ops", "case-1", channel="C1")
+    assert cmd.status == 200 and cmd.kind == "slash_commands"
+    assert (slack.ephemerals[-1].user, slack.ephemerals[-1].text) == (
+        "U1",
+        "status of case-1: calm",
+    )
+    # Interactions are never retried: a failing app sees exactly one request.
+    await slack.drain()
+    assert all(len(d.attempts) == 1 for d in slack.interactions)
+
+
+async def test_optional_per_channel_post_rate_limit() -> None:
+    emu = make_slack(post_rate_limit=1.0, post_burst=2)
+    await emu.start()
+    try:
+        web = AsyncWebClient(token=BOT_TOKEN, base_url=emu.api_url)
+        await web.chat_postMessage(channel="C1", text="1")
+        await web.chat_postMessage(channel="C1", text="2")
+        with pytest.raises(SlackApiError) as err:
+            await web.chat_postMessage(channel="C1", text="3")
+        assert err.value.response.status_code == 429
+        assert err.value.response.headers["Retry-After"] == "1"
+        await web.chat_postMessage(channel="C2", text="other channel")
+        await asyncio.sleep(1.0)
+        await web.chat_postMessage(channel="C1", text="later")
+        assert [m.text for m in emu.bot_messages("C1")] == ["1", "2", "later"]
+    finally:
+        await emu.stop()

@@ -56,6 +56,15 @@ async def test_bolt_socket_mode_receives_events_and_replies(
     async def on_reaction(event: dict[str, Any]) -> None:
         seen.append(event)
 
+    @app.action("ack")
+    async def on_ack(ack: Any, respond: Any) -> None:
+        await ack()
+        await respond(text="acknowledged", response_type="in_channel")
+
+    @app.command("/ops")
+    async def on_ops(ack: Any, command: dict[str, Any]) -> None:
+        await ack(text=f"ops {command['text']}")
+
     handler = AsyncSocketModeHandler(app, APP_TOKEN)
     await handler.connect_async()
     try:
@@ -74,6 +83,27 @@ async def test_bolt_socket_mode_receives_events_and_replies(
         # The echo of Bolt's own reply went over the socket, acked, and was ignored by Bolt.
         echo = [d for d in emu.deliveries if d.event.get("bot_id") == "BBOT"]
         assert len(echo) == 1 and echo[0].ok and echo[0].attempts[0].transport == "socket"
+        # Interactivity and slash commands over the socket too.
+        blocks = [
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "ack",
+                        "text": {"type": "plain_text", "text": "Ack"},
+                    }
+                ],
+            }
+        ]
+        card = (await web.chat_postMessage(channel="C2", text="card", blocks=blocks))["ts"]
+        click = await emu.click_button("U1", "C2", card, "ack")
+        assert click.ok and click.attempts[0].transport == "socket"
+        await wait_until(lambda: len(emu.bot_messages("C2")) == 2)
+        assert emu.bot_messages("C2")[1].text == "acknowledged"
+        cmd = await emu.slash_command("U2", "/ops", "now", channel="C2")
+        assert cmd.ok and cmd.response == {"text": "ops now"}
+        assert (emu.ephemerals[-1].user, emu.ephemerals[-1].text) == ("U2", "ops now")
         assert receiver.received == [], "no HTTP delivery while a socket is connected"
         assert len(emu.calls_to("apps.connections.open")) == 1
 
