@@ -165,6 +165,7 @@ class Store:
                     detail,
                     status_id,
                     keys.job_id(keys.JOB_SLA, case_id),
+                    self.retention,
                 ],
             )
         )
@@ -303,6 +304,7 @@ class Store:
                 _ms(max_delay),
                 _ms(min_delay),
                 max_attempts,
+                self.retention,
             ],
         )
         return int(result)

@@ -18,6 +18,7 @@ from assistant.sandbox import (
     OTHER_BOT,
     Sandbox,
 )
+from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import (
     card_message,
     open_case,
@@ -304,3 +305,22 @@ async def test_non_hostile_and_duplicate_mentions(world: Sandbox) -> None:
     await world.card(first[1]["case"])
     cards = [m for m in world.slack.bot_messages(CHANNEL) if not m.is_reply]
     assert len(cards) == 1
+
+
+async def test_every_key_has_a_retention_after_the_whole_loop(make_world: SandboxFactory) -> None:
+    async with make_world(ASSISTANT_SLA_SECONDS=1) as world:
+        world.mastodon.fail(times=1, status=503, path="/api/v1/statuses")  # attempts counter
+        case = await open_case(world)
+        ts = await propose(world, case, ALICE, "Réponse")
+        await react(world, BOB, ts)
+        await react(world, MAX, ts)
+        await published(world, case, timeout=15)
+        escalated = await open_case(world, "bande de connards")
+        await world.wait_for(lambda: thread_texts(world, escalated), 5, "escalation")
+        await react(world, CAROL, ts)  # a late vote on a closed case
+        await world.slack.drain()
+        redis = world.app.store.redis
+        keys = await redis.keys("*")
+        assert any(":votes:" in k for k in keys) and any(":evt:" in k for k in keys)
+        for key in keys:
+            assert await redis.ttl(key) > 0, f"{key} has no retention"

@@ -19,5 +19,6 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', tonumber(ARGV[3]))
 -- the state may have moved on while the card was being posted: render it once more
 if redis.call('HGET', KEYS[1], 'status') ~= 'open' or redis.call('HEXISTS', KEYS[1], 'escalated_at') == 1 then
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[5])
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
 end
 return 1

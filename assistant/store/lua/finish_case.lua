@@ -10,6 +10,7 @@
 -- ARGV[5] published: public URL;  failed: reason
 -- ARGV[6] published: network status id
 -- ARGV[7] SLA job member         sla:<cid> (published: no escalation any more)
+-- ARGV[8] retention (s)
 -- Returns 1 when recorded, 0 when the case was not in a state to take it.
 local status = redis.call('HGET', KEYS[1], 'status')
 local outcome = ARGV[1]
@@ -32,4 +33,5 @@ end
 redis.call('ZREM', KEYS[2], ARGV[4])
 redis.call('HDEL', KEYS[3], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[8]))
 return 1

@@ -35,6 +35,7 @@ if op == 'add' then
   redis.call('SET', KEYS[5], ARGV[4], 'EX', ttl)
   redis.call('HINCRBY', KEYS[2], 'proposals', 1)
   redis.call('ZADD', KEYS[6], ARGV[5], ARGV[7])
+  redis.call('EXPIRE', KEYS[6], ttl)
   return 'added'
 end
 local pstatus = redis.call('HGET', KEYS[3], 'status')
@@ -62,6 +63,7 @@ if op == 'delete' then
   redis.call('DEL', KEYS[4])
   redis.call('HINCRBY', KEYS[2], 'proposals', -1)
   redis.call('ZADD', KEYS[6], ARGV[5], ARGV[7])
+  redis.call('EXPIRE', KEYS[6], ttl)
   return 'withdrawn'
 end
 return redis.error_reply('unknown op ' .. op)

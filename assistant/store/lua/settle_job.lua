@@ -9,6 +9,7 @@
 -- ARGV[6] retry: delay cap (ms)
 -- ARGV[7] retry: minimum delay (ms), e.g. a Retry-After
 -- ARGV[8] retry: max attempts
+-- ARGV[9] retry: retention (s)
 -- Returns: done -> 0; retry -> the failed attempts so far (job due again later), or -2 when
 -- max attempts is reached (the job keeps its lease: the caller gives up, then settles done);
 -- -1 when the job was re-queued since the claim (it stays due and runs again).
@@ -22,6 +23,7 @@ if ARGV[3] == 'done' then
   return 0
 end
 local attempts = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[9]))
 if attempts >= tonumber(ARGV[8]) then
   return -2
 end

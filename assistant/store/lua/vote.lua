@@ -69,6 +69,7 @@ if a >= tonumber(ARGV[6]) and m >= tonumber(ARGV[7]) and v == 0 then
   redis.call('HSET', KEYS[3], 'status', 'won')
   redis.call('ZADD', KEYS[5], ARGV[8], ARGV[11])
   redis.call('ZADD', KEYS[5], ARGV[8], ARGV[12])
+  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[9]))
   return {'approved', a, m, v}
 end
 return {'recorded', a, m, v}
