@@ -591,11 +591,14 @@ class MastodonEmulator:
         elif fault is not None:
             response = self._error(fault.status, _reason(fault.status), self._rate_headers())
         else:
+            if not (request.method == "POST" and request.path == "/api/v1/statuses"):
+                await self._maybe_delay(request)  # statuses: inside the idempotency lock
             try:
                 response = await handler(request)
             except _ApiError as exc:
                 response = self._error(exc.status, exc.error)
             except web.HTTPException as exc:
+                record.status = exc.status
                 if exc.status != 404:
                     raise
                 response = self._error(404, "Not Found")
@@ -617,7 +620,6 @@ class MastodonEmulator:
 
     async def _get_notifications(self, request: web.Request) -> web.StreamResponse:
         self._require_token(request)
-        await self._maybe_delay(request)
         q = request.query
         types = set(q.getall("types[]", [])) | set(q.getall("types", []))
         excluded = set(q.getall("exclude_types[]", [])) | set(q.getall("exclude_types", []))
@@ -662,7 +664,6 @@ class MastodonEmulator:
     async def _get_status(self, request: web.Request) -> web.StreamResponse:
         if self._authorized(request) is False:
             raise _ApiError(401, "The access token is invalid")
-        await self._maybe_delay(request)
         status = self.statuses.get(request.match_info["id"])
         if status is None or status.visibility in ("private", "direct"):
             raise _ApiError(404, "Record not found")

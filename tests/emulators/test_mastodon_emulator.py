@@ -318,3 +318,18 @@ async def test_delay_client_timeout_then_retry_with_key(
     status, body, _ = await call(http, "POST", url, headers=headers, data={"status": "reply"})
     assert status == 200
     assert [s.id for s in masto.created_statuses] == [body["id"]]
+
+
+async def test_delay_applies_to_polling_too(
+    masto: MastodonEmulator, http: aiohttp.ClientSession
+) -> None:
+    masto.add_mention("troll@bad.example", "x")
+    masto.delay(0.3, path="/api/v1/notifications")
+    url = masto.base_url + "/api/v1/notifications"
+    with pytest.raises(asyncio.TimeoutError):
+        await call(http, "GET", url, timeout=aiohttp.ClientTimeout(total=0.1))
+    started = time.monotonic()
+    status, body, _ = await call(http, "GET", url)
+    assert status == 200 and len(body) == 1 and time.monotonic() - started < 0.25
+    status, _, _ = await call(http, "GET", masto.base_url + "/api/v1/nothing-here")
+    assert status == 404
