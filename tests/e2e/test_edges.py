@@ -10,6 +10,8 @@ import pytest
 
 from assistant.models import CaseStatus
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox, webhook_body
+from assistant.sources.mastodon import LEASE
+from assistant.store import keys
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react, thread_texts
 
@@ -179,3 +181,32 @@ async def test_settled_case_refuses_new_proposals(world: Sandbox) -> None:
     await world.wait_for(lambda: world.slack.ephemerals, 5, "refusal")
     assert "settled" in world.slack.ephemerals[0].text
     assert world.slack.message(CHANNEL, ts).reactions.get("memo")
+
+
+async def test_poller_turns_mentions_into_cases_one_replica_at_a_time(
+    make_world: SandboxFactory,
+) -> None:
+    async with make_world(MASTODON_POLL_SECONDS=0.1) as world:
+        replica = await world.add_replica(MASTODON_POLL_SECONDS=0.1)
+        world.mastodon.add_mention(
+            "colere@mastodon.social", "bande de connards & <b>voleurs</b>", followers=7
+        )
+        world.mastodon.add_mention("fan@mastodon.social", "Merci pour le nouveau forfait !")
+
+        async def one_card() -> list[object]:
+            return [m for m in world.slack.bot_messages(CHANNEL) if not m.is_reply]
+
+        (card,) = await world.wait_for(one_card, 5, "a card from the poller")
+        assert "&amp; &lt;b&gt;voleurs&lt;/b&gt;" in json.dumps(card.blocks)  # type: ignore[attr-defined]
+        await asyncio.sleep(0.5)  # several more polls: no second case, cursor kept
+        assert len(await one_card()) == 1
+        # only the lease holder polls; the other replica's poll does nothing
+        pollers = [p for p in (world.app.poller, replica.poller) if p is not None]
+        assert len(pollers) == 2
+        results = [await p.poll_once() for p in pollers]
+        assert results.count(0) == 2  # nothing new for the holder, no lease for the other
+        holder = await world.app.store.redis.get(keys.lease(LEASE))
+        assert holder in {p.owner for p in pollers}
+        others = [p for p in pollers if p.owner != holder]
+        world.mastodon.add_mention("troll@mastodon.social", "espèce de connard")
+        assert await others[0].poll_once() == 0
