@@ -20,7 +20,7 @@ from .conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, Receiver, make_slack
 
 @pytest.fixture
 async def socket_slack(receiver: Receiver) -> AsyncIterator[SlackEmulator]:
-    emu = make_slack(app_token=APP_TOKEN, events_url=receiver.url, delivery_timeout=0.3)
+    emu = make_slack(app_token=APP_TOKEN, events_url=receiver.url, delivery_timeout=2.0)
     await emu.start()
     yield emu
     await emu.stop()
@@ -123,6 +123,7 @@ async def test_unacked_envelope_is_retried_then_http_when_socket_gone(
     socket_slack: SlackEmulator, receiver: Receiver
 ) -> None:
     emu = socket_slack
+    emu.delivery_timeout = 0.3  # how long an envelope waits for its ack
     web = AsyncWebClient(token=BOT_TOKEN, base_url=emu.api_url)
     url = (await web.apps_connections_open(app_token=APP_TOKEN))["url"]
     async with aiohttp.ClientSession() as session:
