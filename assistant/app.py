@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -144,9 +144,7 @@ class Assistant:
         await self._web.setup()
         site = web.TCPSite(self._web, self.settings.HOST, self.settings.PORT)
         await site.start()
-        server = site._server
-        sockets: Any = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1]) if sockets else self.settings.PORT
+        self.port = int(self._web.addresses[0][1])  # the bound port (PORT=0 picks a free one)
 
     async def _slack_events(self, request: web.Request) -> web.StreamResponse:
         if (request.content_length or 0) > MAX_SLACK_BODY:
