@@ -112,23 +112,29 @@ class JobRunner:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _execute(self, job: Job) -> None:
-        handler = self.handlers.get(job.kind)
         async with self._slots:
-            if handler is None:
-                log.error("dropping job %s: no handler for %r", job.member, job.kind)
-                await self.store.finish_job(job)
-                return
             try:
-                await handler.run(job.case_id)
-            except RetryLater as exc:
-                await self._retry(job, handler, str(exc), exc.retry_after)
-                return
-            except Exception as exc:
-                log.exception("job %s failed", job.member)
-                await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
-                return
+                await self._run(job)
+            except Exception as exc:  # Redis unreachable while settling: the lease expires
+                log.error("job %s could not be settled (it will run again): %s", job.member, exc)
+
+    async def _run(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.error("dropping job %s: no handler for %r", job.member, job.kind)
             await self.store.finish_job(job)
-            self.wake()  # a finished job often queues another (e.g. a card update) due now
+            return
+        try:
+            await handler.run(job.case_id)
+        except RetryLater as exc:
+            await self._retry(job, handler, str(exc), exc.retry_after)
+            return
+        except Exception as exc:
+            log.exception("job %s failed", job.member)
+            await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
+            return
+        await self.store.finish_job(job)
+        self.wake()  # a finished job often queues another (e.g. a card update) due now
 
     async def _retry(
         self, job: Job, handler: JobHandler, reason: str, retry_after: float | None

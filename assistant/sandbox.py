@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import aiohttp
 
@@ -154,16 +154,24 @@ class Sandbox:
 
         return await self.wait_for(posted, timeout, f"card of case {case_id}")
 
+    @overload
     async def wait_for(
-        self,
-        probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
-        timeout: float = 10.0,
-        what: str = "condition",
-    ) -> T:
+        self, probe: Callable[[], Awaitable[T | None]], timeout: float = ..., what: str = ...
+    ) -> T: ...
+
+    @overload
+    async def wait_for(
+        self, probe: Callable[[], T], timeout: float = ..., what: str = ...
+    ) -> T: ...
+
+    async def wait_for(
+        self, probe: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
+    ) -> Any:
+        """Poll ``probe`` (sync or async) until it returns something truthy; return that."""
         deadline = time.monotonic() + timeout
         while True:
             value = probe()
-            if asyncio.iscoroutine(value) or isinstance(value, Awaitable):
+            if isinstance(value, Awaitable):
                 value = await value
             if value:
                 return value

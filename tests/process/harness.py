@@ -1,8 +1,8 @@
 """Run the assistant as a real OS process (``python -m assistant run``) against the emulators.
 
-The emulators run in the test process; the app is a child process in its own session (so a
-``kill -9`` of its process group takes its embedded redis-server with it, as a container stop
-or a crash would), configured only through the environment, as the README documents.
+The emulators run in the test process; the app is a child process in its own session (its
+embedded redis-server, in a session of its own, dies with it whatever kills it, as in a
+container stop or a crash), configured only through the environment, as the README documents.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class AppProcess:
         return [p for p in children(self.pid) if "redis-server" in cmdline(p)]
 
     def kill_group(self) -> None:
-        """kill -9 of the app's process group: the app and its embedded redis-server."""
+        """kill -9 of the app's process group (its redis-server then dies with the app)."""
         os.killpg(self.pid, signal.SIGKILL)
 
     async def wait_exit(self, timeout: float = 10.0) -> int:

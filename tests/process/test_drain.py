@@ -7,8 +7,6 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from assistant.models import CaseStatus
 from assistant.sandbox import ALICE, BOB, MAX
 
@@ -67,14 +65,6 @@ async def test_sigterm_finishes_the_in_flight_publish_then_exits_0(tmp_path: Pat
         assert len(world.mastodon.requests_to("POST", STATUSES)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: the embedded redis-server is started in the app's process group "
-    "(assistant/store/embedded.py, subprocess.Popen without start_new_session), so a "
-    "group-wide signal — Ctrl-C in a terminal, systemd's control-group stop — stops Redis "
-    "at once while the app drains: the in-flight publish reaches Mastodon but is never "
-    "recorded (case left 'approved', no link in the thread)",
-)
 async def test_ctrl_c_in_a_terminal_drains_like_sigterm(tmp_path: Path) -> None:
     async with ProcessWorld(tmp_path) as world:
         app = await world.start_app()
