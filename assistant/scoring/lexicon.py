@@ -92,7 +92,14 @@ _EN = [
         chink, spic, gook, beaner, coon, porch monkey, tranny, dyke, retard, retarded
         """,
     ),
-    *_entries(IDENTITY, 0.8, "fag, paki, white trash, go back to your country, mongoloid"),
+    *_entries(
+        IDENTITY,
+        0.8,
+        """
+        fag, paki, white trash, go back to your country, mongoloid, go back to africa,
+        go back to where you came from, subhuman, subhumans
+        """,
+    ),
     *_entries(IDENTITY, 0.9, "niglet, wigger, wiggers, honky, honkey"),
     *_entries(IDENTITY, 0.6, "nigga, niggas, nigguh, niggah, redneck, whitey, trailer trash"),
     *_entries(
@@ -117,7 +124,8 @@ _FR = [
         vtff, enfoire, pute, raclure, sous merde, trou du cul, trouduc, fils de chien,
         petite merde, grosse merde, sac a merde, tete de noeud, pauvre con, gros con, sale con,
         ferme ta gueule, fermez vos gueules, ftg, nique toi, nique ta mere la pute, ptn de con,
-        je t emmerde, je vous emmerde, on vous emmerde, tarlouze, enflure, salopes
+        je t emmerde, je vous emmerde, on vous emmerde, tarlouze, enflure, salopes,
+        nsm, nique sa mere, nique sa race, fils de putain, sac a foutre
         """,
     ),
     *_entries(
@@ -129,7 +137,7 @@ _FR = [
         mange merde, baltringue, guignol, pignouf, trouillard, pouffiasse, grognasse, morue,
         chienne, gros porc, grosse vache, clodo, bouffons, nique, niquez, niker, niquer, teube,
         teubé, gogol, triso, debile mental, attarde mental, sombre idiot, casse toi, cassez vous,
-        degage, degagez, lopette, saloperie
+        degage, degagez, lopette, saloperie, ducon, pauvre type, sous race
         """,
     ),
     *_entries(
@@ -137,7 +145,7 @@ _FR = [
         0.55,
         """
         idiot, debile, attarde, mongol, con, conne, cons, porc, crevard, crevards, racaille,
-        racailles, parasite, parasites, dechet, xpigx
+        racailles, parasite, parasites, dechet, xpigx, inculte, attarde du cerveau
         """,
     ),
     *_entries(
@@ -168,7 +176,9 @@ _FR = [
         bamboula, pede, tapette, gouine, tarlouze, fiotte, sale arabe, sale noir, sale juif,
         sale musulman, sale negre, sales arabes, sales noirs, sales juifs, sales musulmans,
         sale bougnoule, sale pd, sale gitan, sales gitans, sale rebeu, sale renoi, sale chinois,
-        sale blanc, sale pede, sales migrants, sale migrant, sale immigre, sales immigres
+        sale blanc, sale pede, sales migrants, sale migrant, sale immigre, sales immigres,
+        crouille, chintok, chinetok, negresse, youpine, boukak, ching chong, chingchong,
+        sale race, sous homme, sous hommes
         """,
     ),
     *_entries(
@@ -176,7 +186,10 @@ _FR = [
         0.8,
         """
         pd, raton, ratons, bridé, bride, macaque, retourne dans ton pays,
-        retournez dans votre pays, rentre chez toi, rentrez chez vous, trisomique
+        retournez dans votre pays, rentre chez toi, rentrez chez vous, trisomique,
+        retourne chez toi, retournez chez vous, rentrez dans votre pays, rentre dans ton pays,
+        retourne au bled, retournez au bled, rentre au bled, rentrez au bled,
+        retourne en afrique, retournez en afrique
         """,
     ),
     *_entries(
@@ -210,11 +223,48 @@ GROUPS = _squeezed(
     arabe arabes noir noirs juif juifs musulman musulmans migrant migrants immigre immigres
     africain africains renoi renois rebeu rebeus beur beurs gitan gitans rom roms homo homos gay
     gays lesbienne lesbiennes trans handicape handicapes asiatique asiatiques chinois
-    feministe feministes femmes
+    feministe feministes femmes noire noires juive juives musulmane musulmanes africaine
+    africaines reubeu reubeus rebeux reubeux beurette beurettes feuj feujs maghrebin maghrebins
+    maghrebine maghrebines asiat asiats chinoise chinoises blackos negres refugie refugies
+    tsigane tsiganes
     black blacks jew jews muslim muslims mexican mexicans immigrant immigrants arab arabs
     asian asians chinese women gays lesbians jewish african africans queer queers
     """
 )
+
+# Stereotypes and dehumanising nouns: next to a group word they make an identity attack
+# ("les migrants sont des animaux", "ces rebeus des sauvages", "muslims are rats").
+DEHUMANISING = _squeezed(
+    """
+    animal animaux sauvage sauvages singe singes xmonkeyx rat rats cafard cafards vermine
+    parasite parasites envahisseur envahisseurs barbare barbares bete betes chien chiens
+    violeur violeurs voleur voleurs faineant faineants feignant feignants delinquant
+    delinquants racaille racailles invasion
+    animals savage savages ape apes monkey monkeys cockroach cockroaches vermin rapists
+    rapist thieves thugs invaders infestation
+    """
+)
+# Calls for exclusion or violence just before a group word ("renvoyez les migrants",
+# "dehors les arabes", "deport all muslims"; "mort aux …" is handled by the scorer).
+EXCLUSION = _squeezed(
+    """
+    renvoyer renvoyez renvoyons expulser expulsez expulsons virer virez dehors degagez
+    gazer gazez exterminer exterminez deporter deportez eradiquer eradiquez
+    deport deporting exterminate gas expel
+    """
+)
+# People nouns that "X de merde" or "sale X" turns into an insult ("ce gauchiste de merde",
+# "sale facho"). Kept to non-staff words: "votre technicien de merde" stays a complaint.
+PEOPLE = _squeezed(
+    """
+    gauchiste gauchistes facho fachos droitard droitards bobo bobos communiste communistes
+    islamogauchiste islamogauchistes mec mecs meuf meufs gamin gamins gosse gosses
+    """
+)
+# A verb that looks like an insult after a reflexive pronoun ("il s'attarde", "je m'y
+# attarde" = to linger) is not one.
+REFLEXIVE = _squeezed("s m y se me")
+REFLEXIVE_VERBS = _squeezed("attarde attardes attardent attarder")
 
 # Threats of violence: regexes over the squeezed token string (see ``_squeeze_pattern``).
 _THREAT_PATTERNS = [
@@ -310,6 +360,8 @@ class Lexicon:
                 if candidates is None and key.endswith("es"):
                     candidates = self.first.get(key[:-1])
         if candidates:
+            if i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE:
+                return found
             for entry in candidates:
                 if entry.not_in == lang:
                     continue
@@ -335,6 +387,8 @@ class Lexicon:
             rank = (len(entry.keys[0]) == len(key), entry.category == INSULT, entry.weight)
             if best is None or rank > best:
                 best, chosen = rank, entry
+        if chosen is None and key[-1] in "sx":
+            return self.unmask(key[:-1])  # a plural after the mask: "encul*s"
         return chosen
 
 

@@ -218,6 +218,38 @@ class Scorer:
                 evidence.append(
                     (0.95, f"identity attack: {_quote(' '.join(shown[g - 1 : g + 1]))}")
                 )
+        # Stereotypes or dehumanising nouns near a group word, calls for exclusion or death
+        # just before one ("renvoyez les migrants", "mort aux juifs").
+        for g in groups:
+            lo = max(0, g - _GROUP_WINDOW)
+            near = [
+                h
+                for h in range(lo, min(len(keys), g + _GROUP_WINDOW + 1))
+                if keys[h] in lx.DEHUMANISING
+            ]
+            before = [
+                h
+                for h in range(lo, g)
+                if keys[h] in lx.EXCLUSION
+                or (keys[h] == "mort" and h + 1 < len(keys) and keys[h + 1] in ("aux", "a"))
+            ]
+            if near or before:
+                a, b = min(g, *near, *before), max(g, *near, *before) + 1
+                cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.8)
+                evidence.append((0.8, f"identity attack: {_quote(' '.join(shown[a:b]))}"))
+                break
+        # "<person> de merde", "sale <person>" ("ce gauchiste de merde", "sale facho").
+        for i, key in enumerate(keys):
+            if key in lx.PEOPLE:
+                if keys[i + 1 : i + 3] == ["de", "merde"]:
+                    a, b = i, i + 3
+                elif i > 0 and keys[i - 1] in ("sale", "sales"):
+                    a, b = i - 1, i + 1
+                else:
+                    continue
+                cats[lx.INSULT] = max(cats[lx.INSULT], 0.75)
+                insult_hits.append(i)
+                evidence.append((0.75, f"insult: {_quote(' '.join(shown[a:b]))}"))
         if groups and (insult_hits or swear_hits):
             for g in groups:
                 near = [h for h in insult_hits + swear_hits if abs(h - g) <= _GROUP_WINDOW]

@@ -174,3 +174,37 @@ def test_block_terms_always_hostile() -> None:
     assert a.severity != Severity.NONE
     assert scorer.score("#boycottacme").hostile
     assert not scorer.score("le guichet était fermé").hostile
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "il faut renvoyer les migrants",
+        "les migrants sont des animaux",
+        "ces rebeus des sauvages",
+        "mort aux juifs",
+        "retourne au bled",
+        "ce pauvre gauchiste de merde",
+        "sale facho",
+        "nsm",
+        "muslims are rats",
+    ],
+)
+def test_french_group_attacks_and_exclusion(scorer: Scorer, text: str) -> None:
+    a = scorer.score(text)
+    assert a.hostile, (text, a)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mort de trois migrants en mer",
+        "je m'y attarde pas, merci",
+        "ptn les mecs j'ai gagné",
+        "votre technicien de merde n'est jamais venu",
+    ],
+)
+def test_group_rules_do_not_flag_civil_or_verbs(scorer: Scorer, text: str) -> None:
+    a = scorer.score(text)
+    assert not any(e.startswith(("identity attack", "insult: « attarde")) for e in a.evidence)
+    assert not a.hostile or "attarde" not in text, (text, a)

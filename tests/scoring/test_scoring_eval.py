@@ -65,9 +65,12 @@ def test_heldout_english_davidson() -> None:
 def test_heldout_french_mlma() -> None:
     c = evaluate(_heldout("fr.jsonl")).overall
     assert c.n > 400
-    # Measured: P 0.857, R 0.698, F1 0.769 (target 0.85 NOT reached; see docs/scoring.md).
-    assert c.f1 is not None and c.f1 >= 0.74
-    assert c.precision is not None and c.precision >= 0.83
+    # Measured: P 0.872, R 0.723, F1 0.791, FPR 0.447 (target 0.85 NOT reached; see
+    # docs/scoring.md). Recall must not be bought with false positives: FPR is bounded too.
+    assert c.f1 is not None and c.f1 >= 0.77
+    assert c.precision is not None and c.precision >= 0.85
+    assert c.recall is not None and c.recall >= 0.70
+    assert c.fpr is not None and c.fpr <= 0.50
 
 
 def test_split_is_deterministic_and_about_a_fifth() -> None:
