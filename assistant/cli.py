@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+from assistant import runtime
 from assistant.settings import ConfigError, load_settings
 
 DESCRIPTION = """\
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from assistant.demo import run_demo
 
-        return asyncio.run(run_demo())
+        return runtime.run(run_demo())
     return _run()
 
 
@@ -76,7 +77,7 @@ def _run() -> int:
             await assistant.stop()
 
     try:
-        asyncio.run(serve())
+        runtime.run(serve())
     except Exception as exc:  # start-up failures (Slack token, Redis) in one line
         print(f"assistant: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

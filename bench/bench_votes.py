@@ -644,7 +644,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--cases", type=int, default=200, help="cases for (b)")
     parser.add_argument("--profile", action="store_true", help="cProfile the app under load")
-    return asyncio.run(main_async(parser.parse_args()))
+    from assistant import runtime
+
+    return runtime.run(main_async(parser.parse_args()))  # the loop `assistant run` uses
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from assistant.models import Case, CaseStatus
 from assistant.store import keys
 
 EVENT_TTL_SECONDS = 24 * 3600  # Slack retries an event for minutes; a day is plenty
+MESSAGE_CACHE_SIZE = 50_000  # message ts -> case id answers kept in process
 _CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
 
 
@@ -63,6 +64,7 @@ class Store:
         self.redis = redis
         self.retention = retention_seconds
         self._scripts: dict[str, AsyncScript] = {}
+        self._message_cases: dict[str, str] = {}
         for name in (
             "open_case",
             "proposal",
@@ -118,9 +120,20 @@ class Store:
         return Case.model_validate(fields)
 
     async def case_for_message(self, channel: str, ts: str) -> str | None:
-        """The case a Slack message (its card or one of its proposals) belongs to."""
-        value = await self.redis.get(keys.message(channel, ts))
-        return cast(str | None, value)
+        """The case a Slack message (its card or one of its proposals) belongs to.
+
+        A message never changes case, so known answers are kept in a bounded in-process map:
+        every vote needs this lookup, and it then costs no round trip.
+        """
+        key = keys.message(channel, ts)
+        if (known := self._message_cases.get(key)) is not None:
+            return known
+        value = cast(str | None, await self.redis.get(key))
+        if value is not None:
+            if len(self._message_cases) >= MESSAGE_CACHE_SIZE:
+                self._message_cases.pop(next(iter(self._message_cases)))  # oldest first
+            self._message_cases[key] = value
+        return value
 
     async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
         return bool(
