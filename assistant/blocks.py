@@ -346,6 +346,19 @@ def escalation_text(oncall: str | None, case: Case, sla_seconds: int) -> str:
     )
 
 
+def threat_text(oncall: str | None, case: Case) -> str:
+    """On-call ping at once for a mention scored as a credible threat of violence."""
+    mention = case.mention
+    who = "@" + _esc(mention.author.handle.removeprefix("@"), 320)
+    link = slack_link(str(mention.url), "the post")
+    nobody = "" if oncall else " (No on-call person or group is configured: ASSISTANT_ONCALL.)"
+    return (
+        f"{_ping(oncall)}🚨 Possible threat of violence on {_platform(mention.platform)} by "
+        f"{who} (severity {_esc(case.assessment.severity, 100)}): a human should look now, "
+        f"not at the end of the SLA. See {link} and the card above.{nobody}"
+    )
+
+
 def publish_failed_text(reason: str, oncall: str | None) -> str:
     """Thread message when publishing failed for good, pinging on-call if configured."""
     ping = _ping(oncall)

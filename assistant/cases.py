@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from assistant import blocks
 from assistant.errors import SlackUnavailable
+from assistant.escalation import CRITICAL
 from assistant.jobs import RetryLater
 from assistant.models import Case, CaseScore, Mention
 from assistant.settings import Settings
@@ -76,7 +77,9 @@ class CaseService:
             opened_at=now,
             sla_deadline=now + self.settings.ASSISTANT_SLA_SECONDS,
         )
-        opened, case_id = await self.store.open_case(case)
+        # a credible threat goes to on-call at once; anything else when the SLA runs out
+        escalate_at = now if case.assessment.severity == CRITICAL else case.sla_deadline
+        opened, case_id = await self.store.open_case(case, escalate_at=escalate_at)
         if not opened:
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")
         log.info("case %s opened for %s (score %.2f)", case_id, mention.key, assessment.score)

@@ -1,4 +1,5 @@
-"""SLA escalation: a case with no published reply when its SLA runs out pings on-call, once.
+"""Escalation: on-call is pinged once per case — at once for a credible threat of violence
+(severity critical), else when the SLA runs out with no published reply.
 
 The timer is a ``sla`` job in Redis, queued when the case opens (so it survives restarts and
 is claimed by one replica); finish_case.lua records the escalation once and cancels nothing
@@ -21,6 +22,8 @@ from assistant.store import Store
 
 log = logging.getLogger(__name__)
 
+CRITICAL = "critical"  # the scorer's severity for a credible threat of violence
+
 
 class Escalator:
     def __init__(
@@ -42,9 +45,12 @@ class Escalator:
             return
         if not case.card_ts:
             raise RetryLater("the card is not posted yet")
-        note = blocks.escalation_text(
-            self.settings.ASSISTANT_ONCALL, case, self.settings.ASSISTANT_SLA_SECONDS
-        )
+        if case.assessment.severity == CRITICAL and self.clock() < case.sla_deadline:
+            note = blocks.threat_text(self.settings.ASSISTANT_ONCALL, case)
+        else:
+            note = blocks.escalation_text(
+                self.settings.ASSISTANT_ONCALL, case, self.settings.ASSISTANT_SLA_SECONDS
+            )
         try:
             await self.slack.post_in_thread(case.channel, case.card_ts, note)
         except SlackUnavailable as exc:

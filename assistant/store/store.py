@@ -83,8 +83,9 @@ class Store:
 
     # -- cases ---------------------------------------------------------------------------
 
-    async def open_case(self, case: Case) -> tuple[bool, str]:
-        """Store a new case and queue its card and SLA timer; (False, id) if already seen."""
+    async def open_case(self, case: Case, *, escalate_at: float | None = None) -> tuple[bool, str]:
+        """Store a new case, queue its card and its escalation timer (at escalate_at, by default
+        the SLA deadline); (False, id) if the mention was already seen."""
         data = case.model_dump_json(include=set(_CASE_STATIC))
         opened, case_id = await self._run(
             "open_case",
@@ -93,7 +94,7 @@ class Store:
                 case.case_id,
                 data,
                 _ms(case.opened_at),
-                _ms(case.sla_deadline),
+                _ms(case.sla_deadline if escalate_at is None else escalate_at),
                 self.retention,
                 keys.job_id(keys.JOB_POST_CARD, case.case_id),
                 keys.job_id(keys.JOB_SLA, case.case_id),

@@ -210,3 +210,14 @@ async def test_poller_turns_mentions_into_cases_one_replica_at_a_time(
         others = [p for p in pollers if p.owner != holder]
         world.mastodon.add_mention("troll@mastodon.social", "espèce de connard")
         assert await others[0].poll_once() == 0
+
+
+async def test_a_threat_pings_oncall_at_once(world: Sandbox) -> None:
+    threat = await open_case(world, "je sais où tu habites, je vais te buter")
+    assert threat.assessment.severity == "critical"
+    await world.wait_for(lambda: thread_texts(world, threat), 5, "the threat escalation")
+    (note,) = thread_texts(world, threat)
+    assert "<!subteam^SONCALL>" in note and "threat" in note
+    insult = await open_case(world, "bande de connards")  # SLA 1800 s: nobody pinged yet
+    await asyncio.sleep(0.6)
+    assert thread_texts(world, insult) == []

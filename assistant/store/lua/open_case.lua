@@ -5,7 +5,7 @@
 -- ARGV[1] case id
 -- ARGV[2] case data (JSON: mention, assessment, channel, deadlines)
 -- ARGV[3] now (ms)
--- ARGV[4] SLA deadline (ms)
+-- ARGV[4] escalation due (ms): the SLA deadline, or now for a threat
 -- ARGV[5] retention (s)
 -- ARGV[6] post-card job member   card:<cid>
 -- ARGV[7] SLA job member         sla:<cid>
