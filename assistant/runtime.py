@@ -1,7 +1,8 @@
 """Run a coroutine on the fastest event loop available: uvloop where installed, else asyncio's.
 
-Measured with bench/bench_votes.py: at 20 concurrent senders the vote path goes from 0.53x to
-0.85x the bare Bolt app's throughput on uvloop (both apps on the same loop).
+Measured with bench/bench_votes.py at 20 concurrent senders: the vote path acks about 3,100
+signed events/s on uvloop against about 1,600 on asyncio's loop (the bare Bolt app speeds up
+alike, so the ratio between them hardly moves).
 """
 
 from __future__ import annotations
