@@ -92,6 +92,40 @@ def webhook_body(notification: dict[str, Any]) -> dict[str, Any]:
     return json.loads(mention_from_notification(notification).model_dump_json())  # type: ignore[no-any-return]
 
 
+@overload
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]],
+    timeout: float = ...,
+    what: str = ...,
+    interval: float = ...,
+) -> T: ...
+
+
+@overload
+async def wait_for(
+    probe: Callable[[], T | None], timeout: float = ..., what: str = ..., interval: float = ...
+) -> T: ...
+
+
+async def wait_for(
+    probe: Callable[[], Any], timeout: float = 10.0, what: str = "condition", interval: float = 0.01
+) -> Any:
+    """Poll ``probe`` (sync or async) until it returns something truthy; return that.
+
+    TimeoutError naming ``what`` after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
 @dataclass
 class Sandbox:
     slack: SlackEmulator
@@ -154,30 +188,7 @@ class Sandbox:
 
         return await self.wait_for(posted, timeout, f"card of case {case_id}")
 
-    @overload
-    async def wait_for(
-        self, probe: Callable[[], Awaitable[T | None]], timeout: float = ..., what: str = ...
-    ) -> T: ...
-
-    @overload
-    async def wait_for(
-        self, probe: Callable[[], T], timeout: float = ..., what: str = ...
-    ) -> T: ...
-
-    async def wait_for(
-        self, probe: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
-    ) -> Any:
-        """Poll ``probe`` (sync or async) until it returns something truthy; return that."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = probe()
-            if isinstance(value, Awaitable):
-                value = await value
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-            await asyncio.sleep(0.01)
+    wait_for = staticmethod(wait_for)
 
     async def add_replica(self, **overrides: Any) -> Assistant:
         """Another replica of the app on the same Redis (it receives no Slack events)."""

@@ -60,41 +60,28 @@ class ThreadMessage:
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ThreadMessage | None:
-        subtype = event.get("subtype")
-        channel = str(event.get("channel", ""))
-        if subtype is None:
-            return cls(
-                "new",
-                channel,
-                str(event.get("ts", "")),
-                event.get("thread_ts"),
-                event.get("user"),
-                str(event.get("text") or ""),
-                "bot_id" in event,
-            )
-        if subtype == "message_changed":
-            msg = event.get("message") or {}
-            return cls(
-                "edited",
-                channel,
-                str(msg.get("ts", "")),
-                msg.get("thread_ts"),
-                msg.get("user"),
-                str(msg.get("text") or ""),
-                "bot_id" in msg,
-            )
-        if subtype == "message_deleted":
-            prev = event.get("previous_message") or {}
-            return cls(
-                "deleted",
-                channel,
-                str(event.get("deleted_ts", "")),
-                prev.get("thread_ts"),
-                prev.get("user"),
-                "",
-                "bot_id" in prev,
-            )
-        return None  # joins, bot_message, file shares, thread_broadcast, …: not proposals
+        """None for subtypes that are not proposals (joins, bot_message, file shares, …)."""
+        kind: Literal["new", "edited", "deleted"]
+        match event.get("subtype"):
+            case None:
+                kind, message, ts = "new", event, event.get("ts")
+            case "message_changed":  # the new version is under "message"
+                message = event.get("message") or {}
+                kind, ts = "edited", message.get("ts")
+            case "message_deleted":  # what was deleted is under "previous_message"
+                message = event.get("previous_message") or {}
+                kind, ts = "deleted", event.get("deleted_ts")
+            case _:
+                return None
+        return cls(
+            kind,
+            str(event.get("channel", "")),
+            str(ts or ""),
+            message.get("thread_ts"),
+            message.get("user"),
+            "" if kind == "deleted" else str(message.get("text") or ""),
+            "bot_id" in message,
+        )
 
 
 class ThreadService:

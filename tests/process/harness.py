@@ -15,10 +15,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -38,6 +37,7 @@ from assistant.sandbox import (
     ONCALL_GROUP,
     SIGNING_SECRET,
     TEAM,
+    wait_for,  # re-exported for the tests
     webhook_body,
 )
 from assistant.settings import Settings
@@ -62,36 +62,6 @@ def free_port() -> int:
 def clean_environ() -> dict[str, str]:
     """The test process's environment without any of the app's settings (e.g. REDIS_URL)."""
     return {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
-
-
-@overload
-async def wait_for(
-    probe: Callable[[], Awaitable[T]], timeout: float = ..., what: str = ..., interval: float = ...
-) -> T: ...
-@overload
-async def wait_for(
-    probe: Callable[[], T], timeout: float = ..., what: str = ..., interval: float = ...
-) -> T: ...
-async def wait_for(
-    probe: Callable[[], Any],
-    timeout: float = 10.0,
-    what: str = "condition",
-    interval: float = 0.01,
-) -> Any:
-    """Poll ``probe`` until it returns something truthy; TimeoutError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if isinstance(value, Awaitable):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-# ---------------------------------------------------------------------- processes
 
 
 def proc_state(pid: int) -> str | None:
