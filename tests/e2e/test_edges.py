@@ -221,3 +221,16 @@ async def test_a_threat_pings_oncall_at_once(world: Sandbox) -> None:
     insult = await open_case(world, "bande de connards")  # SLA 1800 s: nobody pinged yet
     await asyncio.sleep(0.6)
     assert thread_texts(world, insult) == []
+
+
+async def test_brand_allow_and_block_lists_from_settings(make_world: SandboxFactory) -> None:
+    async with make_world(
+        ASSISTANT_ALLOW_TERMS="Connard Burger", ASSISTANT_BLOCK_TERMS="grosse arnaque"
+    ) as world:
+        allowed = world.mastodon.add_mention("fan@mastodon.social", "Le Connard Burger est froid")
+        status, answer = await world.ingest(webhook_body(allowed))
+        assert (status, answer["status"]) == (200, "not_hostile")
+        case = await open_case(world, "encore une grosse arnaque ce forfait")
+        assert any("grosse arnaque" in e for e in case.assessment.evidence)
+        # the evidence is on the card, escaped like everything else
+        assert "blocked term" in json.dumps(card_message(world, case).blocks)
