@@ -36,7 +36,7 @@ async def test_hostile_mention_to_published_reply(world: Sandbox) -> None:
     blocks_json = json.dumps(card.blocks)
     assert "connards" in blocks_json and "colere@mastodon.social" in blocks_json
     assert "1,200" in blocks_json or "1200" in blocks_json  # follower count
-    assert "insult: « connards »" in blocks_json  # the scorer's evidence: why this is a case
+    assert "insult: « connards »" in json.dumps(card.blocks, ensure_ascii=False)  # evidence
 
     first = await propose(world, case, ALICE, "Merci pour ce retour, on transmet à l'équipe 🙂")
     second = await propose(world, case, BOB, "Bonjour ! Dites-nous en DM ce qui coince.")
