@@ -26,10 +26,7 @@ def register(
     *,
     tell_user: Callable[[ProposalRefused], None],
 ) -> None:
-    @app.event("message")
-    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
-        await threads.on_message(event, str(body.get("event_id", "")))
-
+    # Bolt tries listeners in this order: votes (reactions) are the hot path, so first.
     @app.event("reaction_added")
     async def on_reaction_added(body: dict[str, Any], event: dict[str, Any]) -> None:
         await threads.on_reaction(event, str(body.get("event_id", "")), added=True)
@@ -37,6 +34,10 @@ def register(
     @app.event("reaction_removed")
     async def on_reaction_removed(body: dict[str, Any], event: dict[str, Any]) -> None:
         await threads.on_reaction(event, str(body.get("event_id", "")), added=False)
+
+    @app.event("message")
+    async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
+        await threads.on_message(event, str(body.get("event_id", "")))
 
     @app.error
     async def on_error(error: Exception, response: BoltResponse, logger: Any) -> None:
