@@ -107,11 +107,13 @@ class Assistant:
         self.threads = ThreadService(
             s, self.store, self.slack, on_due=self.jobs.wake, spawn=self.background.spawn
         )
+        bolt_logger = logging.getLogger("assistant.bolt")
+        bolt_logger.addFilter(_not_token_skipped)
         self.bolt = AsyncApp(
             client=client,
             signing_secret=s.SLACK_SIGNING_SECRET.get_secret_value(),
             process_before_response=True,
-            logger=logging.getLogger("assistant.bolt"),
+            logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
 
@@ -190,6 +192,12 @@ class Assistant:
         if self._embedded is not None:
             await self._embedded.stop()
         log.info("assistant stopped")
+
+
+def _not_token_skipped(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start,
+    that the client we give it (with our session and retry handlers) wins. It does, on purpose."""
+    return "`token` will be unused" not in record.getMessage()
 
 
 def _default_scorer(settings: Settings) -> Scorer:

@@ -12,6 +12,7 @@ from assistant import blocks
 from assistant.errors import SlackUnavailable
 from assistant.escalation import CRITICAL
 from assistant.jobs import RetryLater
+from assistant.logs import bound_case
 from assistant.models import Case, CaseScore, Mention
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
@@ -82,7 +83,8 @@ class CaseService:
         opened, case_id = await self.store.open_case(case, escalate_at=escalate_at)
         if not opened:
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")
-        log.info("case %s opened for %s (score %.2f)", case_id, mention.key, assessment.score)
+        with bound_case(case_id):
+            log.info("case opened for %s (score %.2f)", mention.key, assessment.score)
         self.on_due()
         return IngestOutcome("opened", case_id, assessment.score, "hostile mention")
 
@@ -114,7 +116,7 @@ class PostCard:
         await self.cases.store.card_posted(case_id, case.channel, ts, self.cases.clock())
 
     async def give_up(self, case_id: str, reason: str) -> None:
-        log.error("case %s: the card could not be posted: %s", case_id, reason)
+        log.error("the card could not be posted: %s", reason)
 
 
 class UpdateCard:
@@ -134,4 +136,4 @@ class UpdateCard:
             raise RetryLater(str(exc)) from exc
 
     async def give_up(self, case_id: str, reason: str) -> None:
-        log.error("case %s: the card could not be updated: %s", case_id, reason)
+        log.error("the card could not be updated: %s", reason)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 
-from assistant import runtime
+from assistant import logs, runtime
 from assistant.settings import ConfigError, load_settings
 
 DESCRIPTION = """\
@@ -58,10 +57,7 @@ def _run() -> int:
     except ConfigError as exc:
         print(f"assistant: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.ASSISTANT_LOG_LEVEL,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(settings.ASSISTANT_LOG_LEVEL)
     from assistant.app import Assistant
 
     async def serve() -> None:

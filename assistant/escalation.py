@@ -56,7 +56,7 @@ class Escalator:
         except SlackUnavailable as exc:
             raise RetryLater(str(exc)) from exc
         await self.store.finish_case(case_id, "escalated", self.clock())
-        log.info("case %s escalated to on-call", case_id)
+        log.info("escalated to on-call")
 
     async def give_up(self, case_id: str, reason: str) -> None:
-        log.error("case %s: escalation could not be posted: %s", case_id, reason)
+        log.error("escalation could not be posted: %s", reason)

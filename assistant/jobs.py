@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from assistant.logs import bound_case
 from assistant.store import Job, Store
 
 log = logging.getLogger(__name__)
@@ -113,10 +114,11 @@ class JobRunner:
 
     async def _execute(self, job: Job) -> None:
         async with self._slots:
-            try:
-                await self._run(job)
-            except Exception as exc:  # Redis unreachable while settling: the lease expires
-                log.error("job %s could not be settled (it will run again): %s", job.member, exc)
+            with bound_case(job.case_id):
+                try:
+                    await self._run(job)
+                except Exception as exc:  # Redis unreachable while settling: the lease expires
+                    log.error("job %s not settled (it will run again): %s", job.member, exc)
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)

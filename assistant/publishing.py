@@ -64,7 +64,7 @@ class Publisher:
         if await self.store.finish_case(
             case_id, "published", self.clock(), detail=url, status_id=posted.id
         ):
-            log.info("case %s published: %s", case_id, url)
+            log.info("published: %s", url)
             await self._thread_note(case, blocks.published_note(url))
 
     async def give_up(self, case_id: str, reason: str) -> None:
@@ -74,7 +74,7 @@ class Publisher:
 
     async def _fail(self, case: Case, reason: str) -> None:
         if await self.store.finish_case(case.case_id, "failed", self.clock(), detail=reason):
-            log.error("case %s: publishing failed: %s", case.case_id, reason)
+            log.error("publishing failed: %s", reason)
             note = blocks.publish_failed_text(reason, self.settings.ASSISTANT_ONCALL)
             await self._thread_note(case, note)
 
@@ -84,4 +84,4 @@ class Publisher:
         try:
             await self.slack.post_in_thread(case.channel, case.card_ts, note)
         except SlackUnavailable as exc:  # the card update (a durable job) still shows it
-            log.warning("case %s: thread note not posted: %s", case.case_id, exc)
+            log.warning("thread note not posted: %s", exc)

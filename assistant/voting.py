@@ -17,6 +17,7 @@ from typing import Any, Literal
 from assistant import blocks, text
 from assistant.cases import APPROVE_EMOJI, VETO_EMOJI
 from assistant.errors import AssistantError
+from assistant.logs import bound_case
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store, VoteResult
@@ -216,6 +217,7 @@ class ThreadService:
             now=self.clock(),
         )
         if result.outcome == "approved":
-            log.info("case %s: proposal %s approved", case_id, ts)
+            with bound_case(case_id):
+                log.info("proposal %s approved (%d approvals)", ts, result.approvals)
             self.on_due()
         return result
