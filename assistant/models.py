@@ -91,3 +91,6 @@ class Case(BaseModel):
     published_at: float | None = None
     escalated_at: float | None = None
     failure: str | None = None
+    publish_attempts: int = 0
+    """Publish calls started (recorded before each network call): >0 means an earlier
+    attempt's outcome may be unknown, so the network is checked before posting again."""

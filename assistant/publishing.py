@@ -54,7 +54,16 @@ class Publisher:
             return
         status = text.mastodon_reply_text(case.mention.author.handle, case.approved_text)
         try:
-            posted = await self.mastodon.reply(case.mention.id, status, idempotency_key(case_id))
+            # An earlier attempt may have posted without us learning it (crash, lost answer):
+            # the Idempotency-Key covers that for an hour; the thread itself covers it after.
+            posted = None
+            if case.publish_attempts:
+                posted = await self.mastodon.own_reply_to(case.mention.id)
+            if posted is None:
+                await self.store.count_publish_attempt(case_id)
+                posted = await self.mastodon.reply(
+                    case.mention.id, status, idempotency_key(case_id)
+                )
         except PublishError as exc:
             if exc.transient:
                 raise RetryLater(str(exc), exc.retry_after) from exc

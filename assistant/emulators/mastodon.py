@@ -7,7 +7,8 @@ Point ``MASTODON_BASE_URL`` at :attr:`MastodonEmulator.base_url`. Served over re
 - ``GET /api/v1/notifications/:id``
 - ``POST /api/v1/statuses`` (form or JSON; ``Idempotency-Key`` honoured for one hour per
   token; validation and character counting as Mastodon does them).
-- ``GET /api/v1/statuses/:id``, ``GET /api/v1/accounts/verify_credentials``,
+- ``GET /api/v1/statuses/:id``, ``GET /api/v1/statuses/:id/context``,
+  ``GET /api/v1/accounts/verify_credentials``,
   ``GET /api/v1/instance``, ``GET /api/v2/instance``.
 
 Errors are Mastodon's: ``{"error": "..."}`` with 401 (bad token), 404, 422 (validation), 429
@@ -408,6 +409,7 @@ class MastodonEmulator:
         app.router.add_get("/api/v1/notifications/{id}", self._get_notification)
         app.router.add_post("/api/v1/statuses", self._post_status)
         app.router.add_get("/api/v1/statuses/{id}", self._get_status)
+        app.router.add_get("/api/v1/statuses/{id}/context", self._get_context)
         app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
         app.router.add_get("/api/v1/instance", self._instance_v1)
         app.router.add_get("/api/v2/instance", self._instance_v2)
@@ -668,6 +670,34 @@ class MastodonEmulator:
         if status is None or status.visibility in ("private", "direct"):
             raise _ApiError(404, "Record not found")
         return json_response(status.to_json())
+
+    async def _get_context(self, request: web.Request) -> web.StreamResponse:
+        """``{"ancestors": [...], "descendants": [...]}``: the thread around a status, oldest
+        first (public and unlisted statuses only, as an anonymous or third-party reader sees)."""
+        if self._authorized(request) is False:
+            raise _ApiError(401, "The access token is invalid")
+        await self._maybe_delay(request)
+        status = self.statuses.get(request.match_info["id"])
+        if status is None or status.visibility in ("private", "direct"):
+            raise _ApiError(404, "Record not found")
+        ancestors: list[MastodonStatus] = []
+        parent = self.statuses.get(status.in_reply_to_id or "")
+        while parent is not None:
+            ancestors.insert(0, parent)
+            parent = self.statuses.get(parent.in_reply_to_id or "")
+        thread = {status.id}
+        descendants: list[MastodonStatus] = []
+        for candidate in sorted(self.statuses.values(), key=lambda st: _int_id(st.id)):
+            if candidate.in_reply_to_id in thread:
+                thread.add(candidate.id)
+                descendants.append(candidate)
+        visible = ("public", "unlisted")
+        return json_response(
+            {
+                "ancestors": [a.to_json() for a in ancestors if a.visibility in visible],
+                "descendants": [d.to_json() for d in descendants if d.visibility in visible],
+            }
+        )
 
     async def _verify_credentials(self, request: web.Request) -> web.StreamResponse:
         self._require_token(request)

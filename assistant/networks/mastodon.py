@@ -20,6 +20,8 @@ class PostedStatus(BaseModel):
     id: str
     url: str | None = None
     uri: str
+    in_reply_to_id: str | None = None
+    account: dict[str, Any] = {}
 
 
 class MastodonClient:
@@ -35,6 +37,7 @@ class MastodonClient:
         self.base_url = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._account_id: str | None = None
 
     async def mentions_since(self, since_id: str | None) -> list[dict[str, Any]]:
         """Mention notifications newer than since_id, oldest first, without gaps.
@@ -69,6 +72,47 @@ class MastodonClient:
             max_id = str(page[-1]["id"])
         collected.sort(key=lambda n: (len(str(n["id"])), str(n["id"])))
         return collected
+
+    async def _get(self, path: str) -> Any:
+        """GET an API path; PublishError (transient or not) on failure, None on 404."""
+        try:
+            async with self.session.get(
+                f"{self.base_url}{path}", headers=self._headers, timeout=self._timeout
+            ) as resp:
+                if resp.status == 404:
+                    return None
+                if resp.status != 200:
+                    raise PublishError(
+                        f"Mastodon answered HTTP {resp.status}: {await _error(resp)}",
+                        transient=resp.status >= 500 or resp.status in (408, 429),
+                        retry_after=_retry_after(resp),
+                    )
+                return await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise PublishError(
+                f"Mastodon unreachable: {type(exc).__name__} {exc}", transient=True
+            ) from exc
+
+    async def own_reply_to(self, status_id: str) -> PostedStatus | None:
+        """Our account's reply to ``status_id`` if one exists (from the status's context).
+
+        The Idempotency-Key protects a retry for an hour only; before posting again after an
+        attempt whose outcome is unknown, this tells whether the reply is already out.
+        """
+        if self._account_id is None:
+            me = await self._get("/api/v1/accounts/verify_credentials")
+            if me is None:
+                raise PublishError("verify_credentials: account not found", transient=False)
+            self._account_id = str(me["id"])
+        context = await self._get(f"/api/v1/statuses/{status_id}/context")
+        for raw in (context or {}).get("descendants", []):
+            reply = PostedStatus.model_validate(raw)
+            if (
+                reply.in_reply_to_id == status_id
+                and str(reply.account.get("id")) == self._account_id
+            ):
+                return reply
+        return None
 
     async def reply(self, in_reply_to_id: str, status: str, idempotency_key: str) -> PostedStatus:
         """POST /api/v1/statuses as a reply; PublishError says whether a retry may help."""

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from assistant.models import CaseStatus
+from assistant.publishing import idempotency_key
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox, webhook_body
 from assistant.sources.mastodon import LEASE
 from assistant.store import keys
@@ -87,7 +88,9 @@ async def test_transient_publish_failures_are_retried_once_published(world: Sand
     await react(world, MAX, ts)
     await published(world, case, timeout=15)
     assert len(world.mastodon.created_statuses) == 1
-    assert len(world.mastodon.requests_to("POST", "/api/v1/statuses")) == 4
+    posts = world.mastodon.requests_to("POST", "/api/v1/statuses")
+    assert [p.status for p in posts][-1] == 502  # the lost answer; the retry found the reply
+    assert {p.idempotency_key for p in posts} == {idempotency_key(case.case_id)}
 
 
 async def test_rate_limited_publish_waits_then_publishes(world: Sandbox) -> None:
@@ -234,3 +237,18 @@ async def test_brand_allow_and_block_lists_from_settings(make_world: SandboxFact
         assert any("grosse arnaque" in e for e in case.assessment.evidence)
         # the evidence is on the card, escaped like everything else
         assert "blocked term" in json.dumps(card_message(world, case).blocks)
+
+
+async def test_no_second_reply_after_the_idempotency_window(world: Sandbox) -> None:
+    """A post whose answer was lost, retried after Mastodon forgot the Idempotency-Key (1 h),
+    is found in the thread instead of being posted again."""
+    world.mastodon.idempotency_ttl = 0  # as if the retry came more than an hour later
+    case = await open_case(world)
+    ts = await propose(world, case, ALICE, "Une seule réponse, même tard")
+    world.mastodon.fail_after_commit(times=1, status=502)
+    await react(world, BOB, ts)
+    await react(world, MAX, ts)
+    case = await published(world, case, timeout=15)
+    (status,) = world.mastodon.created_statuses
+    assert case.published_url == status.url
+    assert len(world.mastodon.requests_to("POST", "/api/v1/statuses")) == 1

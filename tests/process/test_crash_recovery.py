@@ -56,7 +56,8 @@ async def test_kill_9_between_decision_and_publish_publishes_exactly_once(
             world.mastodon.delay(5, path=STATUSES)
         else:
             # The first request creates the status but its answer is lost (502); the retry
-            # then hangs: the status exists, the app has never seen it.
+            # (which first looks for our reply in the thread) then hangs: the status exists,
+            # the app has never seen it.
             world.mastodon.fail_after_commit()
         await world.react(BOB, proposal, "white_check_mark")
         await world.react(MAX, proposal, "+1")  # a manager: quorum reached → publish job
@@ -69,10 +70,11 @@ async def test_kill_9_between_decision_and_publish_publishes_exactly_once(
             )
             assert world.mastodon.requests_to("POST", STATUSES)[0].status == 502
             world.mastodon.delay(5, path=STATUSES)
+            context = f"{STATUSES}/{notification['status']['id']}/context"
             await wait_for(
-                lambda: len(world.mastodon.requests_to("POST", STATUSES)) >= 2,
+                lambda: world.mastodon.requests_to("GET", context),
                 10,
-                "the app retrying the publish",
+                "the app retrying the publish (looking for its reply first)",
             )
         else:
             await wait_for(
