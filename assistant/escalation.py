@@ -51,8 +51,16 @@ class Escalator:
             note = blocks.escalation_text(
                 self.settings.ASSISTANT_ONCALL, case, self.settings.ASSISTANT_SLA_SECONDS
             )
+        # Slack has no idempotency key: an attempt whose outcome is unknown (a crash, a lost
+        # answer) is settled by looking for our tagged message in the thread first.
+        tag = {"event_type": "case_escalated", "event_payload": {"case_id": case_id}}
         try:
-            await self.slack.post_in_thread(case.channel, case.card_ts, note)
+            if not (
+                case.escalation_attempts
+                and await self.slack.thread_has(case.channel, case.card_ts, tag)
+            ):
+                await self.store.count_attempt(case_id, "escalation_attempts")
+                await self.slack.post_in_thread(case.channel, case.card_ts, note, metadata=tag)
         except SlackUnavailable as exc:
             raise RetryLater(str(exc)) from exc
         await self.store.finish_case(case_id, "escalated", self.clock())

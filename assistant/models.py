@@ -94,3 +94,5 @@ class Case(BaseModel):
     publish_attempts: int = 0
     """Publish calls started (recorded before each network call): >0 means an earlier
     attempt's outcome may be unknown, so the network is checked before posting again."""
+    escalation_attempts: int = 0
+    """On-call messages started, likewise (the thread is checked before posting again)."""

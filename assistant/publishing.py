@@ -60,7 +60,7 @@ class Publisher:
             if case.publish_attempts:
                 posted = await self.mastodon.own_reply_to(case.mention.id)
             if posted is None:
-                await self.store.count_publish_attempt(case_id)
+                await self.store.count_attempt(case_id, "publish_attempts")
                 posted = await self.mastodon.reply(
                     case.mention.id, status, idempotency_key(case_id)
                 )

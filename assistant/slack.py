@@ -70,8 +70,27 @@ class SlackGateway:
         data = await self._call("chat.postMessage", **params, **extra)
         return str(data["ts"])
 
-    async def post_in_thread(self, channel: str, thread_ts: str, text: str) -> str:
-        return await self.post(channel, text, thread_ts=thread_ts)
+    async def post_in_thread(
+        self, channel: str, thread_ts: str, text: str, *, metadata: dict[str, Any] | None = None
+    ) -> str:
+        extra: dict[str, Any] = {"thread_ts": thread_ts}
+        if metadata is not None:
+            extra["metadata"] = metadata
+        return await self.post(channel, text, **extra)
+
+    async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
+        """Whether the bot already posted a message carrying ``metadata`` in that thread."""
+        data = await self._call(
+            "conversations.replies",
+            channel=channel,
+            ts=thread_ts,
+            include_all_metadata=True,
+            limit=200,
+        )
+        return any(
+            m.get("metadata") == metadata and m.get("user") == self.bot_user_id
+            for m in data.get("messages", [])
+        )
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

@@ -1608,7 +1608,10 @@ class SlackEmulator:
                     }
                 )
                 continue
-            items.append(self._message_json(m))
+            item = self._message_json(m)
+            if m.metadata and _truthy(params.get("include_all_metadata", False)):
+                item["metadata"] = m.metadata  # only on request, as Slack does
+            items.append(item)
         page, meta = self._page(items, params, 1000)
         return {"messages": page, **meta}
 

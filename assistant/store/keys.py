@@ -22,7 +22,7 @@ def mention(mention_key: str) -> str:
 
 
 def case(case_id: str) -> str:
-    """HASH: the case (status, data JSON, card_ts, winner_ts, approved_text, publish_attempts…)."""
+    """HASH: the case (status, data JSON, card_ts, winner_ts, approved_text, attempts, …)."""
     return f"{PREFIX}:{{{case_id}}}:case"
 
 

@@ -117,13 +117,16 @@ class Store:
             published_at=_seconds(raw.get("published_at")),
             escalated_at=_seconds(raw.get("escalated_at")),
             publish_attempts=int(raw.get("publish_attempts", 0)),
+            escalation_attempts=int(raw.get("escalation_attempts", 0)),
             failure=raw.get("failure"),
         )
         return Case.model_validate(fields)
 
-    async def count_publish_attempt(self, case_id: str) -> None:
-        """Record, before the network call, that a publish is being tried for this case."""
-        await self.redis.hincrby(keys.case(case_id), "publish_attempts", 1)
+    async def count_attempt(
+        self, case_id: str, field: Literal["publish_attempts", "escalation_attempts"]
+    ) -> None:
+        """Record, before the network call, that a publish or escalation is being tried."""
+        await self.redis.hincrby(keys.case(case_id), field, 1)
 
     async def case_for_message(self, channel: str, ts: str) -> str | None:
         """The case a Slack message (its card or one of its proposals) belongs to.

@@ -252,3 +252,26 @@ async def test_no_second_reply_after_the_idempotency_window(world: Sandbox) -> N
     (status,) = world.mastodon.created_statuses
     assert case.published_url == status.url
     assert len(world.mastodon.requests_to("POST", "/api/v1/statuses")) == 1
+
+
+async def test_escalation_is_not_repeated_after_a_crash_mid_post(
+    make_world: SandboxFactory,
+) -> None:
+    async with make_world(ASSISTANT_SLA_SECONDS=1) as world:
+        case = await open_case(world)
+        assert case.card_ts
+        # What an attempt that crashed after posting (before recording) left behind: its
+        # attempt counted, its tagged message in the thread.
+        await world.app.store.count_attempt(case.case_id, "escalation_attempts")
+        tag = {"event_type": "case_escalated", "event_payload": {"case_id": case.case_id}}
+        await world.app.slack.post_in_thread(CHANNEL, case.card_ts, "🚨 on call", metadata=tag)
+
+        async def escalated() -> bool:
+            return (await world.case(case.case_id)).escalated_at is not None
+
+        await world.wait_for(escalated, 5, "the escalation to be recorded")
+        assert thread_texts(world, case) == ["🚨 on call"]  # not posted a second time
+        assert any(
+            c.params.get("include_all_metadata")
+            for c in world.slack.calls_to("conversations.replies")
+        )
