@@ -14,10 +14,6 @@ class AssistantError(Exception):
             self.user_message = message
 
 
-class InvalidInput(AssistantError):
-    """A request or payload the assistant cannot accept (answered 4xx)."""
-
-
 class PublishError(AssistantError):
     """Publishing a reply on a network failed."""
 

@@ -56,8 +56,7 @@ class JobRunner:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.clock = clock
-        self._slots = asyncio.Semaphore(concurrency)
-        self._concurrency = concurrency
+        self._concurrency = concurrency  # claims never exceed the free slots
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -113,12 +112,11 @@ class JobRunner:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _execute(self, job: Job) -> None:
-        async with self._slots:
-            with bound_case(job.case_id):
-                try:
-                    await self._run(job)
-                except Exception as exc:  # Redis unreachable while settling: the lease expires
-                    log.error("job %s not settled (it will run again): %s", job.member, exc)
+        with bound_case(job.case_id):
+            try:
+                await self._run(job)
+            except Exception as exc:  # Redis unreachable while settling: the lease expires
+                log.error("job %s not settled (it will run again): %s", job.member, exc)
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)

@@ -53,12 +53,6 @@ class CaseStatus(StrEnum):
     FAILED = "failed"  # publishing failed permanently
 
 
-class ProposalStatus(StrEnum):
-    ACTIVE = "active"
-    WITHDRAWN = "withdrawn"  # deleted in Slack
-    WON = "won"
-
-
 class CaseScore(BaseModel):
     """What the scorer said about the mention, as shown on the card."""
 

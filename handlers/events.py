@@ -2,8 +2,9 @@
 
 The app runs with process_before_response, so the durable change (a Lua step in Redis) is
 made before Slack gets its 200; anything slow runs afterwards as a job or background task.
-Every event type the manifest subscribes to has a listener here: Bolt answers 404 to an
-event nothing matches, and Slack then retries it and may disable the app.
+Every event type the manifests subscribe to has a listener here: Bolt answers 404 to an event
+nothing matches, and Slack then retries it and may disable the app
+(tests/e2e/test_manifest_events.py checks it on the running app).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from slack_bolt.response import BoltResponse
 
 from assistant.errors import AssistantError
 from assistant.voting import ProposalRefused, ThreadService
-
-SUBSCRIBED_EVENTS = ("message", "reaction_added", "reaction_removed")
 
 
 def register(

@@ -13,7 +13,6 @@ JOB_POST_CARD = "card"  # post the case card
 JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state
 JOB_PUBLISH = "publish"  # publish the approved reply (the outbox)
 JOB_SLA = "sla"  # escalate when the SLA runs out
-JOB_KINDS = (JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA)
 
 
 def mention(mention_key: str) -> str:

@@ -152,9 +152,8 @@ async def test_sla_escalation_once_even_with_replicas(make_world: SandboxFactory
         (note,) = thread_texts(world, case)
         assert "<!subteam^SONCALL>" in note
         assert (await world.case(case.case_id)).escalated_at is not None
-        assert thread_texts(world, settled) == [
-            t for t in thread_texts(world, settled) if "SONCALL" not in t
-        ]  # the case published in time was not escalated
+        # the case published in time was not escalated
+        assert not any("SONCALL" in t for t in thread_texts(world, settled))
         await world.wait_for(
             lambda: "on-call" in json.dumps(card_message(world, case).blocks).lower(), 5, "card"
         )

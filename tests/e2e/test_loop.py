@@ -179,7 +179,7 @@ async def test_concurrent_votes_publish_exactly_once(world: Sandbox) -> None:
     assert len(world.mastodon.requests_to("POST", "/api/v1/statuses")) == 1
 
 
-async def test_two_replicas_publish_once_and_escalate_once(world: Sandbox) -> None:
+async def test_three_replicas_publish_once_and_post_one_card(world: Sandbox) -> None:
     await world.add_replica()
     await world.add_replica()
     case = await open_case(world)
