@@ -28,12 +28,12 @@ from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
 from assistant.escalation import Escalator
 from assistant.jobs import JobHandler, JobRunner
-from assistant.networks.mastodon import MastodonClient
+from assistant.networks import build_networks
 from assistant.publishing import Publisher
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.sources.ingest import ingest_route
-from assistant.sources.mastodon import MastodonPoller
+from assistant.sources.poller import Poller
 from assistant.store import Store, keys
 from assistant.store.embedded import EmbeddedRedis
 from assistant.voting import ProposalRefused, ThreadService
@@ -59,8 +59,8 @@ class Assistant:
         self._session: aiohttp.ClientSession | None = None
         self._web: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
-        self._poller_task: asyncio.Task[None] | None = None
-        self.poller: MastodonPoller | None = None
+        self._poller_tasks: list[asyncio.Task[None]] = []
+        self.pollers: dict[str, Poller] = {}
         self.background = Background()
 
     async def start(self) -> None:
@@ -86,13 +86,7 @@ class Assistant:
         await self.slack.identify()
 
         scorer = self._scorer or _default_scorer(s)
-        mastodon = (
-            MastodonClient(
-                self._session, str(s.MASTODON_BASE_URL), s.MASTODON_ACCESS_TOKEN.get_secret_value()
-            )
-            if s.MASTODON_BASE_URL and s.MASTODON_ACCESS_TOKEN
-            else None
-        )
+        self.networks = build_networks(s, self._session, self.store)
         job_handlers: dict[str, JobHandler] = {}
         self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
@@ -100,7 +94,7 @@ class Assistant:
             {
                 keys.JOB_POST_CARD: PostCard(self.cases),
                 keys.JOB_UPDATE_CARD: UpdateCard(self.cases),
-                keys.JOB_PUBLISH: Publisher(s, self.store, self.slack, mastodon),
+                keys.JOB_PUBLISH: Publisher(s, self.store, self.slack, self.networks),
                 keys.JOB_SLA: Escalator(s, self.store, self.slack),
             }
         )
@@ -124,11 +118,12 @@ class Assistant:
 
             self._socket = AsyncSocketModeHandler(self.bolt, s.SLACK_APP_TOKEN.get_secret_value())
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
-        if mastodon is not None and s.MASTODON_POLL_SECONDS > 0:
-            self.poller = MastodonPoller(
-                mastodon, self.store, self.cases.ingest, interval=s.MASTODON_POLL_SECONDS
-            )
-            self._poller_task = asyncio.create_task(self.poller.run(), name="mastodon-poller")
+        for platform, network in self.networks.items():
+            if network.poll_seconds > 0:
+                poller = Poller(network, self.store, self.cases.ingest)
+                self.pollers[platform] = poller
+                task = asyncio.create_task(poller.run(), name=f"{platform}-poller")
+                self._poller_tasks.append(task)
         self.ready = True
         log.info(
             "assistant ready on port %s (%s mode)",
@@ -174,10 +169,10 @@ class Assistant:
     async def stop(self) -> None:
         """Drain: refuse new work, finish in-flight jobs and tasks, close shared resources."""
         self.ready = False
-        if self.poller is not None:
-            self.poller.stop()
-        if self._poller_task is not None:
-            await self._poller_task
+        for poller in self.pollers.values():
+            poller.stop()
+        for task in self._poller_tasks:
+            await task
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._web is not None:

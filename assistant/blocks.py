@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from assistant.models import Case, CaseStatus
+from assistant.networks import rule_for
 from assistant.text import escape_slack
 
 __all__ = [
@@ -25,8 +26,10 @@ __all__ = [
     "SECTION_TEXT_MAX",
     "Block",
     "case_card",
+    "custom_emoji_refused",
     "escalation_text",
     "oncall_mention",
+    "proposal_not_publishable",
     "proposal_too_long",
     "publish_failed_text",
     "published_note",
@@ -53,12 +56,6 @@ CATEGORIES_MAX = 10
 REASON_MAX = 500
 ELLIPSIS = "…"
 
-PLATFORM_NAMES: dict[str, str] = {
-    "mastodon": "Mastodon",
-    "bluesky": "Bluesky",
-    "x": "X",
-    "webhook": "the source",
-}
 
 _SLACK_ID_RE = re.compile(r"[UWS][A-Z0-9]{2,}")
 _ENTITY_TAIL_RE = re.compile(r"&[a-z]{0,3}$")
@@ -96,7 +93,11 @@ def _section(text: str) -> Block:
 
 
 def _platform(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, escape_slack(platform))
+    """The network's name from the registry (``webhook``: "the source")."""
+    rule = rule_for(platform)
+    if rule is not None:
+        return rule.name
+    return "the source" if platform == "webhook" else escape_slack(platform)
 
 
 def slack_link(url: str, label: str | None = None) -> str:
@@ -205,10 +206,12 @@ def _participation_text(
         quorum = f"{approvals} incl. {managers} publish it"
     else:
         quorum = f"{approvals} publish it"
+    rule = rule_for(platform)
+    limit = f" Replies must fit in {rule.limit} {rule.unit} on {rule.name}." if rule else ""
     return (
         "*How to take part:* reply in this thread with a proposed reply; react "
         f"{_emoji_list(approve_emoji)} on a proposal to approve, {_emoji_list(veto_emoji)} "
-        f"to veto. {quorum} on {_platform(platform)}. Your own proposals and bots' "
+        f"to veto. {quorum} on {_platform(platform)}.{limit} Your own proposals and bots' "
         "reactions do not count; editing a proposal clears its votes."
     )
 
@@ -308,24 +311,39 @@ def case_card(
 
 
 def published_note(url: str, *, platform: str = "mastodon") -> str:
-    """Thread message once the reply is out: ``✅ Published on Mastodon: <url>``."""
+    """Thread message once the reply is out: ``✅ Published on <network>: <url>``."""
     name = _platform(platform)
     return f"✅ Published on {name}: {slack_link(url)}"
 
 
 def proposal_too_long(over_by: int, limit: int, *, platform: str = "mastodon") -> str:
     """Ephemeral text for a proposal that does not fit the network's limit."""
-    name = _platform(platform)
-    chars = "character" + ("s" if over_by != 1 else "")
-    how = ""
-    if platform == "mastodon":
-        how = (
-            " (counted the way Mastodon counts: the @mention of the author is included, "
-            "without its domain, and every link counts 23)"
-        )
+    rule = rule_for(platform)
+    name = rule.name if rule else _platform(platform)
+    unit = rule.unit if rule else "characters"
+    singular = unit[:-1] if unit.endswith("s") and over_by == 1 else unit
+    how = f" ({rule.how})" if rule else ""
     return (
-        f"✏️ This proposal is *{over_by} {chars} over* {name}'s {limit}-character limit{how}. "
-        "Edit your message to shorten it; it cannot be published as it is."
+        f"✏️ This proposal is *{over_by} {singular} over* {name}'s {limit}-{unit.rstrip('s')} "
+        f"limit{how}. Edit your message to shorten it; it cannot be published as it is."
+    )
+
+
+def proposal_not_publishable(reason: str, *, platform: str) -> str:
+    """Ephemeral text for a proposal the network would refuse for another reason."""
+    return (
+        f"✏️ This proposal cannot be published on {_platform(platform)}: {_esc(reason, 300)}. "
+        "Edit your message; it cannot be published as it is."
+    )
+
+
+def custom_emoji_refused(names: Sequence[str]) -> str:
+    """Ephemeral text for a proposal using the workspace's custom emoji."""
+    shown = ", ".join(f":{_esc(n, 100)}:" for n in names[:10])
+    return (
+        f"✏️ This proposal uses custom emoji ({shown}): they exist only in this Slack "
+        "workspace and cannot be published on a network. Replace them with standard emoji "
+        "or words, then edit your message."
     )
 
 

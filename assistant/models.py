@@ -88,5 +88,7 @@ class Case(BaseModel):
     publish_attempts: int = 0
     """Publish calls started (recorded before each network call): >0 means an earlier
     attempt's outcome may be unknown, so the network is checked before posting again."""
+    publish_ref: str | None = None
+    """Chosen once before the first publish attempt and used by all (Bluesky's record key)."""
     escalation_attempts: int = 0
     """On-call messages started, likewise (the thread is checked before posting again)."""

@@ -1,9 +1,12 @@
-"""The outbox: publish an approved reply on the network, exactly once.
+"""The outbox: publish an approved reply on the case's network, exactly once.
 
-The decision (vote.lua) queues a ``publish`` job in the same atomic step. This handler posts
-with an Idempotency-Key derived from the case, so a retry after a crash or a lost response
-returns the already-created status instead of a second one; finish_case.lua then records the
-outcome once. Transient failures are retried by the job runner with backoff; a permanent one
+The decision (vote.lua) queues a ``publish`` job in the same atomic step. This handler looks
+up the case's network in the registry (it never names one) and posts with that network's own
+mechanism for exactly once: a reference chosen once per case and reused by every attempt
+(Mastodon's Idempotency-Key, Bluesky's record key), and, before any retry after an attempt
+whose outcome is unknown (a crash, a lost answer), a look for the reply an earlier attempt
+may have posted. finish_case.lua then records the outcome once. Transient failures are
+retried by the job runner with backoff (at least the network's retry time); a permanent one
 is reported in the thread and pings on-call.
 """
 
@@ -11,22 +14,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from assistant import blocks, text
+from assistant import blocks
 from assistant.errors import PublishError, SlackUnavailable
 from assistant.jobs import RetryLater
 from assistant.models import Case, CaseStatus
-from assistant.networks.mastodon import MastodonClient
+from assistant.networks import rule_for
+from assistant.networks.base import Network
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store
 
 log = logging.getLogger(__name__)
-
-
-def idempotency_key(case_id: str) -> str:
-    return f"community-ops-assistant-{case_id}"
 
 
 class Publisher:
@@ -35,46 +35,49 @@ class Publisher:
         settings: Settings,
         store: Store,
         slack: SlackGateway,
-        mastodon: MastodonClient | None,
+        networks: Mapping[str, Network],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.store = store
         self.slack = slack
-        self.mastodon = mastodon
+        self.networks = networks
         self.clock = clock
 
     async def run(self, case_id: str) -> None:
         case = await self.store.get_case(case_id)
         if case is None or case.status != CaseStatus.APPROVED or case.approved_text is None:
             return  # already published or failed: nothing to do
-        if case.mention.platform != "mastodon" or self.mastodon is None:
-            await self._fail(case, f"publishing to {case.mention.platform} is not configured")
+        platform = case.mention.platform
+        network = self.networks.get(platform)
+        if network is None:
+            rule = rule_for(platform)
+            name = rule.name if rule else platform
+            await self._fail(case, f"publishing to {name} is not configured")
             return
-        status = text.mastodon_reply_text(case.mention.author.handle, case.approved_text)
+        text = network.rule.reply_text(case.mention.author.handle, case.approved_text)
         try:
-            # An earlier attempt may have posted without us learning it (crash, lost answer):
-            # the Idempotency-Key covers that for an hour; the thread itself covers it after.
+            ref = case.publish_ref
+            if ref is None and (candidate := network.new_publish_ref()) is not None:
+                ref = await self.store.publish_ref(case_id, candidate)
+            # An earlier attempt may have posted without us learning it (crash, lost answer).
             posted = None
             if case.publish_attempts:
-                posted = await self.mastodon.own_reply_to(case.mention.id)
+                posted = await network.find_reply(case, ref)
             if posted is None:
                 await self.store.count_attempt(case_id, "publish_attempts")
-                posted = await self.mastodon.reply(
-                    case.mention.id, status, idempotency_key(case_id)
-                )
+                posted = await network.publish(case, text, ref)
         except PublishError as exc:
             if exc.transient:
                 raise RetryLater(str(exc), exc.retry_after) from exc
             await self._fail(case, str(exc))
             return
-        url = posted.url or posted.uri
         if await self.store.finish_case(
-            case_id, "published", self.clock(), detail=url, status_id=posted.id
+            case_id, "published", self.clock(), detail=posted.url, status_id=posted.id
         ):
-            log.info("published: %s", url)
-            await self._thread_note(case, blocks.published_note(url))
+            log.info("published: %s", posted.url)
+            await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
 
     async def give_up(self, case_id: str, reason: str) -> None:
         case = await self.store.get_case(case_id)

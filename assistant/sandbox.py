@@ -87,7 +87,7 @@ def settings_for(
 
 def webhook_body(notification: dict[str, Any]) -> dict[str, Any]:
     """What a monitoring tool would send to /ingest/mentions for a Mastodon notification."""
-    from assistant.sources.mastodon import mention_from_notification
+    from assistant.networks.mastodon import mention_from_notification
 
     return json.loads(mention_from_notification(notification).model_dump_json())  # type: ignore[no-any-return]
 

@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     MASTODON_BASE_URL: AnyHttpUrl | None = None
     MASTODON_ACCESS_TOKEN: SecretStr | None = None
     MASTODON_POLL_SECONDS: float = Field(30, ge=0)
+    BLUESKY_SERVICE: AnyHttpUrl = AnyHttpUrl("https://bsky.social")
+    BLUESKY_HANDLE: str | None = Field(None, pattern=r"^@?[A-Za-z0-9.-]+\.[A-Za-z0-9-]+$")
+    BLUESKY_APP_PASSWORD: SecretStr | None = None
+    BLUESKY_POLL_SECONDS: float = Field(30, ge=0)
+    X_API_URL: AnyHttpUrl = AnyHttpUrl("https://api.x.com")
+    X_POLL_SECONDS: float = Field(60, ge=0)
+    X_MONTHLY_READ_BUDGET: int | None = Field(None, ge=1)
+    X_CLIENT_ID: str | None = None
+    X_CLIENT_SECRET: SecretStr | None = None
+    X_REFRESH_TOKEN: SecretStr | None = None
+    X_CONSUMER_KEY: str | None = None
+    X_CONSUMER_SECRET: SecretStr | None = None
+    X_ACCESS_TOKEN: SecretStr | None = None
+    X_ACCESS_TOKEN_SECRET: SecretStr | None = None
 
     @field_validator(
         "ASSISTANT_MANAGERS", "ASSISTANT_ALLOW_TERMS", "ASSISTANT_BLOCK_TERMS", mode="before"
@@ -85,6 +99,26 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         if (self.MASTODON_BASE_URL is None) != (self.MASTODON_ACCESS_TOKEN is None):
             raise ValueError("MASTODON_BASE_URL and MASTODON_ACCESS_TOKEN must be set together")
+        if (self.BLUESKY_HANDLE is None) != (self.BLUESKY_APP_PASSWORD is None):
+            raise ValueError("BLUESKY_HANDLE and BLUESKY_APP_PASSWORD must be set together")
+        oauth2 = {"X_CLIENT_ID": self.X_CLIENT_ID, "X_REFRESH_TOKEN": self.X_REFRESH_TOKEN}
+        oauth1 = {
+            "X_CONSUMER_KEY": self.X_CONSUMER_KEY,
+            "X_CONSUMER_SECRET": self.X_CONSUMER_SECRET,
+            "X_ACCESS_TOKEN": self.X_ACCESS_TOKEN,
+            "X_ACCESS_TOKEN_SECRET": self.X_ACCESS_TOKEN_SECRET,
+        }
+        for group in (oauth2, oauth1):
+            missing = [name for name, value in group.items() if value is None]
+            if 0 < len(missing) < len(group):
+                raise ValueError(f"{', '.join(missing)} must be set with {', '.join(group)}")
+        if self.X_CLIENT_SECRET is not None and self.X_CLIENT_ID is None:
+            raise ValueError("X_CLIENT_SECRET is set but X_CLIENT_ID is not")
+        if self.X_CLIENT_ID is not None and self.X_CONSUMER_KEY is not None:
+            raise ValueError(
+                "set either the OAuth 2.0 (X_CLIENT_ID…) or the OAuth 1.0a "
+                "(X_CONSUMER_KEY…) credentials for X, not both"
+            )
         if self.ASSISTANT_MANAGER_APPROVALS_REQUIRED > self.ASSISTANT_APPROVALS_REQUIRED:
             raise ValueError(
                 "ASSISTANT_MANAGER_APPROVALS_REQUIRED cannot exceed ASSISTANT_APPROVALS_REQUIRED"

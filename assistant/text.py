@@ -12,17 +12,16 @@ from collections.abc import Mapping
 from html.parser import HTMLParser
 
 __all__ = [
-    "MASTODON_MAX_CHARS",
-    "MASTODON_URL_LENGTH",
     "escape_slack",
     "grapheme_count",
+    "graphemes",
     "html_to_text",
-    "mastodon_length",
-    "mastodon_overflow",
-    "mastodon_reply_text",
+    "rich_text_to_plain",
+    "rich_text_user_ids",
     "slack_to_plain",
     "slack_user_ids",
     "truncate",
+    "url_spans",
 ]
 
 ELLIPSIS = "…"
@@ -113,6 +112,141 @@ def slack_to_plain(text: str, names: Mapping[str, str]) -> str:
         pos = match.end()
     out.append(_unescape_slack(text[pos:]))
     return "".join(out)
+
+
+SKIN_TONES = {2: "\U0001f3fb", 3: "\U0001f3fc", 4: "\U0001f3fd", 5: "\U0001f3fe", 6: "\U0001f3ff"}
+_SKIN_NAME_RE = re.compile(r"::skin-tone-([2-6])$")
+
+
+def _emoji_text(element: Mapping[str, object]) -> str | None:
+    """A rich-text ``emoji`` element → its Unicode (with the skin tone); None if custom."""
+    code = element.get("unicode")
+    if not isinstance(code, str) or not code:
+        return None
+    try:
+        out = "".join(chr(int(part, 16)) for part in code.split("-"))
+    except ValueError:
+        return None
+    tone = element.get("skin_tone")
+    if not isinstance(tone, int):
+        match = _SKIN_NAME_RE.search(str(element.get("name", "")))
+        tone = int(match.group(1)) if match else None
+    modifier = SKIN_TONES.get(tone) if isinstance(tone, int) else None
+    if modifier and not any(0x1F3FB <= ord(c) <= 0x1F3FF for c in out):
+        first = out[0]
+        rest = out[1:].removeprefix("\ufe0f")
+        out = first + modifier + rest
+    return out
+
+
+def _inline(elements: object, names: Mapping[str, str], custom: list[str]) -> str:
+    out: list[str] = []
+    for element in elements if isinstance(elements, list) else []:
+        if not isinstance(element, dict):
+            continue
+        kind = element.get("type")
+        if kind == "text":
+            out.append(str(element.get("text", "")))
+        elif kind == "link":
+            url = str(element.get("url", ""))
+            out.append(url[len("mailto:") :] if url.lower().startswith("mailto:") else url)
+        elif kind == "user":
+            uid = str(element.get("user_id", ""))
+            out.append("@" + names.get(uid, uid))
+        elif kind == "usergroup":
+            out.append("@" + str(element.get("usergroup_id", "")))
+        elif kind == "channel":
+            out.append("#" + str(element.get("channel_id", "")))
+        elif kind == "broadcast":
+            out.append("@" + str(element.get("range", "here")))
+        elif kind == "emoji":
+            unicode = _emoji_text(element)
+            if unicode is None:
+                custom.append(str(element.get("name", "?")))
+                out.append(f":{element.get('name', '')}:")
+            else:
+                out.append(unicode)
+        elif kind == "date":
+            out.append(str(element.get("fallback", "")))
+        elif kind == "color":
+            out.append(str(element.get("value", "")))
+    return "".join(out)
+
+
+def _rich_element(
+    element: Mapping[str, object], names: Mapping[str, str], custom: list[str]
+) -> str:
+    kind = element.get("type")
+    if kind in ("rich_text_section", "rich_text_preformatted"):
+        return _inline(element.get("elements"), names, custom)
+    if kind == "rich_text_quote":
+        quoted = _inline(element.get("elements"), names, custom)
+        return "\n".join("> " + line for line in quoted.split("\n"))
+    if kind == "rich_text_list":
+        lines = []
+        indent = element.get("indent")
+        pad = "  " * (indent if isinstance(indent, int) else 0)
+        start = element.get("offset")
+        number = (start if isinstance(start, int) else 0) + 1
+        items = element.get("elements")
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            bullet = f"{number}." if element.get("style") == "ordered" else "•"
+            lines.append(f"{pad}{bullet} {_inline(item.get('elements'), names, custom)}")
+            number += 1
+        return "\n".join(lines)
+    return ""
+
+
+def rich_text_user_ids(blocks: object) -> set[str]:
+    """User ids mentioned in a message's ``rich_text`` blocks."""
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "user" and isinstance(node.get("user_id"), str):
+                found.add(node["user_id"])
+            walk(node.get("elements"))
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(
+        [b for b in blocks if isinstance(b, dict) and b.get("type") == "rich_text"]
+        if isinstance(blocks, list)
+        else []
+    )
+    return found
+
+
+def rich_text_to_plain(blocks: object, names: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """A message's ``rich_text`` blocks → (the plain text a reader sees, custom emoji names).
+
+    Slack sends a typed emoji as ``:shortcode:`` in the message ``text`` but as an ``emoji``
+    element with its Unicode (and skin tone) in the rich text, so the rich text is what the
+    voters saw. Links become their URL, user mentions ``@name`` (from ``names``), lists one
+    line per item (``•`` or ``1.``), quotes ``> `` lines; formatting (bold, italic, code) is
+    kept as plain text. Custom emoji (no Unicode) are listed so the caller can refuse them.
+    None when the message has no rich_text block (then read its text field).
+    """
+    if not isinstance(blocks, list):
+        return None
+    rich = [b for b in blocks if isinstance(b, dict) and b.get("type") == "rich_text"]
+    if not rich:
+        return None
+    custom: list[str] = []
+    parts: list[str] = []
+    for block in rich:
+        elements = block.get("elements")
+        for element in elements if isinstance(elements, list) else []:
+            if not isinstance(element, dict):
+                continue
+            piece = _rich_element(element, names, custom)
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
+            parts.append(piece)
+    return "".join(parts).strip(), custom
 
 
 # --------------------------------------------------------------------------------------
@@ -218,11 +352,8 @@ def html_to_text(html: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Mastodon length
+# URLs and graphemes (shared by the networks' length rules)
 # --------------------------------------------------------------------------------------
-
-MASTODON_MAX_CHARS = 500
-MASTODON_URL_LENGTH = 23
 
 # Approximation of Mastodon's twitter-text based URL extraction with
 # ``extract_url_without_protocol: false`` (see config/initializers/twitter_regex.rb):
@@ -235,17 +366,6 @@ _URL_RE = re.compile(
 )
 _URL_BAD_END = frozenset("()?!*\"'「」<>;:=,.$%[]~&|@")
 _TLD_RE = re.compile(r"(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)", re.IGNORECASE)
-
-# Mastodon's Account::MENTION_RE: (?<![=/[:word:]])@((USERNAME)(?:@[[:word:]]+([.-]+[[:word:]]+)*)?)
-_MENTION_RE = re.compile(
-    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@\w+(?:[.-]+\w+)*)?",
-    re.IGNORECASE,
-)
-# twitter-text's end_mention_match: a mention followed by these is not a mention.
-_END_MENTION_RE = re.compile(
-    r"[@＠\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff\u0100-\u024f\u0253\u0254\u0256\u0257"
-    r"\u0259\u025b\u0263\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff]|://"
-)
 
 
 def _trim_url(url: str) -> str:
@@ -264,24 +384,14 @@ def _valid_url(url: str) -> bool:
     return len(labels) >= 2 and all(labels) and _TLD_RE.fullmatch(labels[-1]) is not None
 
 
-def _entities(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, replacement) for URLs and mentions, overlaps removed like Mastodon."""
-    found: list[tuple[int, int, str]] = []
+def url_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each URL with a protocol, as twitter-text based counters find them."""
+    spans: list[tuple[int, int]] = []
     for m in _URL_RE.finditer(text):
         url = _trim_url(m.group(0))
         if "://" in url and _valid_url(url):
-            found.append((m.start(), m.start() + len(url), "x" * MASTODON_URL_LENGTH))
-    for m in _MENTION_RE.finditer(text):
-        if _END_MENTION_RE.match(text, m.end()):
-            continue
-        found.append((m.start(), m.end(), "@" + m.group(1)))
-    found.sort(key=lambda e: e[0])
-    kept: list[tuple[int, int, str]] = []
-    for entity in found:
-        if kept and entity[0] < kept[-1][1]:
-            continue
-        kept.append(entity)
-    return kept
+            spans.append((m.start(), m.start() + len(url)))
+    return spans
 
 
 def _is_extend(ch: str) -> bool:
@@ -340,6 +450,23 @@ def grapheme_count(text: str) -> int:
     return count
 
 
+def graphemes(text: str) -> list[str]:
+    """``text`` split into the grapheme clusters :func:`grapheme_count` counts."""
+    clusters: list[str] = []
+    prev = ""
+    after_zwj = False
+    ri_run = 0
+    for ch in text:
+        if clusters and prev and _joins(prev, ch, after_zwj=after_zwj, ri_run=ri_run):
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+        ri_run = ri_run + 1 if _is_regional_indicator(ch) else 0
+        after_zwj = ch == "\u200d" and not _is_control(prev)
+        prev = ch
+    return clusters
+
+
 def _joins(prev: str, ch: str, *, after_zwj: bool, ri_run: int) -> bool:
     """Whether ``ch`` continues the cluster that ``prev`` is in (no break between them)."""
     if prev == "\r" and ch == "\n":
@@ -351,43 +478,6 @@ def _joins(prev: str, ch: str, *, after_zwj: bool, ri_run: int) -> bool:
     if _is_regional_indicator(ch):
         return ri_run % 2 == 1
     return _is_hangul_vt(ch) and _is_hangul(prev)
-
-
-def mastodon_length(text: str) -> int:
-    """The length of ``text`` as Mastodon's StatusLengthValidator counts it.
-
-    Every URL with a protocol counts :data:`MASTODON_URL_LENGTH` (23) characters whatever
-    its length; a mention ``@user@domain.tld`` counts as ``@user``; everything else counts
-    in grapheme clusters (see :func:`grapheme_count` for the approximation). URL detection
-    approximates twitter-text: the host must end in an alphabetic TLD-like label, and
-    trailing punctuation (``.,;:!?)`` …) is not part of the URL. The TLD list itself is
-    not checked, so a link to an unknown TLD may be counted as 23 where Mastodon counts it
-    in full.
-    """
-    pieces: list[str] = []
-    pos = 0
-    for start, end, replacement in _entities(text):
-        pieces.append(text[pos:start])
-        pieces.append(replacement)
-        pos = end
-    pieces.append(text[pos:])
-    return grapheme_count("".join(pieces))
-
-
-def mastodon_reply_text(acct: str, text: str) -> str:
-    """The status text of a reply to ``acct``: ``"@" + acct + " " + text``.
-
-    ``acct`` is the Mastodon acct (``user`` or ``user@domain``); one leading ``@`` is
-    stripped if given.
-    """
-    if acct.startswith("@"):
-        acct = acct[1:]
-    return "@" + acct + " " + text
-
-
-def mastodon_overflow(acct: str, text: str) -> int:
-    """How many characters the reply to ``acct`` is over Mastodon's limit (0 if it fits)."""
-    return max(0, mastodon_length(mastodon_reply_text(acct, text)) - MASTODON_MAX_CHARS)
 
 
 # --------------------------------------------------------------------------------------

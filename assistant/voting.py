@@ -3,7 +3,8 @@
 The quorum rule itself lives in ``store/lua/vote.lua`` so that the decision is one atomic
 step in Redis: ≥ N approvals from distinct humans, ≥ M of them managers, no manager veto.
 This module decides what an event means before that step: which emoji count, who may vote,
-what a proposal's text is, whether it fits the network's limit.
+what a proposal's text is (the rich text the voters saw), whether the case's network can
+publish it (its length rule, from the network registry).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from assistant import blocks, text
 from assistant.cases import APPROVE_EMOJI, VETO_EMOJI
 from assistant.errors import AssistantError
 from assistant.logs import bound_case
+from assistant.networks import rule_for
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store, VoteResult
@@ -58,6 +60,8 @@ class ThreadMessage:
     user: str | None
     text: str
     from_bot: bool
+    blocks: list[Any] | None = None
+    """The message's blocks (a human message's ``rich_text``), when Slack sent them."""
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ThreadMessage | None:
@@ -82,6 +86,7 @@ class ThreadMessage:
             message.get("user"),
             "" if kind == "deleted" else str(message.get("text") or ""),
             "bot_id" in message,
+            message.get("blocks") if isinstance(message.get("blocks"), list) else None,
         )
 
 
@@ -134,13 +139,13 @@ class ThreadService:
             return "ignored"
         if (await self.slack.user(msg.user)).is_bot:
             return "ignored"
-        plain = await self._plain(msg.text)
+        plain, custom = await self._plain(msg)
         if not plain.strip():
             return "ignored"
         known = await self.store.get_proposal(case_id, msg.ts)
-        over = text.mastodon_overflow(case.mention.author.handle, plain)
-        if over > 0:
-            if known is not None:  # an edit made it too long: it can no longer be published
+        refusal = self._refusal(case.mention.platform, case.mention.author.handle, plain, custom)
+        if refusal is not None:
+            if known is not None:  # an edit made it unpublishable: it can no longer win
                 await self.store.proposal(
                     "delete",
                     event_id=event_id,
@@ -150,7 +155,7 @@ class ThreadService:
                     now=self.clock(),
                 )
             raise ProposalRefused(
-                blocks.proposal_too_long(over, text.MASTODON_MAX_CHARS),
+                refusal,
                 channel=msg.channel,
                 user=msg.user,
                 thread_ts=msg.thread_ts,
@@ -178,9 +183,30 @@ class ThreadService:
             )
         return outcome
 
-    async def _plain(self, slack_text: str) -> str:
-        names = {uid: (await self.slack.user(uid)).name for uid in text.slack_user_ids(slack_text)}
-        return text.slack_to_plain(slack_text, names)
+    async def _plain(self, msg: ThreadMessage) -> tuple[str, list[str]]:
+        """The text the voters saw (from the rich text; the text field only without blocks)
+        and the custom emoji it uses."""
+        ids = text.slack_user_ids(msg.text) | text.rich_text_user_ids(msg.blocks)
+        names = {uid: (await self.slack.user(uid)).name for uid in ids}
+        rich = text.rich_text_to_plain(msg.blocks, names)
+        if rich is not None:
+            return rich
+        return text.slack_to_plain(msg.text, names), []
+
+    @staticmethod
+    def _refusal(platform: str, handle: str, plain: str, custom: list[str]) -> str | None:
+        """Why the case's network could not publish this proposal (None: it can)."""
+        if custom:
+            return blocks.custom_emoji_refused(list(dict.fromkeys(custom)))
+        rule = rule_for(platform)
+        if rule is None:
+            return None
+        over, other = rule.refusal(handle, plain)
+        if over > 0:
+            return blocks.proposal_too_long(over, rule.limit, platform=platform)
+        if other is not None:
+            return blocks.proposal_not_publishable(other, platform=platform)
+        return None
 
     # -- votes ---------------------------------------------------------------------------
 

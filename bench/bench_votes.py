@@ -475,7 +475,7 @@ async def profile_app(
 
 async def publish_benchmark(world: Any, n_cases: int) -> tuple[list[float], list[float]]:
     """Decision-to-publish latency (seconds) and the deciding event's ack time, per case."""
-    from assistant.publishing import idempotency_key
+    from assistant.networks.mastodon import idempotency_key
     from assistant.sandbox import ALICE, BOB, CHANNEL, MAX
 
     texts = (

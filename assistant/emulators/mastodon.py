@@ -207,8 +207,9 @@ def countable_text(text: str) -> str:
 def countable_length(text: str, spoiler_text: str = "") -> int:
     """How many characters Mastodon's StatusLengthValidator counts for a status.
 
-    Written apart from ``assistant.text.mastodon_length`` on purpose: the emulator plays the
-    network, so a counting bug in the app shows up as a 422 here instead of being shared.
+    Written apart from ``assistant.networks.mastodon.mastodon_length`` on purpose: the
+    emulator plays the network, so a counting bug in the app shows up as a 422 here instead
+    of being shared.
     """
     return grapheme_count(spoiler_text + countable_text(text))
 

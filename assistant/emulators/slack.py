@@ -342,8 +342,10 @@ class SlackEmulator:
         verification_token: str = "emulated-verification-token",
         post_rate_limit: float | None = None,
         post_burst: int = 3,
+        custom_emoji: Iterable[str] = ("partyparrot", "brand-logo"),
     ) -> None:
         self.signing_secret = signing_secret
+        self.custom_emoji = frozenset(custom_emoji)
         self.bot_token = bot_token
         self.events_url = events_url
         self.app_token = app_token
@@ -547,12 +549,13 @@ class SlackEmulator:
         ``message`` event and returns its ts (with ``.delivery``)."""
         self._check_human(user, channel)
         parent = self._thread_parent(channel, thread_ts) if thread_ts else None
+        text, rich = human_message(text, self.custom_emoji)
         msg = EmulatedMessage(
             channel=channel,
             ts=self.new_ts(),
             user=user,
             text=text,
-            blocks=[_rich_text_block(text)],
+            blocks=[rich],
             thread_ts=parent.ts if parent else thread_ts,
         )
         self._store(msg)
@@ -568,9 +571,11 @@ class SlackEmulator:
         previous = self._message_json(msg)
         edit_ts = self.new_ts()
         msg.history.append(MessageVersion(msg.text, msg.blocks, edit_ts, msg.user))
-        msg.text = text
-        if not msg.by_bot:
-            msg.blocks = [_rich_text_block(text)]
+        if msg.by_bot:
+            msg.text = text
+        else:
+            msg.text, rich = human_message(text, self.custom_emoji)
+            msg.blocks = [rich]
         msg.edited = {"user": msg.user, "ts": edit_ts}
         return await self._emit(self._changed_event(msg, previous, edit_ts))
 
@@ -1637,10 +1642,133 @@ def _find_element(blocks: Sequence[Any], action_id: str) -> tuple[str, JSON]:
     raise ValueError(f"no element with action_id {action_id!r} in the message")
 
 
-def _rich_text_block(text: str) -> JSON:
-    """The rich_text block Slack clients attach to a human message (simplified: one text)."""
-    return {
+# A few standard emoji, as Slack names them (the client sends a typed emoji as :name: in the
+# message text and as an emoji element with its Unicode in the rich text).
+STANDARD_EMOJI: dict[str, str] = {
+    "blue_heart": "1f499",
+    "heart": "2764-fe0f",
+    "wink": "1f609",
+    "smile": "1f604",
+    "slightly_smiling_face": "1f642",
+    "joy": "1f602",
+    "pray": "1f64f",
+    "fire": "1f525",
+    "+1": "1f44d",
+    "-1": "1f44e",
+    "wave": "1f44b",
+    "clap": "1f44f",
+    "rocket": "1f680",
+    "tada": "1f389",
+    "eyes": "1f440",
+    "thinking_face": "1f914",
+    "sweat_smile": "1f605",
+    "rolling_on_the_floor_laughing": "1f923",
+    "man-woman-girl-boy": "1f468-200d-1f469-200d-1f467-200d-1f466",
+    "flag-fr": "1f1eb-1f1f7",
+    "white_check_mark": "2705",
+    "zap": "26a1",
+    "coffee": "2615",
+    "muscle": "1f4aa",
+    "sunglasses": "1f60e",
+}
+_BY_UNICODE = {
+    "".join(chr(int(p, 16)) for p in code.split("-")): name for name, code in STANDARD_EMOJI.items()
+}
+_SKIN = {chr(0x1F3FB + i): i + 2 for i in range(5)}
+_SHORTCODE_RE = re.compile(r":([a-z0-9_+\-']+)(?:::skin-tone-([2-6]))?:")
+_CONTROL_RE = re.compile(r"<([^<>]*)>")
+
+
+def _typed_to_shortcodes(text: str) -> str:
+    """What a Slack client does to typed Unicode emoji: ``👍🏽`` → ``:+1::skin-tone-4:``."""
+    out: list[str] = []
+    i = 0
+    longest = max(len(k) for k in _BY_UNICODE)
+    while i < len(text):
+        for size in range(min(longest, len(text) - i), 0, -1):
+            name = _BY_UNICODE.get(text[i : i + size])
+            if name is None and text[i + size - 1 : i + size] == "\ufe0f":
+                name = _BY_UNICODE.get(text[i : i + size - 1])
+            if name is not None:
+                i += size
+                tone = _SKIN.get(text[i : i + 1])
+                if tone:
+                    i += 1
+                    out.append(f":{name}::skin-tone-{tone}:")
+                else:
+                    out.append(f":{name}:")
+                break
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _inline_elements(text: str, custom: frozenset[str]) -> list[JSON]:
+    """Slack wire text (after shortcodes) → rich_text_section elements."""
+    elements: list[JSON] = []
+
+    def add_text(chunk: str) -> None:
+        pos = 0
+        for m in _SHORTCODE_RE.finditer(chunk):
+            name, tone = m.group(1), m.group(2)
+            if name not in STANDARD_EMOJI and name not in custom:
+                continue
+            if m.start() > pos:
+                elements.append({"type": "text", "text": _unescape(chunk[pos : m.start()])})
+            element: JSON = {"type": "emoji", "name": name}
+            if name in STANDARD_EMOJI:
+                code = STANDARD_EMOJI[name]
+                if tone:
+                    code = code.split("-")[0] + f"-{0x1F3F9 + int(tone):x}"
+                    element["skin_tone"] = int(tone)
+                element["unicode"] = code
+            elements.append(element)
+            pos = m.end()
+        if pos < len(chunk):
+            elements.append({"type": "text", "text": _unescape(chunk[pos:])})
+
+    pos = 0
+    for m in _CONTROL_RE.finditer(text):
+        add_text(text[pos : m.start()])
+        target, _, label = m.group(1).partition("|")
+        if target.startswith("@"):
+            elements.append({"type": "user", "user_id": target[1:]})
+        elif target.startswith("#"):
+            elements.append({"type": "channel", "channel_id": target[1:]})
+        elif target.startswith("!subteam^"):
+            elements.append({"type": "usergroup", "usergroup_id": target[len("!subteam^") :]})
+        elif target.startswith("!"):
+            elements.append({"type": "broadcast", "range": target[1:]})
+        else:
+            link: JSON = {"type": "link", "url": _unescape(target)}
+            if label:
+                link["text"] = _unescape(label)
+            elements.append(link)
+        pos = m.end()
+    add_text(text[pos:])
+    return elements
+
+
+def human_message(text: str, custom_emoji: Iterable[str] = ()) -> tuple[str, JSON]:
+    """A human's message as Slack delivers it: (``text`` with typed emoji as ``:shortcodes:``,
+    the ``rich_text`` block with emoji elements carrying their Unicode, links, mentions).
+
+    ``text`` is what the client sends (Slack's wire format: ``&``, ``<``, ``>`` escaped,
+    ``<@U…>``/``<url|label>`` control sequences, ``:name:`` for emoji picked from the menu).
+    """
+    wire = _typed_to_shortcodes(text)
+    return wire, {
         "type": "rich_text",
         "block_id": uuid.uuid4().hex[:5],
-        "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+        "elements": [
+            {
+                "type": "rich_text_section",
+                "elements": _inline_elements(wire, frozenset(custom_emoji)),
+            }
+        ],
     }

@@ -82,3 +82,14 @@ def cursor(source: str) -> str:
 def lease(name: str) -> str:
     """STRING owner token with a PX expiry: who may run a singleton (e.g. a poller)."""
     return f"{PREFIX}:lease:{name}"
+
+
+def token(name: str) -> str:
+    """STRING (JSON): a network account's tokens or session (e.g. ``bluesky:brand.bsky.social``).
+    Never logged; renewed under the lease ``token:<name>`` by one replica at a time."""
+    return f"{PREFIX}:token:{name}"
+
+
+def reads(name: str, month: str) -> str:
+    """STRING counter: posts read from a network account in a month (``YYYY-MM``), for budgets."""
+    return f"{PREFIX}:reads:{name}:{month}"

@@ -119,6 +119,7 @@ class Store:
             publish_attempts=int(raw.get("publish_attempts", 0)),
             escalation_attempts=int(raw.get("escalation_attempts", 0)),
             failure=raw.get("failure"),
+            publish_ref=raw.get("publish_ref"),
         )
         return Case.model_validate(fields)
 
@@ -127,6 +128,15 @@ class Store:
     ) -> None:
         """Record, before the network call, that a publish or escalation is being tried."""
         await self.redis.hincrby(keys.case(case_id), field, 1)
+
+    async def publish_ref(self, case_id: str, candidate: str) -> str:
+        """The case's publish reference (e.g. Bluesky's record key): ``candidate`` if none was
+        chosen yet, else the one chosen first (HSETNX: every attempt, on any replica, uses it)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(keys.case(case_id), "publish_ref", candidate)
+        pipe.hget(keys.case(case_id), "publish_ref")
+        _, value = await pipe.execute()
+        return str(value)
 
     async def case_for_message(self, channel: str, ts: str) -> str | None:
         """The case a Slack message (its card or one of its proposals) belongs to.
@@ -367,6 +377,21 @@ class Store:
 
     async def set_cursor(self, source: str, value: str) -> None:
         await self.redis.set(keys.cursor(source), value, ex=self.retention)
+
+    async def get_token(self, name: str) -> dict[str, Any] | None:
+        raw = await self.redis.get(keys.token(name))
+        return cast(dict[str, Any], json.loads(raw)) if raw else None
+
+    async def set_token(self, name: str, value: dict[str, Any], ttl: int) -> None:
+        await self.redis.set(keys.token(name), json.dumps(value), ex=ttl)
+
+    async def add_reads(self, name: str, month: str, count: int) -> int:
+        """Add ``count`` posts read this month; returns the month's total."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incrby(keys.reads(name, month), count)
+        pipe.expire(keys.reads(name, month), 40 * 86400)
+        total, _ = await pipe.execute()
+        return int(total)
 
     async def acquire_lease(self, name: str, owner: str, seconds: float) -> bool:
         return bool(await self._run("lease", [keys.lease(name)], [owner, "acquire", _ms(seconds)]))

@@ -9,9 +9,8 @@ import time
 import pytest
 
 from assistant.models import CaseStatus
-from assistant.publishing import idempotency_key
+from assistant.networks.mastodon import idempotency_key
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox, webhook_body
-from assistant.sources.mastodon import LEASE
 from assistant.store import keys
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react, thread_texts
@@ -203,11 +202,11 @@ async def test_poller_turns_mentions_into_cases_one_replica_at_a_time(
         await asyncio.sleep(0.5)  # several more polls: no second case, cursor kept
         assert len(await one_card()) == 1
         # only the lease holder polls; the other replica's poll does nothing
-        pollers = [p for p in (world.app.poller, replica.poller) if p is not None]
+        pollers = [app.pollers["mastodon"] for app in (world.app, replica)]
         assert len(pollers) == 2
         results = [await p.poll_once() for p in pollers]
         assert results.count(0) == 2  # nothing new for the holder, no lease for the other
-        holder = await world.app.store.redis.get(keys.lease(LEASE))
+        holder = await world.app.store.redis.get(keys.lease("poller:mastodon"))
         assert holder in {p.owner for p in pollers}
         others = [p for p in pollers if p.owner != holder]
         world.mastodon.add_mention("troll@mastodon.social", "espèce de connard")

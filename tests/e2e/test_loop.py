@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from assistant.models import CaseStatus
-from assistant.publishing import idempotency_key
+from assistant.networks.mastodon import idempotency_key
 from assistant.sandbox import (
     ALICE,
     BOB,
@@ -291,15 +291,14 @@ async def test_non_hostile_and_duplicate_mentions(world: Sandbox) -> None:
     assert first[0] == 202 and again[0] == 200
     assert again[1]["status"] == "duplicate" and again[1]["case"] == first[1]["case"]
     # the poller sees both mentions too: still one case
-    assert world.app.poller is None
+    assert world.app.pollers == {}
     from assistant.networks.mastodon import MastodonClient
-    from assistant.sources.mastodon import MastodonPoller
+    from assistant.sources.poller import Poller
 
-    poller = MastodonPoller(
+    poller = Poller(
         MastodonClient(world.http, world.mastodon.base_url, "sandbox-mastodon-token"),
         world.app.store,
         world.app.cases.ingest,
-        interval=1,
     )
     assert await poller.poll_once() == 2
     assert await poller.poll_once() == 0  # the cursor moved on

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.text import (
+from assistant.networks.mastodon import (
     MASTODON_MAX_CHARS,
     MASTODON_URL_LENGTH,
-    escape_slack,
-    grapheme_count,
-    html_to_text,
     mastodon_length,
     mastodon_overflow,
     mastodon_reply_text,
+)
+from assistant.text import (
+    escape_slack,
+    grapheme_count,
+    html_to_text,
     slack_to_plain,
     slack_user_ids,
     truncate,
