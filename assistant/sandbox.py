@@ -1,4 +1,4 @@
-"""A complete local world: the Slack and Mastodon emulators and the real assistant wired to them.
+"""A complete local world: the Slack, Mastodon, Bluesky and X emulators and the real assistant.
 
 Used by ``make demo``, the end-to-end tests and the benchmarks, so all three exercise the same
 thing: the real app over real HTTP, on a real Redis (embedded unless a URL is given).
@@ -18,8 +18,10 @@ from typing import Any, TypeVar, overload
 import aiohttp
 
 from assistant.app import Assistant
+from assistant.emulators.bluesky import BlueskyEmulator
 from assistant.emulators.mastodon import MastodonEmulator
 from assistant.emulators.slack import EmulatedUser, SlackEmulator
+from assistant.emulators.x import XEmulator
 from assistant.models import Case
 from assistant.settings import Settings
 from assistant.sources.ingest import SIGNATURE_HEADER, sign
@@ -32,6 +34,11 @@ BOT_TOKEN = "xoxb-sandbox-bot-token"
 APP_TOKEN = "xapp-sandbox-app-token"
 INGEST_SECRET = "sandbox-ingest-secret"
 MASTODON_TOKEN = "sandbox-mastodon-token"
+BLUESKY_HANDLE = "brand.bsky.social"
+BLUESKY_APP_PASSWORD = "sand-box0-app0-pass"
+X_CLIENT_ID = "sandbox-x-client"
+X_CLIENT_SECRET = "sandbox-x-secret"
+X_FIRST_REFRESH_TOKEN = "sandbox-x-first-refresh-token"
 MANAGER_GROUP = "SMANAGERS"
 ONCALL_GROUP = "SONCALL"
 
@@ -54,11 +61,47 @@ TEAM = (
 )
 
 
+def network_emulators() -> tuple[MastodonEmulator, BlueskyEmulator, XEmulator]:
+    """The three networks' emulators with the sandbox's credentials (not started)."""
+    return (
+        MastodonEmulator(access_token=MASTODON_TOKEN, domain="social.example"),
+        BlueskyEmulator(handle=BLUESKY_HANDLE, app_password=BLUESKY_APP_PASSWORD),
+        XEmulator(
+            client_id=X_CLIENT_ID,
+            client_secret=X_CLIENT_SECRET,
+            refresh_token=X_FIRST_REFRESH_TOKEN,
+        ),
+    )
+
+
+def network_settings(bluesky: BlueskyEmulator | None, x: XEmulator | None) -> dict[str, Any]:
+    """The BLUESKY_* and X_* settings pointing at the emulators (polling off by default)."""
+    values: dict[str, Any] = {}
+    if bluesky is not None:
+        values.update(
+            BLUESKY_SERVICE=bluesky.base_url,
+            BLUESKY_HANDLE=BLUESKY_HANDLE,
+            BLUESKY_APP_PASSWORD=BLUESKY_APP_PASSWORD,
+            BLUESKY_POLL_SECONDS=0,
+        )
+    if x is not None:
+        values.update(
+            X_API_URL=x.base_url,
+            X_CLIENT_ID=X_CLIENT_ID,
+            X_CLIENT_SECRET=X_CLIENT_SECRET,
+            X_REFRESH_TOKEN=X_FIRST_REFRESH_TOKEN,
+            X_POLL_SECONDS=0,
+        )
+    return values
+
+
 def settings_for(
     slack: SlackEmulator,
     mastodon: MastodonEmulator,
     *,
     data_dir: Path,
+    bluesky: BlueskyEmulator | None = None,
+    x: XEmulator | None = None,
     redis_url: str | None = None,
     **overrides: Any,
 ) -> Settings:
@@ -80,6 +123,7 @@ def settings_for(
         "MASTODON_BASE_URL": mastodon.base_url,
         "MASTODON_ACCESS_TOKEN": MASTODON_TOKEN,
         "MASTODON_POLL_SECONDS": 0,
+        **network_settings(bluesky, x),
     }
     values.update(overrides)
     return Settings(**values)
@@ -133,6 +177,8 @@ class Sandbox:
     app: Assistant
     http: aiohttp.ClientSession
     data_dir: Path
+    bluesky: BlueskyEmulator
+    x: XEmulator
     replicas: list[Assistant] = field(default_factory=list)
 
     @property
@@ -194,7 +240,13 @@ class Sandbox:
         """Another replica of the app on the same Redis (it receives no Slack events)."""
         redis_url = self.settings.REDIS_URL or f"unix://{self.data_dir.resolve()}/redis.sock"
         settings = settings_for(
-            self.slack, self.mastodon, data_dir=self.data_dir, redis_url=redis_url, **overrides
+            self.slack,
+            self.mastodon,
+            data_dir=self.data_dir,
+            redis_url=redis_url,
+            bluesky=self.bluesky,
+            x=self.x,
+            **overrides,
         )
         replica = Assistant(settings)
         await replica.start()
@@ -215,20 +267,30 @@ async def sandbox(
         usergroups={MANAGER_GROUP: [MANON], ONCALL_GROUP: [OLIVIA]},
         channels=(CHANNEL,),
     )
-    mastodon = MastodonEmulator(access_token=MASTODON_TOKEN, domain="social.example")
+    mastodon, bluesky, x = network_emulators()
     await slack.start()
     await mastodon.start()
+    await bluesky.start()
+    await x.start()
     if socket_mode:
         overrides.setdefault("SLACK_APP_TOKEN", APP_TOKEN)
     app = Assistant(
-        settings_for(slack, mastodon, data_dir=data_dir, redis_url=redis_url, **overrides)
+        settings_for(
+            slack,
+            mastodon,
+            data_dir=data_dir,
+            redis_url=redis_url,
+            bluesky=bluesky,
+            x=x,
+            **overrides,
+        )
     )
     http = aiohttp.ClientSession()
     world: Sandbox | None = None
     try:
         await app.start()
         slack.events_url = f"http://127.0.0.1:{app.port}/slack/events"
-        world = Sandbox(slack, mastodon, app, http, data_dir)
+        world = Sandbox(slack, mastodon, app, http, data_dir, bluesky, x)
         yield world
     finally:
         await slack.drain()
@@ -238,3 +300,5 @@ async def sandbox(
         await http.close()
         await slack.stop()
         await mastodon.stop()
+        await bluesky.stop()
+        await x.stop()

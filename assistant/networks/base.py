@@ -243,7 +243,6 @@ class TokenVault:
         self.name = name
         self.ttl = ttl_seconds
         self.lock_seconds = lock_seconds
-        self.owner = uuid.uuid4().hex
 
     async def get(self) -> dict[str, Any] | None:
         return await self.store.get_token(self.name)
@@ -254,9 +253,10 @@ class TokenVault:
         obtain: Callable[[dict[str, Any] | None], Awaitable[dict[str, Any]]],
     ) -> dict[str, Any]:
         lock = f"token:{self.name}"
+        owner = uuid.uuid4().hex  # per call: two tasks of one replica must not share the lock
         deadline = time.monotonic() + self.lock_seconds
         while True:
-            if await self.store.acquire_lease(lock, self.owner, self.lock_seconds):
+            if await self.store.acquire_lease(lock, owner, self.lock_seconds):
                 try:
                     current = await self.get()
                     if current is not None and current != stale:
@@ -265,7 +265,7 @@ class TokenVault:
                     await self.store.set_token(self.name, fresh, self.ttl)
                     return fresh
                 finally:
-                    await self.store.release_lease(lock, self.owner)
+                    await self.store.release_lease(lock, owner)
             await asyncio.sleep(0.05)
             current = await self.get()
             if current is not None and current != stale:
