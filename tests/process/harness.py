@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 import aiohttp
 import redis.asyncio as aioredis
 
+from assistant.emulators.bluesky import BlueskyEmulator
 from assistant.emulators.mastodon import MastodonEmulator
 from assistant.emulators.slack import EmulatedMessage, SlackEmulator
+from assistant.emulators.x import XEmulator
 from assistant.models import Case
 from assistant.sandbox import (
     BOT_TOKEN,
@@ -37,6 +39,8 @@ from assistant.sandbox import (
     ONCALL_GROUP,
     SIGNING_SECRET,
     TEAM,
+    network_emulators,
+    network_settings,
     wait_for,  # re-exported for the tests
     webhook_body,
 )
@@ -181,7 +185,10 @@ class ProcessWorld:
             usergroups={MANAGER_GROUP: [MANON], ONCALL_GROUP: [OLIVIA]},
             channels=(CHANNEL,),
         )
-        self.mastodon = MastodonEmulator(access_token=MASTODON_TOKEN, domain="social.example")
+        self.mastodon: MastodonEmulator
+        self.bluesky: BlueskyEmulator
+        self.x: XEmulator
+        self.mastodon, self.bluesky, self.x = network_emulators()
         self.http = aiohttp.ClientSession()
         self.runs: list[AppProcess] = []
         self._redis: aioredis.Redis | None = None
@@ -189,6 +196,8 @@ class ProcessWorld:
     async def __aenter__(self) -> ProcessWorld:
         await self.slack.start()
         await self.mastodon.start()
+        await self.bluesky.start()
+        await self.x.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -198,6 +207,8 @@ class ProcessWorld:
         await self.http.close()
         await self.slack.stop()
         await self.mastodon.stop()
+        await self.bluesky.stop()
+        await self.x.stop()
 
     @property
     def app(self) -> AppProcess:
@@ -221,6 +232,7 @@ class ProcessWorld:
                 "MASTODON_BASE_URL": self.mastodon.base_url,
                 "MASTODON_ACCESS_TOKEN": MASTODON_TOKEN,
                 "MASTODON_POLL_SECONDS": "0",
+                **{k: str(v) for k, v in network_settings(self.bluesky, self.x).items()},
             }
         )
         for key, value in overrides.items():
@@ -289,6 +301,20 @@ class ProcessWorld:
         return case
 
     # -- what users do -----------------------------------------------------------------
+
+    async def ingest(self, body: dict[str, Any]) -> str:
+        """A monitoring tool forwards a mention (signed); returns the case id."""
+        raw = json.dumps(body).encode()
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(INGEST_SECRET.encode(), raw),
+        }
+        async with self.http.post(
+            f"{self.app.url}/ingest/mentions", data=raw, headers=headers
+        ) as resp:
+            answer = await resp.json(content_type=None)
+            assert resp.status == 202, (resp.status, answer)
+        return str(answer["case"])
 
     async def ingest_hostile(self, text: str = HOSTILE) -> tuple[str, dict[str, Any]]:
         """A Mastodon user insults the brand; a monitoring tool forwards it (signed)."""
