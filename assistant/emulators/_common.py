@@ -5,7 +5,11 @@ Nothing here runs at import time: servers start in ``start()`` and stop in ``sto
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +59,68 @@ class FaultQueue:
 
     def clear(self) -> None:
         self.faults.clear()
+
+
+class FaultControls:
+    """Test controls shared by the network emulators; ``path`` limits a fault to requests
+    whose path (Bluesky: NSID) starts with it. Each fault applies to the next ``times``
+    matching requests."""
+
+    _faults: FaultQueue
+
+    def rate_limit(
+        self, times: int = 1, reset_after: float = 1.0, *, path: str | None = None
+    ) -> None:
+        """429 with the network's rate-limit headers, resetting ``reset_after`` s from now."""
+        self._faults.add(Fault("ratelimit", times, status=429, seconds=reset_after, path=path))
+
+    def fail(self, times: int = 1, status: int = 503, *, path: str | None = None) -> None:
+        """The network's own error document with ``status``; nothing is done."""
+        self._faults.add(Fault("fail", times, status=status, path=path))
+
+    def fail_html(self, times: int = 1, status: int = 502, *, path: str | None = None) -> None:
+        """An HTML error page, as a proxy in front of the API sends."""
+        self._faults.add(Fault("html", times, status=status, path=path))
+
+    def delay(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
+        """Wait ``seconds`` before handling (a client that times out never sees the answer)."""
+        self._faults.add(Fault("delay", times, seconds=seconds, path=path))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    async def _fault_answer(
+        self,
+        path: str,
+        *,
+        rate_limited: Callable[[int], web.Response],
+        failed: Callable[[int], web.Response],
+    ) -> web.Response | None:
+        """The answer a queued fault gives this request (None: handle it normally).
+
+        ``rate_limited(reset)`` builds the network's 429 (reset: Unix seconds);
+        ``failed(status)`` its error document. A delay waits, then lets the request through.
+        """
+        fault = self._faults.take({"ratelimit", "fail", "html", "delay"}, path)
+        if fault is None:
+            return None
+        if fault.kind == "delay":
+            await asyncio.sleep(fault.seconds)
+            return None
+        if fault.kind == "ratelimit":
+            return rate_limited(math.ceil(time.time() + fault.seconds))
+        if fault.kind == "html":
+            return html_page(fault.status)
+        return failed(fault.status)
+
+
+def html_page(status: int) -> web.Response:
+    return web.Response(
+        status=status,
+        text=f"<html><head><title>{status} Bad Gateway</title></head><body><center><h1>"
+        "Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+        content_type="text/html",
+    )
 
 
 def json_response(

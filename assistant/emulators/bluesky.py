@@ -15,9 +15,10 @@ Point ``BLUESKY_SERVICE`` at :attr:`BlueskyEmulator.base_url`. Served over real 
 Errors are XRPC's: ``{"error": "...", "message": "..."}``; an expired access token is a 400
 ``ExpiredToken``; 429 ``RateLimitExceeded`` carries ``RateLimit-Limit/Remaining/Reset`` (Unix
 seconds) and ``RateLimit-Policy``, as every answer does. Test controls: :meth:`add_mention`,
-:meth:`expire_access_tokens`, :meth:`rate_limit`, :meth:`fail`, :meth:`fail_html`,
-:meth:`delay`, :meth:`fail_after_commit`. State: :attr:`posts`, :attr:`created`,
-:attr:`logins`, :attr:`refreshes`, :attr:`requests`.
+:meth:`expire_access_tokens`, :meth:`fail_after_commit`, :meth:`hang_after_commit` and the
+shared fault controls (``rate_limit``, ``fail``, ``fail_html``, ``delay``; ``path`` is an
+NSID). State: :attr:`posts`, :attr:`created`, :attr:`logins`, :attr:`refreshes`,
+:attr:`requests`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from assistant.emulators._common import JSON, Fault, FaultQueue, ServerHandle, json_response
+from assistant.emulators._common import (
+    JSON,
+    Fault,
+    FaultControls,
+    FaultQueue,
+    ServerHandle,
+    json_response,
+)
 
 __all__ = ["BlueskyEmulator", "BlueskyPost", "grapheme_length"]
 
@@ -148,7 +156,7 @@ class _XrpcError(Exception):
         self.status, self.error, self.message = status, error, message
 
 
-class BlueskyEmulator:
+class BlueskyEmulator(FaultControls):
     def __init__(
         self,
         *,
@@ -231,22 +239,6 @@ class BlueskyEmulator:
         for token in self._sessions.access:
             self._sessions.access[token] = 0.0
 
-    def rate_limit(
-        self, times: int = 1, reset_after: float = 1.0, *, nsid: str | None = None
-    ) -> None:
-        """The next ``times`` requests (to ``nsid``) get 429 with ``RateLimit-Reset``."""
-        self._faults.add(Fault("ratelimit", times, status=429, seconds=reset_after, path=nsid))
-
-    def fail(self, times: int = 1, status: int = 502, *, nsid: str | None = None) -> None:
-        self._faults.add(Fault("fail", times, status=status, path=nsid))
-
-    def fail_html(self, times: int = 1, status: int = 502, *, nsid: str | None = None) -> None:
-        """An HTML error page from a proxy in front of the server."""
-        self._faults.add(Fault("html", times, status=status, path=nsid))
-
-    def delay(self, seconds: float, times: int = 1, *, nsid: str | None = None) -> None:
-        self._faults.add(Fault("delay", times, seconds=seconds, path=nsid))
-
     def fail_after_commit(self, times: int = 1, status: int = 502) -> None:
         """The next createRecord creates the record, then answers ``status`` (answer lost)."""
         self._faults.add(
@@ -306,31 +298,19 @@ class BlueskyEmulator:
             time.time(),
         )
         self.requests.append(record)
-        fault = self._faults.take({"ratelimit", "fail", "html", "delay"}, nsid)
-        response: web.StreamResponse
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.seconds)
-            fault = None
-        if fault is not None and fault.kind == "ratelimit":
-            reset = time.time() + fault.seconds
-            response = json_response(
+        response: web.StreamResponse | None = await self._fault_answer(
+            nsid,
+            rate_limited=lambda reset: json_response(
                 {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
                 status=429,
-                headers=self._headers(0, math.ceil(reset)),
-            )
-        elif fault is not None and fault.kind == "html":
-            response = web.Response(
-                status=fault.status,
-                text=f"<html><head><title>{fault.status} Bad Gateway</title></head><body>"
-                "<center><h1>Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
-                content_type="text/html",
-            )
-        elif fault is not None:
-            response = json_response(
+                headers=self._headers(0, reset),
+            ),
+            failed=lambda status: json_response(
                 {"error": "InternalServerError", "message": "Internal Server Error"},
-                status=fault.status,
-            )
-        else:
+                status=status,
+            ),
+        )
+        if response is None:
             try:
                 response = await handler(request)
             except _XrpcError as exc:

@@ -39,7 +39,14 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from assistant.emulators._common import JSON, Fault, FaultQueue, ServerHandle, json_response
+from assistant.emulators._common import (
+    JSON,
+    Fault,
+    FaultControls,
+    FaultQueue,
+    ServerHandle,
+    json_response,
+)
 
 __all__ = ["XEmulator", "XPost", "weighted_length"]
 
@@ -160,7 +167,7 @@ class _ApiError(Exception):
         self.status, self.title, self.detail = status, title, detail
 
 
-class XEmulator:
+class XEmulator(FaultControls):
     def __init__(
         self,
         *,
@@ -234,20 +241,6 @@ class XEmulator:
         for token in self._tokens.access:
             self._tokens.access[token] = 0.0
 
-    def rate_limit(
-        self, times: int = 1, reset_after: float = 1.0, *, path: str | None = None
-    ) -> None:
-        self._faults.add(Fault("ratelimit", times, status=429, seconds=reset_after, path=path))
-
-    def fail(self, times: int = 1, status: int = 503, *, path: str | None = None) -> None:
-        self._faults.add(Fault("fail", times, status=status, path=path))
-
-    def fail_html(self, times: int = 1, status: int = 502, *, path: str | None = None) -> None:
-        self._faults.add(Fault("html", times, status=status, path=path))
-
-    def delay(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
-        self._faults.add(Fault("delay", times, seconds=seconds, path=path))
-
     def fail_after_commit(self, times: int = 1, status: int = 503) -> None:
         """The next POST /2/tweets creates the post, then answers ``status`` (answer lost)."""
         self._faults.add(Fault("after_commit", times, status=status, path="/2/tweets"))
@@ -299,25 +292,16 @@ class XEmulator:
             time.time(),
         )
         self.requests.append(record)
-        fault = self._faults.take({"ratelimit", "fail", "html", "delay"}, request.path)
-        response: web.StreamResponse
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.seconds)
-            fault = None
-        if fault is not None and fault.kind == "ratelimit":
-            reset = math.ceil(time.time() + fault.seconds)
-            response = self._problem(
+        response: web.StreamResponse | None = await self._fault_answer(
+            request.path,
+            rate_limited=lambda reset: self._problem(
                 429, "Too Many Requests", "Too Many Requests", self._headers(0, reset)
-            )
-        elif fault is not None and fault.kind == "html":
-            response = web.Response(
-                status=fault.status,
-                text="<!DOCTYPE html><html><body><h1>Over capacity</h1></body></html>",
-                content_type="text/html",
-            )
-        elif fault is not None:
-            response = self._problem(fault.status, "Service Unavailable", "Service Unavailable")
-        else:
+            ),
+            failed=lambda status: self._problem(
+                status, "Service Unavailable", "Service Unavailable"
+            ),
+        )
+        if response is None:
             try:
                 response = await handler(request)
             except _ApiError as exc:

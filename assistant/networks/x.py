@@ -28,6 +28,7 @@ import secrets
 import time
 import unicodedata
 from calendar import monthrange
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -409,27 +410,37 @@ class XClient:
             log.info("X: polling every %.0f s to stay within the monthly read budget", delay)
         return delay
 
+    async def _pages(
+        self, path: str, what: str, params: list[tuple[str, str]], *, all_pages: bool
+    ) -> AsyncIterator[_Page]:
+        """The pages of a timeline (reads counted); only the first unless ``all_pages``."""
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            paged = [*params, ("pagination_token", token)] if token else params
+            answer = await self._api("GET", path, what, params=paged)
+            if answer.status != 200:
+                raise self._error(what, answer)
+            page = parse(_Page, answer, "X", what)
+            await self._count_reads(len(page.data))
+            yield page
+            token = page.meta.get("next_token")
+            if not token or not all_pages:
+                return
+
     async def mentions_since(self, cursor: str | None) -> list[MentionItem]:
         me = await self.me()
         tweets: list[_Tweet] = []
         users: dict[str, _User] = {}
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            params = [
-                ("max_results", str(PAGE_SIZE if cursor else FIRST_PAGE_SIZE)),
-                ("expansions", "author_id"),
-                ("tweet.fields", "created_at,lang,author_id,conversation_id,referenced_tweets"),
-                ("user.fields", "username,name,public_metrics"),
-            ]
-            if cursor:
-                params.append(("since_id", cursor))
-            if token:
-                params.append(("pagination_token", token))
-            answer = await self._api("GET", f"/2/users/{me.id}/mentions", "mentions", params=params)
-            if answer.status != 200:
-                raise self._error("mentions", answer)
-            page = parse(_Page, answer, "X", "mentions")
-            await self._count_reads(len(page.data))
+        params = [
+            ("max_results", str(PAGE_SIZE if cursor else FIRST_PAGE_SIZE)),
+            ("expansions", "author_id"),
+            ("tweet.fields", "created_at,lang,author_id,conversation_id,referenced_tweets"),
+            ("user.fields", "username,name,public_metrics"),
+        ]
+        if cursor:
+            params.append(("since_id", cursor))
+        path = f"/2/users/{me.id}/mentions"
+        async for page in self._pages(path, "mentions", params, all_pages=cursor is not None):
             for raw in page.data:
                 try:
                     tweets.append(_Tweet.model_validate(raw))
@@ -441,9 +452,6 @@ class XClient:
                 except ValidationError:
                     continue
                 users[user.id] = user
-            token = page.meta.get("next_token")
-            if not token or not cursor:
-                break
         tweets.sort(key=lambda t: (len(t.id), t.id))
         return [MentionItem(self._mention(t, users), t.id) for t in tweets]
 
@@ -481,20 +489,13 @@ class XClient:
     async def find_reply(self, case: Case, ref: str | None) -> Posted | None:
         """Our reply to the mention in our own timeline (posts since the mention)."""
         me = await self.me()
-        token: str | None = None
-        for _ in range(MAX_PAGES):
-            params = [
-                ("since_id", case.mention.id),
-                ("max_results", str(PAGE_SIZE)),
-                ("tweet.fields", "referenced_tweets,in_reply_to_user_id,created_at"),
-            ]
-            if token:
-                params.append(("pagination_token", token))
-            answer = await self._api("GET", f"/2/users/{me.id}/tweets", "timeline", params=params)
-            if answer.status != 200:
-                raise self._error("timeline", answer)
-            page = parse(_Page, answer, "X", "timeline")
-            await self._count_reads(len(page.data))
+        params = [
+            ("since_id", case.mention.id),
+            ("max_results", str(PAGE_SIZE)),
+            ("tweet.fields", "referenced_tweets,in_reply_to_user_id,created_at"),
+        ]
+        path = f"/2/users/{me.id}/tweets"
+        async for page in self._pages(path, "timeline", params, all_pages=True):
             for raw in page.data:
                 refs = raw.get("referenced_tweets") if isinstance(raw, dict) else None
                 for ref_ in refs if isinstance(refs, list) else []:
@@ -505,9 +506,6 @@ class XClient:
                     ):
                         tweet_id = str(raw.get("id"))
                         return Posted(tweet_id, f"{WEB}/{me.username}/status/{tweet_id}")
-            token = page.meta.get("next_token")
-            if not token:
-                return None
         return None
 
     async def publish(self, case: Case, text: str, ref: str | None) -> Posted:

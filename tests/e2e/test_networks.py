@@ -132,7 +132,7 @@ async def test_bluesky_lost_answer_and_html_error_publish_once(world: Sandbox) -
     assert status == 202
     case = await world.card(str(answer["case"]))
     ts = await propose(world, case, ALICE, "Bonjour, écrivez-nous en DM.")
-    sky.fail_html(nsid="app.bsky.feed.getPosts")  # a proxy's HTML page: transient
+    sky.fail_html(path="app.bsky.feed.getPosts")  # a proxy's HTML page: transient
     sky.fail_after_commit()  # then the record is created but the answer is lost
     await approve(world, ts)
     case = await published(world, case, timeout=15)
@@ -151,7 +151,7 @@ async def test_bluesky_rkey_conflict_is_taken_as_the_earlier_post(world: Sandbox
     _, answer = await world.ingest(_webhook(post.uri, post.author.handle, HOSTILE))
     case = await world.card(str(answer["case"]))
     ts = await propose(world, case, ALICE, "Réponse unique")
-    sky.fail(nsid="com.atproto.repo.getRecord")  # the look before the retry fails once…
+    sky.fail(path="com.atproto.repo.getRecord")  # the look before the retry fails once…
     sky.fail_after_commit()
     await approve(world, ts)
     await published(world, case, timeout=15)
@@ -166,7 +166,7 @@ async def test_bluesky_rate_limit_waits_for_the_reset(world: Sandbox) -> None:
     _, answer = await world.ingest(_webhook(post.uri, post.author.handle, HOSTILE))
     case = await world.card(str(answer["case"]))
     ts = await propose(world, case, ALICE, "Patience")
-    sky.rate_limit(reset_after=1.5, nsid="com.atproto.repo.createRecord")
+    sky.rate_limit(reset_after=1.5, path="com.atproto.repo.createRecord")
     await approve(world, ts)
     await published(world, case, timeout=15)
     first, second = sky.requests_to("com.atproto.repo.createRecord")

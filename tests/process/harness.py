@@ -321,17 +321,7 @@ class ProcessWorld:
         notification = self.mastodon.add_mention(
             "colere@mastodon.social", text, display_name="Colere", followers=1200
         )
-        raw = json.dumps(webhook_body(notification)).encode()
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(INGEST_SECRET.encode(), raw),
-        }
-        async with self.http.post(
-            f"{self.app.url}/ingest/mentions", data=raw, headers=headers
-        ) as resp:
-            answer = await resp.json(content_type=None)
-            assert resp.status == 202, (resp.status, answer)
-        return str(answer["case"]), notification
+        return await self.ingest(webhook_body(notification)), notification
 
     async def card(self, case_id: str, timeout: float = 10.0) -> EmulatedMessage:
         """Wait for the case's card in the channel (as Slack shows it)."""
