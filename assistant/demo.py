@@ -1,6 +1,8 @@
 """``assistant demo``: the whole loop, played on the emulators over real HTTP, as a timeline.
 
-Everything is real but Slack and Mastodon themselves: the assistant runs on an embedded Redis
+One case on each network: Mastodon (through the signed webhook), then Bluesky and X (polled),
+each reply checked against that network's own length rule. Everything is real but Slack and
+the networks themselves: the assistant runs on an embedded Redis
 (under ``.assistant/demo``) and talks HTTP to the package's emulators; the "people" are the
 emulators sending signed Slack events and a monitoring tool calling the signed webhook. Each
 step is checked against what the emulators received; the demo exits 1 at the first step that
@@ -9,6 +11,7 @@ did not really happen.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.models import CaseStatus
+from assistant.networks import rule_for
 from assistant.sandbox import (
     ALICE,
     BOB,
@@ -33,6 +37,7 @@ from assistant.sandbox import (
 
 DEMO_DIR = Path(".assistant/demo")
 SLA_SECONDS = 4
+POLL_SECONDS = 0.2
 NAMES = {
     ALICE: "Alice",
     BOB: "Bob",
@@ -163,6 +168,58 @@ async def play(world: Sandbox, tl: Timeline) -> str:
     return str(reply.url)
 
 
+# 290 characters: within Bluesky's 300 graphemes, over X's 280 weighted characters.
+LONG_REPLY = (
+    "Merci pour votre message. " + "On regarde votre ligne. " * 10 + "Bonne journée, merci !!!"
+)
+
+
+async def play_network(world: Sandbox, tl: Timeline, platform: str, number: int) -> str:
+    """One case on Bluesky or X, from the poller to the reply: returns the reply's URL."""
+    slack = world.slack
+    rule = rule_for(platform)
+    assert rule is not None
+    insult = "bande de connards, toujours pas de réseau, vous êtes des escrocs"
+    created: list[Any]
+    tl.section(f"{number}. The same loop on {rule.name} (polled, {rule.limit} {rule.unit})")
+    if platform == "bluesky":
+        post = world.bluesky.add_mention("rageux.bsky.social", insult, followers=830)
+        network_id, created = post.uri, world.bluesky.created
+        tl.say("@rageux (Bluesky)", f"« {insult} »")
+    else:
+        tweet = world.x.add_mention("rageux", insult, followers=5400)
+        network_id, created = tweet.id, world.x.created
+        tl.say("@rageux (X)", f"« {insult} »")
+    case_id = hashlib.sha256(f"{platform}:{network_id}".encode()).hexdigest()[:16]
+    case = await _step(world, lambda: _card(world, case_id), f"the {rule.name} case card")
+    tl.say("assistant", f"the poller found it: case card posted (reply limit {rule.limit})")
+
+    before = len(slack.ephemerals)
+    long_ts = await slack.post_message(CAROL, LONG_REPLY, channel=CHANNEL, thread_ts=case.card_ts)
+    tl.say("Carol", f"proposes a {len(LONG_REPLY)}-character reply")
+    if rule.overflow("", LONG_REPLY):
+        await _step(world, lambda: len(slack.ephemerals) > before, "the refusal")
+        tl.say("assistant", f"only to Carol: « {slack.ephemerals[before].text[:90]}… »")
+    else:
+        await _step(
+            world,
+            lambda: slack.message(CHANNEL, long_ts).reactions.get("memo"),
+            "the acknowledgement",
+        )
+        tl.say("assistant", f":memo: accepted: it fits {rule.name}'s {rule.limit}")
+    short = "Trois jours sans réseau, on comprend la colère 😉 Écrivez-nous en DM."
+    ts = await slack.post_message(ALICE, short, channel=CHANNEL, thread_ts=case.card_ts)
+    tl.say("Alice", f"proposes « {short} » (Slack sends the emoji as :wink:)")
+    await _react(world, tl, BOB, ts, "white_check_mark", "approves")
+    await _react(world, tl, MAX, ts, "+1", "approves (a manager)")
+    published = await _step(world, lambda: _published(world, case_id), f"the reply on {rule.name}")
+    await slack.drain()
+    if len(created) != 1 or created[0].text != short:
+        raise DemoFailed(f"expected exactly one reply on {rule.name} with the approved text")
+    tl.say(rule.name, f"one reply, the approved text with its 😉: {published.published_url}")
+    return str(published.published_url)
+
+
 async def _card(world: Sandbox, case_id: str) -> Any:
     case = await world.app.store.get_case(case_id)
     return case if case is not None and case.card_ts else None
@@ -183,14 +240,29 @@ def _escalation(world: Sandbox, card_ts: str) -> str | None:
 async def run_demo(data_dir: Path = DEMO_DIR) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     shutil.rmtree(data_dir, ignore_errors=True)
-    print("Community ops assistant — demo on embedded Redis and the Slack/Mastodon emulators")
+    print(
+        "Community ops assistant — demo on embedded Redis and the Slack, Mastodon, Bluesky "
+        "and X emulators"
+    )
     tl = Timeline()
     try:
-        async with sandbox(data_dir, ASSISTANT_SLA_SECONDS=SLA_SECONDS) as world:
+        async with sandbox(
+            data_dir,
+            ASSISTANT_SLA_SECONDS=SLA_SECONDS,
+            BLUESKY_POLL_SECONDS=POLL_SECONDS,
+            X_POLL_SECONDS=POLL_SECONDS,
+        ) as world:
             tl.say("setup", f"assistant on {world.base_url}, Slack API {world.slack.api_url}")
             url = await play(world, tl)
+            others = [
+                await play_network(world, tl, platform, number)
+                for number, platform in enumerate(("bluesky", "x"), start=6)
+            ]
     except DemoFailed as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         return 1
-    print(f"\nPublished reply: {url}")
+    print()
+    for other in others:
+        print(f"Published reply: {other}")
+    print(f"Published reply: {url}")
     return 0

@@ -15,6 +15,12 @@ async def test_demo_plays_the_whole_scenario(
     assert "case card posted" in out
     assert "quorum reached but vetoed: nothing published" in out
     assert "on-call pinged" in out and "<!subteam^SONCALL>" in out
+    # one case on each network, each reply checked against that network's length rule
+    assert "accepted: it fits Bluesky's 300" in out
+    assert "10 characters over* X's 280-character limit" in out
+    lines = out.rstrip().splitlines()
+    assert lines[-3].startswith("Published reply: https://bsky.app/profile/brand.bsky.social/")
+    assert lines[-2].startswith("Published reply: https://x.com/brand/status/")
     assert (
         out.rstrip().splitlines()[-1].startswith("Published reply: https://social.example/@brand/")
     )
