@@ -47,6 +47,15 @@ def test_app_token_means_socket_mode(env: pytest.MonkeyPatch) -> None:
         ("ASSISTANT_ONCALL", "@olivia", "invalid setting ASSISTANT_ONCALL:"),
         ("ASSISTANT_APPROVALS_REQUIRED", "0", "invalid setting ASSISTANT_APPROVALS_REQUIRED:"),
         ("MASTODON_BASE_URL", "https://mastodon.social", "MASTODON_ACCESS_TOKEN"),
+        ("BLUESKY_HANDLE", "brand.bsky.social", "BLUESKY_APP_PASSWORD"),
+        ("BLUESKY_HANDLE", "not a handle", "invalid setting BLUESKY_HANDLE:"),
+        ("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop", "BLUESKY_HANDLE"),
+        ("X_CLIENT_ID", "client", "X_REFRESH_TOKEN must be set with X_CLIENT_ID"),
+        ("X_REFRESH_TOKEN", "refresh", "X_CLIENT_ID must be set with"),
+        ("X_CONSUMER_KEY", "key", "X_CONSUMER_SECRET, X_ACCESS_TOKEN, X_ACCESS_TOKEN_SECRET"),
+        ("X_CLIENT_SECRET", "secret", "X_CLIENT_SECRET is set but X_CLIENT_ID is not"),
+        ("X_MONTHLY_READ_BUDGET", "0", "invalid setting X_MONTHLY_READ_BUDGET:"),
+        ("X_API_URL", "api.x.com", "invalid setting X_API_URL:"),
         ("SLACK_API_URL", "not a url", "invalid setting SLACK_API_URL:"),
         ("ASSISTANT_MANAGER_APPROVALS_REQUIRED", "3", "cannot exceed"),
     ],
@@ -73,3 +82,30 @@ def test_managers_required_when_manager_approvals_are(env: pytest.MonkeyPatch) -
         load_settings()
     env.setenv("ASSISTANT_MANAGER_APPROVALS_REQUIRED", "0")
     assert load_settings().ASSISTANT_MANAGERS == ()
+
+
+def test_network_settings(env: pytest.MonkeyPatch) -> None:
+    env.setenv("BLUESKY_HANDLE", "brand.bsky.social")
+    env.setenv("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
+    env.setenv("X_CLIENT_ID", "client")
+    env.setenv("X_REFRESH_TOKEN", "first-refresh")
+    settings = load_settings()
+    assert str(settings.BLUESKY_SERVICE) == "https://bsky.social/"
+    assert str(settings.X_API_URL) == "https://api.x.com/"
+    assert settings.X_POLL_SECONDS == 60 and settings.X_MONTHLY_READ_BUDGET is None
+    for secret in ("abcd-efgh-ijkl-mnop", "first-refresh"):
+        assert secret not in repr(settings)
+
+
+def test_x_takes_one_kind_of_credentials(env: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "X_CLIENT_ID": "c",
+        "X_REFRESH_TOKEN": "r",
+        "X_CONSUMER_KEY": "k",
+        "X_CONSUMER_SECRET": "s",
+        "X_ACCESS_TOKEN": "t",
+        "X_ACCESS_TOKEN_SECRET": "ts",
+    }.items():
+        env.setenv(name, value)
+    with pytest.raises(ConfigError, match="either the OAuth 2.0"):
+        load_settings()
