@@ -107,5 +107,5 @@ def test_x_takes_one_kind_of_credentials(env: pytest.MonkeyPatch) -> None:
         "X_ACCESS_TOKEN_SECRET": "ts",
     }.items():
         env.setenv(name, value)
-    with pytest.raises(ConfigError, match="either the OAuth 2.0"):
+    with pytest.raises(ConfigError, match=r"either the OAuth 2\.0"):
         load_settings()
