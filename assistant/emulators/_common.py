@@ -82,6 +82,10 @@ class FaultControls:
         """An HTML error page, as a proxy in front of the API sends."""
         self._faults.add(Fault("html", times, status=status, path=path))
 
+    def malformed(self, times: int = 1, *, path: str | None = None) -> None:
+        """A 200 whose body is cut short (not JSON); nothing is done."""
+        self._faults.add(Fault("malformed", times, status=200, path=path))
+
     def delay(self, seconds: float, times: int = 1, *, path: str | None = None) -> None:
         """Wait ``seconds`` before handling (a client that times out never sees the answer)."""
         self._faults.add(Fault("delay", times, seconds=seconds, path=path))
@@ -101,7 +105,7 @@ class FaultControls:
         ``rate_limited(reset)`` builds the network's 429 (reset: Unix seconds);
         ``failed(status)`` its error document. A delay waits, then lets the request through.
         """
-        fault = self._faults.take({"ratelimit", "fail", "html", "delay"}, path)
+        fault = self._faults.take({"ratelimit", "fail", "html", "delay", "malformed"}, path)
         if fault is None:
             return None
         if fault.kind == "delay":
@@ -111,6 +115,10 @@ class FaultControls:
             return rate_limited(math.ceil(time.time() + fault.seconds))
         if fault.kind == "html":
             return html_page(fault.status)
+        if fault.kind == "malformed":
+            return web.Response(
+                status=200, text='{"data": {"id": ', content_type="application/json"
+            )
         return failed(fault.status)
 
 

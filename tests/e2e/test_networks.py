@@ -246,6 +246,28 @@ async def test_x_lost_answer_is_found_in_the_timeline(world: Sandbox) -> None:
     assert case.published_url == f"https://x.com/brand/status/{created.id}"
 
 
+async def test_malformed_answers_are_retried_not_crashes(make_world: SandboxFactory) -> None:
+    """A 200 whose body is not JSON: the poll is tried again, the publish retried (the look
+    before the retry finds nothing, so it posts once)."""
+    async with make_world(X_POLL_SECONDS=POLL, BLUESKY_POLL_SECONDS=POLL) as world:
+        xx, sky = world.x, world.bluesky
+        xx.malformed(times=2, path=f"/2/users/{xx.me.id}/mentions")
+        sky.malformed(times=2, path="app.bsky.notification.listNotifications")
+        tweet = xx.add_mention("colere", HOSTILE)
+        post = sky.add_mention("colere.bsky.social", HOSTILE)
+        x_case = await polled_card(world, "x", tweet.id)
+        sky_case = await polled_card(world, "bluesky", post.uri)
+        xx.malformed(path="/2/tweets")
+        sky.malformed(path="com.atproto.repo.createRecord")
+        for case in (x_case, sky_case):
+            ts = await propose(world, case, ALICE, "Réponse")
+            await approve(world, ts)
+        await published(world, x_case, timeout=15)
+        await published(world, sky_case, timeout=15)
+        assert len(xx.created) == 1 and len(sky.created) == 1
+        assert [r.status for r in xx.requests_to("POST", "/2/tweets")] == [200, 201]
+
+
 async def test_x_rate_limit_waits_for_the_reset(world: Sandbox) -> None:
     xx = world.x
     post = xx.add_mention("colere", HOSTILE)
@@ -367,3 +389,20 @@ def _x_webhook(post_id: str, text: str) -> dict[str, object]:
         "author": {"id": "42", "handle": "colere", "followers": 10},
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+async def test_custom_emoji_refuse_a_proposal(world: Sandbox) -> None:
+    from tests.e2e.helpers import open_case
+
+    case = await open_case(world)
+    await propose(world, case, ALICE, "Bravo :partyparrot: 🔥")
+    text = await refused(world, 0)
+    assert "custom emoji" in text and ":partyparrot:" in text
+    assert (await world.case(case.case_id)).proposals == 0
+    ts = await propose(world, case, BOB, "Bravo 🔥👍🏽")  # standard emoji, skin tone kept
+    assert world.slack.message(CHANNEL, ts).text == "Bravo :fire::+1::skin-tone-4:"
+    await react(world, CAROL, ts)
+    await react(world, MAX, ts)
+    await published(world, case)
+    (status,) = world.mastodon.created_statuses
+    assert status.text == "@colere@mastodon.social Bravo 🔥👍🏽"
