@@ -27,10 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser(
         "demo",
-        help="play the whole loop against the built-in Slack and Mastodon emulators",
-        description="Start the assistant on embedded Redis against the package's Slack and "
-        "Mastodon emulators, play a scenario over real HTTP and print its timeline. Exits 0 "
-        "only if the reply was really published and the SLA escalation really happened.",
+        help="play the whole loop against the built-in Slack, Mastodon, Bluesky and X emulators",
+        description="Start the assistant on embedded Redis against the package's Slack, "
+        "Mastodon, Bluesky and X emulators, play one case on each network over real HTTP and "
+        "print its timeline. Exits 0 only if each reply was really published once and the "
+        "SLA escalation really happened.",
     )
     sub.add_parser(
         "eval-scoring",

@@ -362,7 +362,8 @@ class BlueskyClient:
                 hwm, seen = note.indexedAt, set()
             seen.add(note.uri)
             mention = None
-            if note.reason in REASONS and isinstance(note.record.get("text"), str):
+            ours = note.author.handle.lower() == self.handle
+            if note.reason in REASONS and isinstance(note.record.get("text"), str) and not ours:
                 mention = self._mention(note, followers.get(note.author.did, 0))
             items.append(MentionItem(mention, _join_cursor(hwm, seen)))
         return items

@@ -453,7 +453,10 @@ class XClient:
                     continue
                 users[user.id] = user
         tweets.sort(key=lambda t: (len(t.id), t.id))
-        return [MentionItem(self._mention(t, users), t.id) for t in tweets]
+        return [
+            MentionItem(self._mention(t, users) if t.author_id != me.id else None, t.id)
+            for t in tweets
+        ]
 
     def _mention(self, tweet: _Tweet, users: dict[str, _User]) -> Mention | None:
         author = users.get(tweet.author_id or "")

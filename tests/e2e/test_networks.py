@@ -94,6 +94,7 @@ async def test_bluesky_poll_card_length_rule_quorum_one_reply(make_world: Sandbo
         ts = await propose(world, case, ALICE, reply)
         # Slack sent the emoji as shortcodes in the text field: the rich text is what is read
         assert ":blue_heart:" in world.slack.message(CHANNEL, ts).text
+        sky.expire_access_tokens()  # mid-run: the publish renews the session once
         await approve(world, ts)
         case = await published(world, case)
 
@@ -118,7 +119,7 @@ async def test_bluesky_poll_card_length_rule_quorum_one_reply(make_world: Sandbo
         assert case.published_url == (
             f"https://bsky.app/profile/brand.bsky.social/post/{created.rkey}"
         )
-        assert sky.logins == 1  # one session for every call of the run
+        assert (sky.logins, sky.refreshes) == (1, 1)  # one login, one refresh, for the run
         await react(world, MAX, fits)
         await react(world, BOB, fits)
         await world.slack.drain()
@@ -214,14 +215,16 @@ async def test_x_poll_card_length_rule_quorum_one_reply(make_world: SandboxFacto
 
         reply = "Trois jours sans réseau, on comprend 😉 Écrivez-nous en DM : https://x.com/brand"
         ts = await propose(world, case, ALICE, reply)
+        xx.expire_access_tokens()  # mid-run: one refresh
         await approve(world, ts)
         case = await published(world, case)
         (created,) = xx.created
-        (request,) = xx.requests_to("POST", "/2/tweets")
-        assert request.body == {"text": reply, "reply": {"in_reply_to_tweet_id": post.id}}
+        posts = xx.requests_to("POST", "/2/tweets")
+        assert [r.status for r in posts][-1] == 201 and all(r.status in (401, 201) for r in posts)
+        assert posts[-1].body == {"text": reply, "reply": {"in_reply_to_tweet_id": post.id}}
         assert created.in_reply_to == post.id
         assert case.published_url == f"https://x.com/brand/status/{created.id}"
-        assert xx.refreshes == 1
+        assert xx.refreshes == 2  # the first token, then one refresh after the expiry
         await world.wait_for(
             lambda: any("Published on X" in t for t in thread_texts(world, case)), 5, "note"
         )
