@@ -13,7 +13,7 @@ import json
 import time
 
 from assistant.models import Case, CaseStatus
-from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, MAX, Sandbox
+from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, MAX, X_FIRST_REFRESH_TOKEN, Sandbox
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, propose, published, react, thread_texts
 
@@ -326,6 +326,10 @@ async def test_x_expiry_with_two_replicas_refreshes_once_and_redis_wins(
         await third.networks["x"].mentions_since(None)
         assert world.x.refreshes == 2
         assert all(r.status == 200 for r in world.x.requests_to("POST", "/2/oauth2/token"))
+        redis = world.app.store.redis
+        (token_key,) = await redis.keys("coa:token:x:*")
+        assert await redis.ttl(token_key) > 0  # kept with a retention, like every key
+        assert X_FIRST_REFRESH_TOKEN not in await redis.get(token_key)  # the burnt one
 
 
 async def test_x_with_oauth1_signatures(make_world: SandboxFactory) -> None:
