@@ -174,6 +174,7 @@ class BlueskyEmulator(FaultControls):
         self.notifications: list[_Notification] = []
         self.requests: list[BlueskyRequest] = []
         self.logins = 0
+        self._login_times: list[float] = []
         self.refreshes = 0
         self._sessions = _Sessions()
         self._faults = FaultQueue()
@@ -366,9 +367,12 @@ class BlueskyEmulator(FaultControls):
 
     async def _create_session(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.logins += 1
-        if self.logins > self.login_limit:
+        now = time.time()
+        self._login_times = [t for t in self._login_times if now - t < RATE_WINDOW]
+        if len(self._login_times) >= self.login_limit:
             raise _XrpcError(429, "RateLimitExceeded", "Rate Limit Exceeded")
+        self._login_times.append(now)
+        self.logins += 1
         identifier = str(body.get("identifier", "")).lower()
         if (
             identifier not in (self.account.handle, self.account.did)
