@@ -7,6 +7,7 @@ the loop can only reach the app over the socket.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -110,6 +111,13 @@ async def test_reconnects_after_slack_asks_for_a_refresh(
             10,
             "the app to open a new Socket Mode connection",
         )
+        # The SDK may replace its first new connection once more (the disconnect message and
+        # the closed socket both trigger a reconnect): wait until it has settled.
+        settled = -1
+        while settled != len(world.slack.calls_to("apps.connections.open")):
+            settled = len(world.slack.calls_to("apps.connections.open"))
+            await asyncio.sleep(0.3)
+        await world.slack.wait_for_socket(within=5)
 
         for user, emoji in ((BOB, "white_check_mark"), (MAX, "+1")):
             delivery = await world.slack.add_reaction(user, CHANNEL, proposal, emoji)
