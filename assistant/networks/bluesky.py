@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -90,7 +91,7 @@ def new_tid(now_us: int | None = None, clock_id: int | None = None) -> str:
     """A TID: 13 chars of base32-sortable over (µs since the epoch << 10 | clock id)."""
     global _last_tid
     micros = now_us if now_us is not None else int(time.time() * 1_000_000)
-    cid = clock_id if clock_id is not None else int.from_bytes(_random(2)) % 1024
+    cid = clock_id if clock_id is not None else secrets.randbelow(1024)
     value = (micros << 10) | cid
     if now_us is None:
         value = max(value, _last_tid + 1)
@@ -100,12 +101,6 @@ def new_tid(now_us: int | None = None, clock_id: int | None = None) -> str:
         out.append(_B32_SORTABLE[value & 31])
         value >>= 5
     return "".join(reversed(out))
-
-
-def _random(n: int) -> bytes:
-    import os
-
-    return os.urandom(n)
 
 
 # ---------------------------------------------------------------------- facets
