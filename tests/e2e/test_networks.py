@@ -14,6 +14,7 @@ import time
 
 from assistant.models import Case, CaseStatus
 from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, MAX, X_FIRST_REFRESH_TOKEN, Sandbox
+from assistant.store import keys
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, propose, published, react, thread_texts
 
@@ -413,3 +414,22 @@ async def test_custom_emoji_refuse_a_proposal(world: Sandbox) -> None:
     await published(world, case)
     (status,) = world.mastodon.created_statuses
     assert status.text == "@colere@mastodon.social Bravo 🔥👍🏽"
+
+
+async def test_one_replica_polls_each_account(make_world: SandboxFactory) -> None:
+    async with make_world(BLUESKY_POLL_SECONDS=POLL, X_POLL_SECONDS=POLL) as world:
+        replica = await world.add_replica(BLUESKY_POLL_SECONDS=POLL, X_POLL_SECONDS=POLL)
+        post = world.bluesky.add_mention("colere.bsky.social", HOSTILE)
+        tweet = world.x.add_mention("colere", HOSTILE)
+        await polled_card(world, "bluesky", post.uri)
+        await polled_card(world, "x", tweet.id)
+        await asyncio.sleep(10 * POLL)  # many more polls on both replicas
+        assert len([m for m in world.slack.bot_messages(CHANNEL) if not m.is_reply]) == 2
+        redis = world.app.store.redis
+        for platform in ("bluesky", "x"):
+            pollers = [app.pollers[platform] for app in (world.app, replica)]
+            holder = await redis.get(keys.lease(f"poller:{platform}"))
+            assert holder in {p.owner for p in pollers}
+            (other,) = [p for p in pollers if p.owner != holder]
+            assert await other.poll_once() == 0  # no lease: no request to the network
+        assert world.bluesky.logins == 1 and world.x.refreshes == 1
