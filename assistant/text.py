@@ -18,6 +18,7 @@ __all__ = [
     "html_to_text",
     "rich_text_to_plain",
     "rich_text_user_ids",
+    "slack_channel_names",
     "slack_to_plain",
     "slack_user_ids",
     "truncate",
@@ -139,6 +140,14 @@ def _emoji_text(element: Mapping[str, object]) -> str | None:
     return out
 
 
+_SLACK_CHANNEL_RE = re.compile(r"<#([CG][A-Z0-9]+)\|([^<>|]+)>")
+
+
+def slack_channel_names(text: str) -> dict[str, str]:
+    """Channel names from ``<#C…|name>`` in Slack message text (the rich text has only ids)."""
+    return {cid: _unescape_slack(name) for cid, name in _SLACK_CHANNEL_RE.findall(text)}
+
+
 def _inline(elements: object, names: Mapping[str, str], custom: list[str]) -> str:
     out: list[str] = []
     for element in elements if isinstance(elements, list) else []:
@@ -156,7 +165,8 @@ def _inline(elements: object, names: Mapping[str, str], custom: list[str]) -> st
         elif kind == "usergroup":
             out.append("@" + str(element.get("usergroup_id", "")))
         elif kind == "channel":
-            out.append("#" + str(element.get("channel_id", "")))
+            cid = str(element.get("channel_id", ""))
+            out.append("#" + names.get(cid, cid))
         elif kind == "broadcast":
             out.append("@" + str(element.get("range", "here")))
         elif kind == "emoji":
@@ -225,7 +235,8 @@ def rich_text_to_plain(blocks: object, names: Mapping[str, str]) -> tuple[str, l
 
     Slack sends a typed emoji as ``:shortcode:`` in the message ``text`` but as an ``emoji``
     element with its Unicode (and skin tone) in the rich text, so the rich text is what the
-    voters saw. Links become their URL, user mentions ``@name`` (from ``names``), lists one
+    voters saw. Links become their URL, user mentions ``@name`` and channel mentions
+    ``#name`` (from ``names``, which maps user and channel ids to names), lists one
     line per item (``•`` or ``1.``), quotes ``> `` lines; formatting (bold, italic, code) is
     kept as plain text. Custom emoji (no Unicode) are listed so the caller can refuse them.
     None when the message has no rich_text block (then read its text field).

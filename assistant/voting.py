@@ -188,7 +188,7 @@ class ThreadService:
         and the custom emoji it uses."""
         ids = text.slack_user_ids(msg.text) | text.rich_text_user_ids(msg.blocks)
         names = {uid: (await self.slack.user(uid)).name for uid in ids}
-        rich = text.rich_text_to_plain(msg.blocks, names)
+        rich = text.rich_text_to_plain(msg.blocks, {**text.slack_channel_names(msg.text), **names})
         if rich is not None:
             return rich
         return text.slack_to_plain(msg.text, names), []
