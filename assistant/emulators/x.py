@@ -59,7 +59,11 @@ NOT_MENTIONED = (
     "Reply to this conversation is not allowed because you have not been mentioned or "
     "otherwise engaged by the author of the post you are replying to."
 )
-_URL = re.compile(r"https?://[^\s]+\.[a-z]{2,}[^\s]*", re.IGNORECASE)
+_URL = re.compile(
+    r"(?:https?://[^\s]+\.[a-z]{2,}[^\s]*|(?:[\w-]+\.)+(?:com|net|org|io|co|fr|eu|be|ch|de)"
+    r"(?:/[^\s]*)?)",
+    re.IGNORECASE,
+)
 
 
 def weighted_length(text: str) -> int:

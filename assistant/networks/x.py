@@ -24,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 import unicodedata
@@ -84,6 +85,30 @@ def _weight(ch: str) -> int:
     return 1 if any(lo <= cp <= hi for lo, hi in _LIGHT_RANGES) else 2
 
 
+# twitter-text also counts a link without a protocol (``example.com/path``) as 23 when its
+# domain ends in a known TLD; the common generic and European ones are listed here.
+_BARE_URL_RE = re.compile(
+    r"(?<![\w@#./:-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+    r"(?:com|net|org|info|biz|io|co|app|dev|ai|me|tv|ly|gl|gg|eu|fr|be|ch|de|uk|es|it|nl|"
+    r"pt|ca|us|ma|dz|tn|sn|ci|re|lu|mc|paris|shop|store|online|site|xyz|news)"
+    r"(?![\w-])(?:/[^\s]*)?",
+    re.IGNORECASE,
+)
+_TRAILING_PUNCT = ".,;:!?'\")]"
+
+
+def _link_spans(text: str) -> list[tuple[int, int]]:
+    """URLs with a protocol, then bare domains outside them, in order."""
+    spans = url_spans(text)
+    for m in _BARE_URL_RE.finditer(text):
+        start, end = m.start(), m.end()
+        while end > start and text[end - 1] in _TRAILING_PUNCT:
+            end -= 1
+        if not any(s <= start < e for s, e in spans):
+            spans.append((start, end))
+    return sorted(spans)
+
+
 def x_length(text: str) -> int:
     """Weighted length as X counts it (twitter-text v3): the text is NFC-normalised; each URL
     counts 23; each emoji (a whole sequence: skin tone, ZWJ family, flag, keycap) counts 2;
@@ -92,7 +117,7 @@ def x_length(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
     total = 0
     pos = 0
-    for start, end in url_spans(text):
+    for start, end in _link_spans(text):
         total += _plain_weight(text[pos:start]) + URL_WEIGHT
         pos = end
     return total + _plain_weight(text[pos:])

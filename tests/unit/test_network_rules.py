@@ -43,6 +43,9 @@ def test_registry_has_every_network_and_no_rule_for_the_webhook() -> None:
         ("\u2014", 1),  # em dash: U+2010–U+201F weigh 1
         ("https://example.com/" + "a" * 200, 23),  # every URL is 23
         ("voir https://t.co/abc.", 5 + 23 + 1),
+        ("voir free.fr/aide, merci", 5 + 23 + 7),  # a link without protocol counts 23 too
+        ("écrivez à support@free.fr", 25),  # an e-mail address is not a link
+        ("version 2.0 ok", 14),
     ],
 )
 def test_x_weighted_length_matches_twitter_text(text: str, weighted: int) -> None:
