@@ -15,18 +15,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.events
 from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
-from assistant.escalation import Escalator
+from assistant.edge import MAX_SLACK_BODY, slack_events_route
+from assistant.escalation import Escalator, Pager
 from assistant.jobs import JobHandler, JobRunner
 from assistant.networks.mastodon import MastodonClient
 from assistant.publishing import Publisher
@@ -45,7 +44,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SLACK_BODY = 1024 * 1024
+# Redis calls fail fast while it is down or unreachable (a request then answers 503 well
+# within Slack's 3 s, and its sender retries); one quick retry covers a dropped connection.
+REDIS_TIMEOUT_SECONDS = 1.0
+REDIS_RETRIES = 1
+SLACK_TIMEOUT_SECONDS = 10
 
 
 class Assistant:
@@ -70,7 +73,14 @@ class Assistant:
         else:
             self._embedded = EmbeddedRedis(s.ASSISTANT_DATA_DIR)
             url = await self._embedded.start()
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True)
+        self._redis = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), REDIS_RETRIES),
+            health_check_interval=10,
+        )
         await self._redis.ping()
         self.store = Store(self._redis, retention_seconds=s.retention_seconds)
 
@@ -79,9 +89,12 @@ class Assistant:
             token=s.SLACK_BOT_TOKEN.get_secret_value(),
             base_url=s.slack_api_url,
             session=self._session,
+            timeout=SLACK_TIMEOUT_SECONDS,
+            # Only 429s are retried by the SDK (Slack did not process those). No retry on a
+            # 5xx or a dropped connection: chat.postMessage has no idempotency key, and the
+            # message may exist; the job retries after looking for it (look-before-retry).
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
-        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
-        client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
         self.slack = SlackGateway(client, self.store, manager_ids=s.ASSISTANT_MANAGERS)
         await self.slack.identify()
 
@@ -96,12 +109,13 @@ class Assistant:
         job_handlers: dict[str, JobHandler] = {}
         self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
+        pager = Pager(s, self.slack)
         job_handlers.update(
             {
-                keys.JOB_POST_CARD: PostCard(self.cases),
-                keys.JOB_UPDATE_CARD: UpdateCard(self.cases),
+                keys.JOB_POST_CARD: PostCard(self.cases, pager),
+                keys.JOB_UPDATE_CARD: UpdateCard(self.cases, pager),
                 keys.JOB_PUBLISH: Publisher(s, self.store, self.slack, mastodon),
-                keys.JOB_SLA: Escalator(s, self.store, self.slack),
+                keys.JOB_SLA: Escalator(s, self.store, self.slack, pager),
             }
         )
         self.threads = ThreadService(
@@ -116,6 +130,7 @@ class Assistant:
             logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
+        handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
 
         self.jobs.start()
         await self._start_web()
@@ -139,7 +154,12 @@ class Assistant:
     async def _start_web(self) -> None:
         app = web.Application(client_max_size=MAX_SLACK_BODY)
         secret = self.settings.INGEST_SECRET.get_secret_value().encode()
-        app.router.add_post("/slack/events", self._slack_events)
+        app.router.add_post(
+            "/slack/events",
+            slack_events_route(
+                self.bolt, self.settings.SLACK_SIGNING_SECRET.get_secret_value().encode()
+            ),
+        )
         app.router.add_post("/ingest/mentions", ingest_route(secret, self.cases.ingest))
         app.router.add_get("/healthz", self._healthz)
         self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)
@@ -148,19 +168,15 @@ class Assistant:
         await site.start()
         self.port = int(self._web.addresses[0][1])  # the bound port (PORT=0 picks a free one)
 
-    async def _slack_events(self, request: web.Request) -> web.StreamResponse:
-        if (request.content_length or 0) > MAX_SLACK_BODY:
-            return web.json_response({"error": "body too large"}, status=413)
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
-
     async def _healthz(self, _: web.Request) -> web.Response:
         if not self.ready or self._redis is None:
             return web.json_response({"ok": False, "reason": "starting or stopping"}, status=503)
         try:
             await self._redis.ping()
         except (aioredis.RedisError, OSError) as exc:
-            return web.json_response({"ok": False, "reason": f"redis: {exc}"}, status=503)
+            return web.json_response(
+                {"ok": False, "reason": f"redis unavailable ({type(exc).__name__})"}, status=503
+            )
         return web.json_response({"ok": True})
 
     def _tell_user(self, refusal: ProposalRefused) -> None:

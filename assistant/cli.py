@@ -57,7 +57,7 @@ def _run() -> int:
     except ConfigError as exc:
         print(f"assistant: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.ASSISTANT_LOG_LEVEL)
+    logs.configure(settings.ASSISTANT_LOG_LEVEL, settings.ASSISTANT_LOG_FORMAT)
     from assistant.app import Assistant
 
     async def serve() -> None:

@@ -3,8 +3,10 @@
 Jobs live in one Redis sorted set (member "kind:case_id", score = due time). A worker claims
 due jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease
 to expire and any replica picks the job up again. Handlers are idempotent and say "later" by
-raising RetryLater (any other exception counts the same); the runner then reschedules with
-exponential backoff (settle_job.lua), and after MAX_ATTEMPTS hands the job to give_up.
+raising RetryLater or a transient ExternalError (any other exception counts the same); the
+runner then reschedules with exponential backoff (settle_job.lua), and after MAX_ATTEMPTS
+hands the job to give_up. A permanent ExternalError (e.g. Slack's ``channel_not_found``) is
+not retried: the job goes to give_up at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from assistant.errors import ExternalError
 from assistant.logs import bound_case
 from assistant.store import Job, Store
 
@@ -128,6 +131,14 @@ class JobRunner:
             await handler.run(job.case_id)
         except RetryLater as exc:
             await self._retry(job, handler, str(exc), exc.retry_after)
+            return
+        except ExternalError as exc:
+            if exc.transient:
+                await self._retry(job, handler, str(exc), exc.retry_after)
+                return
+            log.error("job %s failed for good (not retried): %s", job.member, exc)
+            await handler.give_up(job.case_id, str(exc))
+            await self.store.finish_job(job)
             return
         except Exception as exc:
             log.exception("job %s failed", job.member)

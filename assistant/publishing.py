@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from assistant import blocks, text
-from assistant.errors import PublishError, SlackUnavailable
+from assistant.errors import PublishError, SlackError
 from assistant.jobs import RetryLater
 from assistant.models import Case, CaseStatus
 from assistant.networks.mastodon import MastodonClient
@@ -92,5 +92,5 @@ class Publisher:
             return
         try:
             await self.slack.post_in_thread(case.channel, case.card_ts, note)
-        except SlackUnavailable as exc:  # the card update (a durable job) still shows it
+        except SlackError as exc:  # the card update (a durable job) still shows it
             log.warning("thread note not posted: %s", exc)

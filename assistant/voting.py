@@ -18,6 +18,7 @@ from assistant import blocks, text
 from assistant.cases import APPROVE_EMOJI, VETO_EMOJI
 from assistant.errors import AssistantError
 from assistant.logs import bound_case
+from assistant.payloads import ReactionEvent
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store, VoteResult
@@ -25,6 +26,9 @@ from assistant.store import Store, VoteResult
 log = logging.getLogger(__name__)
 
 ACCEPTED_REACTION = "memo"  # the bot's acknowledgement on an accepted proposal
+# Work before the ack is bounded: at most this many people named in a proposal are resolved
+# (users.info, cached; concurrently). A proposal naming more is refused, whatever its length.
+MAX_PROPOSAL_MENTIONS = 10
 
 
 class ProposalRefused(AssistantError):
@@ -134,7 +138,7 @@ class ThreadService:
             return "ignored"
         if (await self.slack.user(msg.user)).is_bot:
             return "ignored"
-        plain = await self._plain(msg.text)
+        plain = await self._plain(msg)
         if not plain.strip():
             return "ignored"
         known = await self.store.get_proposal(case_id, msg.ts)
@@ -178,25 +182,32 @@ class ThreadService:
             )
         return outcome
 
-    async def _plain(self, slack_text: str) -> str:
-        names = {uid: (await self.slack.user(uid)).name for uid in text.slack_user_ids(slack_text)}
-        return text.slack_to_plain(slack_text, names)
+    async def _plain(self, msg: ThreadMessage) -> str:
+        """The text a reader sees; people named are resolved (a bounded number of them)."""
+        mentioned = text.slack_user_ids(msg.text)
+        if len(mentioned) > MAX_PROPOSAL_MENTIONS:
+            raise ProposalRefused(
+                f"A proposal can name at most {MAX_PROPOSAL_MENTIONS} people "
+                f"(this one names {len(mentioned)}).",
+                channel=msg.channel,
+                user=msg.user or "",
+                thread_ts=msg.thread_ts,
+            )
+        names = await self.slack.names(mentioned)
+        return text.slack_to_plain(msg.text, names)
 
     # -- votes ---------------------------------------------------------------------------
 
     async def on_reaction(
-        self, event: dict[str, Any], event_id: str, *, added: bool
+        self, event: ReactionEvent, event_id: str, *, added: bool
     ) -> VoteResult | None:
         """Handle reaction_added/removed; None when it is not a vote on a proposal."""
-        vote = classify_reaction(str(event.get("reaction", "")))
-        item = event.get("item") or {}
-        user = str(event.get("user", ""))
-        channel = str(item.get("channel", ""))
-        if vote is None or item.get("type") != "message" or not user:
+        vote = classify_reaction(event.reaction)
+        user, channel, ts = event.user, event.item.channel, event.item.ts
+        if vote is None or event.item.type != "message" or not user or not ts:
             return None
         if channel != self.settings.ASSISTANT_CHANNEL or user == self.slack.bot_user_id:
             return None
-        ts = str(item.get("ts", ""))
         case_id = await self.store.case_for_message(channel, ts)
         if case_id is None:
             return None
