@@ -151,6 +151,11 @@ class Assistant:
             "Socket" if s.socket_mode else "HTTP",
         )
 
+    @property
+    def embedded_redis(self) -> EmbeddedRedis | None:
+        """The embedded Redis server when REDIS_URL is unset (tests stop and restart it)."""
+        return self._embedded
+
     async def _start_web(self) -> None:
         app = web.Application(client_max_size=MAX_SLACK_BODY)
         secret = self.settings.INGEST_SECRET.get_secret_value().encode()

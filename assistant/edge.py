@@ -114,10 +114,10 @@ def check_slack_signature(
     return None
 
 
-def check_slack_payload(text: str, content_type: str) -> str | None:
-    """Why a signed Slack body is not one we can hand to Bolt (None: it is). Mirrors Bolt's
-    own reading: JSON when the type says so or the body starts with ``{``, else a form whose
-    ``payload`` field (interactions) is JSON."""
+def check_slack_payload(text: str, content_type: str) -> tuple[str | None, str]:
+    """(why a signed Slack body is not one we can hand to Bolt — None: it is —, its type).
+    Mirrors Bolt's own reading: JSON when the content type says so or the body starts with
+    ``{``, else a form whose ``payload`` field (interactions) is JSON."""
     payload: Any
     try:
         if content_type == "application/json" or text.startswith("{"):
@@ -132,23 +132,23 @@ def check_slack_payload(text: str, content_type: str) -> str | None:
                 )
             )
             if "payload" not in text:
-                return None  # a slash command or an ssl_check: plain form fields
+                return None, "form"  # a slash command or an ssl_check: plain form fields
             payload = loads_json(form.get("payload", "{}"))
     except (ValueError, UnicodeDecodeError) as exc:
-        return f"body is not valid JSON or form data ({type(exc).__name__})"
+        return f"body is not valid JSON or form data ({type(exc).__name__})", ""
     if not isinstance(payload, dict):
-        return "payload is not a JSON object"
+        return "payload is not a JSON object", ""
     kind = payload.get("type")
     if not isinstance(kind, str):
-        return "payload has no type"
+        return "payload has no type", ""
     if kind == "event_callback":
         try:
             EventEnvelope.model_validate(payload)
         except ValidationError as exc:
-            return describe(exc)
+            return describe(exc), kind
     elif kind == "url_verification" and not isinstance(payload.get("challenge"), str):
-        return "challenge: must be a string"
-    return None
+        return "challenge: must be a string", kind
+    return None, kind
 
 
 def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
@@ -165,10 +165,14 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return error(400, "body is not UTF-8", no_retry)
-        reason = check_slack_payload(text, request.content_type)
+        reason, kind = check_slack_payload(text, request.content_type)
         if reason is not None:
             log.warning("signed Slack request refused (400): %s", reason)
             return error(400, reason, no_retry)
+        if kind == "app_rate_limited":
+            # Slack stopped delivering events for a minute (over 30,000 an hour): no listener
+            log.warning("Slack reports our app rate-limited for event deliveries")
+            return web.json_response({"ok": True})
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,
