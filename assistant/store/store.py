@@ -32,8 +32,7 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     redis_exceptions.ReadOnlyError,
     redis_exceptions.ClusterDownError,
     redis_exceptions.TryAgainError,
-    OSError,
-)
+)  # redis-py wraps socket errors in its ConnectionError/TimeoutError
 
 
 def is_unavailable(exc: BaseException) -> bool:
