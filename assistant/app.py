@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -45,8 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Redis calls fail fast while it is down or unreachable (a request then answers 503 well
-# within Slack's 3 s, and its sender retries); one quick retry covers a dropped connection.
-REDIS_TIMEOUT_SECONDS = 1.0
+# within Slack's 3 s, and its sender retries). One quick retry covers a dropped connection
+# (e.g. after Redis restarted); a timeout is not retried (it would only double the wait).
+REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_RETRIES = 1
 SLACK_TIMEOUT_SECONDS = 10
 
@@ -78,7 +80,12 @@ class Assistant:
             decode_responses=True,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), REDIS_RETRIES),
+            retry=Retry(
+                ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+                REDIS_RETRIES,
+                supported_errors=(RedisConnectionError,),
+            ),
+            retry_on_timeout=False,
             health_check_interval=10,
         )
         await self._redis.ping()

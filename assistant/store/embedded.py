@@ -54,6 +54,11 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def pid(self) -> int | None:
+        """The redis-server's process id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     async def start(self, timeout: float = 10.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await self._shutdown_leftover()

@@ -11,6 +11,8 @@ with ``redeliver``).
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -106,3 +108,31 @@ async def test_healthz_names_redis_while_it_is_down(tmp_path: Path) -> None:
         await client.aclose()
 
         await world.wait_for(lambda: healthy(world), 10, "healthz 200 by itself")
+
+
+async def test_unreachable_redis_answers_503_within_slacks_3_seconds(tmp_path: Path) -> None:
+    """A Redis that accepts connections but never answers (here: SIGSTOPped, as a hung node or
+    a network partition would): requests still get their 503 before Slack's 3 s timeout."""
+    async with sandbox(tmp_path, redis_url=None) as world:
+        embedded = world.app.embedded_redis
+        assert embedded is not None and embedded.pid is not None
+        case = await open_case(world)
+        proposal = await propose(world, case, "UALICE", "On répare, promis")
+        pid = embedded.pid
+        os.kill(pid, signal.SIGSTOP)
+        world.slack.retry_delays = ()  # one attempt: Slack's own retries come minutes later
+        try:
+            vote = await world.slack.add_reaction(BOB, CHANNEL, proposal, "white_check_mark")
+            # the attempt got an answer (503), it did not time out (the emulator waits 3 s)
+            assert [a.status for a in vote.attempts] == [503]
+            body = webhook_body(world.mastodon.add_mention("x@mastodon.social", "connards"))
+            status, _ = await world.ingest(body)
+            assert status == 503
+            assert await health(world) == 503
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await world.wait_for(lambda: healthy(world), 10, "healthz 200 by itself")
+        redelivered = await world.slack.redeliver(vote.event_id)
+        assert redelivered.attempts[-1].status == 200
+        status, _ = await world.ingest(body)
+        assert status == 202
