@@ -1,7 +1,8 @@
 """The HTTP edge: authenticate over the raw bytes first, then parse, never answer 500.
 
 Every POST route reads its body up to a limit (413 beyond), checks its signature over the raw
-bytes (401 with a short reason for anything missing, malformed, stale or wrong — nothing
+bytes (401 with a short reason for anything missing, malformed, stale or wrong; 408 for a body that
+does not arrive within 10 s — nothing
 before that step can raise on what a sender controls), and only then decodes and parses the
 body into the payload models (400 naming what is wrong). No header value or body is logged.
 
@@ -14,6 +15,7 @@ again); while Redis is unavailable the listeners make it a 503 (Slack retries la
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -35,6 +37,7 @@ from assistant.payloads import EventEnvelope, describe, loads_json
 log = logging.getLogger(__name__)
 
 MAX_SLACK_BODY = 1024 * 1024
+BODY_READ_SECONDS = 10.0
 SLACK_REPLAY_WINDOW = 300  # seconds, as Slack documents (and Bolt checks)
 MAX_FORM_FIELDS = 100
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
@@ -50,20 +53,32 @@ def error(status: int, reason: str, headers: Mapping[str, str] | None = None) ->
     return web.json_response({"error": reason}, status=status, headers=headers)
 
 
-async def read_body(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, or None when it is over ``limit`` bytes (read no further than that)."""
+class BodyRefused(Exception):
+    """The body cannot be read: too large (413) or not received in time (408)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body; BodyRefused when it is over ``limit`` bytes (read no further) or does
+    not arrive within BODY_READ_SECONDS (a slow sender holds no connection for long)."""
     if (request.content_length or 0) > limit:
-        return None
+        raise BodyRefused(413, f"body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.read(limit + 1 - size)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
+    try:
+        async with asyncio.timeout(BODY_READ_SECONDS):
+            while chunk := await request.content.read(limit + 1 - size):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise BodyRefused(413, f"body over {limit} bytes")
+    except TimeoutError:
+        raise BodyRefused(408, f"body not received within {BODY_READ_SECONDS} s") from None
+    return b"".join(chunks)
 
 
 def _one_header(headers: CIMultiDictProxy[str], name: str) -> str | None:
@@ -155,9 +170,10 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
     no_retry = {"X-Slack-No-Retry": "1"}
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        body = await read_body(request, MAX_SLACK_BODY)
-        if body is None:
-            return error(413, f"body over {MAX_SLACK_BODY} bytes", no_retry)
+        try:
+            body = await read_body(request, MAX_SLACK_BODY)
+        except BodyRefused as exc:
+            return error(exc.status, exc.reason)
         reason = check_slack_signature(signing_secret, body, request.headers, time.time())
         if reason is not None:
             return error(401, reason)

@@ -121,6 +121,14 @@ class ApiCall:
     error: str | None = None
     response: JSON = field(default_factory=dict)
 
+    def answer(
+        self, data: JSON, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """Record the answer to this call and build it."""
+        self.status, self.ok, self.error = status, bool(data.get("ok")), data.get("error")
+        self.response = data
+        return json_response(data, status=status, headers=headers)
+
 
 @dataclass
 class MessageVersion:
@@ -1234,14 +1242,7 @@ class SlackEmulator:
         logged = {k: v for k, v in params.items() if k != "token"}
         call = ApiCall(method, logged, time.time(), request.method)
         self.calls.append(call)
-
-        def answer(
-            data: JSON, status: int = 200, headers: dict[str, str] | None = None
-        ) -> web.Response:
-            call.status, call.ok, call.error = status, bool(data.get("ok")), data.get("error")
-            call.response = data
-            return json_response(data, status=status, headers=headers)
-
+        answer = call.answer
         handler = self._methods.get(method)
         if handler is None:
             return answer({"ok": False, "error": "unknown_method", "req_method": method}, 404)
@@ -1276,13 +1277,7 @@ class SlackEmulator:
         parse_error: str,
         call: ApiCall,
     ) -> web.Response:
-        def answer(
-            data: JSON, status: int = 200, headers: dict[str, str] | None = None
-        ) -> web.Response:
-            call.status, call.ok, call.error = status, bool(data.get("ok")), data.get("error")
-            call.response = data
-            return json_response(data, status=status, headers=headers)
-
+        answer = call.answer
         if parse_error:
             return answer({"ok": False, "error": parse_error})
         token = auth_token or str(params.get("token") or "")

@@ -3,8 +3,9 @@
 Header ``X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>``. Answers 202 with the
 case when one is opened, 200 with a reason when the mention is not hostile or already seen,
 401 on a missing, malformed or bad signature (checked over the raw bytes before anything is
-parsed), 400 naming the bad field, 413 over 64 KiB, 503 (with ``Retry-After``) while Redis is
-unavailable — the sender retries, and nothing it was not told 200/202 about was kept.
+parsed), 400 naming the bad field, 413 over 64 KiB, 408 for a body that does not arrive
+within 10 s, 503 (with ``Retry-After``) while Redis is unavailable — the sender retries, and
+nothing it was not told 200/202 about was kept.
 Work before the answer is bounded by the body limit: one scoring, one Lua step.
 """
 
@@ -17,7 +18,13 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from assistant.cases import IngestOutcome
-from assistant.edge import check_sha256_signature, error, read_body, sha256_signature
+from assistant.edge import (
+    BodyRefused,
+    check_sha256_signature,
+    error,
+    read_body,
+    sha256_signature,
+)
 from assistant.logs import outside
 from assistant.models import Mention
 from assistant.payloads import loads_json
@@ -39,9 +46,10 @@ def ingest_route(
     secret: bytes, ingest: Callable[[Mention], Awaitable[IngestOutcome]]
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        body = await read_body(request, MAX_BODY_BYTES)
-        if body is None:
-            return error(413, f"body over {MAX_BODY_BYTES} bytes")
+        try:
+            body = await read_body(request, MAX_BODY_BYTES)
+        except BodyRefused as exc:
+            return error(exc.status, exc.reason)
         reason = check_sha256_signature(secret, body, request.headers, SIGNATURE_HEADER)
         if reason is not None:
             return error(401, reason)

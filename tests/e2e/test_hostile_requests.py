@@ -318,3 +318,20 @@ async def test_the_valid_rows_do_work(world: Sandbox) -> None:
     assert status == 200
     status, _, answer = await send(world, Row(INGEST, mention_body(world), ingest_headers))
     assert status == 202, answer
+
+
+@pytest.mark.parametrize("route", [SLACK, INGEST])
+async def test_a_body_that_never_arrives_gets_408(
+    world: Sandbox, route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from assistant import edge
+
+    monkeypatch.setattr(edge, "BODY_READ_SECONDS", 0.3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", world.app.port)
+    writer.write(f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{}}".encode())
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert raw.startswith(b"HTTP/1.1 408"), raw[:100]
