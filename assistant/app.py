@@ -2,8 +2,9 @@
 
 One Redis pool (embedded server when REDIS_URL is unset), one aiohttp ClientSession (shared by
 the Slack client and the network clients), one aiohttp web server on PORT serving
-``POST /slack/events``, ``POST /ingest/mentions`` and ``GET /healthz`` — in Socket Mode too,
-where Slack events arrive over the socket instead.
+``POST /slack/events``, ``POST /ingest/mentions`` (both through assistant/edge.py:
+authenticated over the raw bytes before anything is parsed) and ``GET /healthz`` — in Socket
+Mode too, where Slack events arrive over the socket instead.
 """
 
 from __future__ import annotations
