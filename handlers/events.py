@@ -9,7 +9,8 @@ answers 200 to any other well-formed event.
 
 What the error handler answers: a refusal shown to its author → 200; a payload that does not
 have Slack's documented shape → 400 with ``X-Slack-No-Retry`` (the same bytes would fail
-again); Redis unavailable → 503 (Slack retries later, nothing was acknowledged).
+again); Redis unavailable or a transient Slack API error → 503 (Slack retries later, nothing
+was acknowledged); a permanent Slack API error (e.g. ``user_not_found``) → 200, logged.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
-from assistant.errors import AssistantError, BadPayload
+from assistant.errors import AssistantError, BadPayload, SlackError
 from assistant.logs import outside
 from assistant.payloads import MessageEvent, ReactionEvent, parse_event
 from assistant.store import is_unavailable
@@ -68,6 +69,11 @@ def register(
         elif is_unavailable(error):
             response.status = 503  # Slack retries; the event was not acknowledged
             log.warning("event refused (503), the store is unavailable: %s", outside(error))
+        elif isinstance(error, SlackError):
+            # transient (Slack's API down): Slack retries the event later; permanent (e.g.
+            # user_not_found): no retry could ever process it
+            response.status = 503 if error.transient else 200
+            log.warning("event not processed, Slack answered: %s", outside(error))
         elif isinstance(error, AssistantError):
             log.warning("event not processed (Slack will retry): %s", outside(error))
         else:

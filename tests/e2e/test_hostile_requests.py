@@ -335,3 +335,52 @@ async def test_a_body_that_never_arrives_gets_408(
     raw = await asyncio.wait_for(reader.readline(), 5)
     writer.close()
     assert raw.startswith(b"HTTP/1.1 408"), raw[:100]
+
+
+def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out: list[tuple[object, ...]] = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            out += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            out += _paths(child, (*prefix, i))
+    return out
+
+
+def _replaced(value: object, path: tuple[object, ...], new: object) -> object:
+    if not path:
+        return new
+    copy = json.loads(json.dumps(value))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]  # type: ignore[index]
+    target[path[-1]] = new  # type: ignore[index]
+    return copy
+
+
+async def test_any_field_of_any_type_is_a_4xx_or_200_never_500(world: Sandbox) -> None:
+    """Every field of real Slack envelopes (as the emulator sends them) swapped for odd values
+    of every JSON type (three per field, in rotation), signed: the app answers 200 or 400,
+    never 500, and stays healthy. (Run with every value on every field while writing it.)"""
+    case = await open_case(world)
+    posted = await world.slack.post_message(
+        ALICE, "Réponse", channel=CHANNEL, thread_ts=case.card_ts
+    )
+    reacted = await world.slack.add_reaction(ALICE, CHANNEL, str(case.card_ts), "x")
+    edited = await world.slack.edit_message(CHANNEL, posted, "Autre")
+    deleted = await world.slack.delete_message(CHANNEL, posted)
+    samples = [d.envelope for d in (posted.delivery, reacted, edited, deleted)]
+    odd_values: list[object] = [None, [], {}, 5, -1.5, "x", True, "\ud800", {"id": "U1"}]
+    statuses: dict[int, int] = {}
+    paths = [(sample, path) for sample in samples for path in _paths(sample) if len(path) <= 4]
+    for n, (sample, path) in enumerate(paths):
+        for k in range(3):  # three of the odd values per field, in rotation (all over the run)
+            odd = odd_values[(3 * n + k) % len(odd_values)]
+            body = json.dumps(_replaced(sample, path, odd)).encode()
+            status, _, answer = await send(world, Row(SLACK, body, slack_headers))
+            statuses[status] = statuses.get(status, 0) + 1
+            assert status in (200, 400), (path, odd, status, answer[:200])
+    assert statuses[400] > 50 and statuses[200] > 50, statuses
+    async with world.http.get(f"{world.base_url}/healthz") as resp:
+        assert resp.status == 200
