@@ -384,3 +384,18 @@ async def test_any_field_of_any_type_is_a_4xx_or_200_never_500(world: Sandbox) -
     assert statuses[400] > 50 and statuses[200] > 50, statuses
     async with world.http.get(f"{world.base_url}/healthz") as resp:
         assert resp.status == 200
+
+
+async def test_any_field_of_a_signed_mention_is_a_4xx_or_accepted_never_500(
+    world: Sandbox,
+) -> None:
+    sample = json.loads(mention_body(world))
+    odd_values: list[object] = [None, [], {}, 5, -1.5, "", "x" * 70_000, True, "\ud800", "\x00"]
+    statuses: dict[int, int] = {}
+    for path in _paths(sample):
+        for odd in odd_values:
+            body = json.dumps(_replaced(sample, path, odd)).encode()
+            status, _, answer = await send(world, Row(INGEST, body, ingest_headers))
+            statuses[status] = statuses.get(status, 0) + 1
+            assert status in (200, 202, 400, 413), (path, odd, status, answer[:200])
+    assert statuses[400] > 30, statuses
