@@ -31,7 +31,7 @@ class Author(BaseModel):
     handle: Str = Field(min_length=1, max_length=320)
     """The network's handle, e.g. the Mastodon acct `colere@mastodon.social` (no leading @)."""
     display_name: Str = Field("", max_length=512)
-    followers: int = Field(0, ge=0)
+    followers: int = Field(0, ge=0, le=10**12)
 
 
 class Mention(BaseModel):

@@ -3,7 +3,7 @@
 The HTTP edge (assistant/edge.py) checks the envelope before Bolt sees it; the listeners
 (handlers/) parse the event they handle into its model. A payload that does not validate is
 a :class:`~assistant.errors.BadPayload` (answered 400, never 500). Every string is valid
-Unicode that Redis can store (no lone surrogate) and bounded; unknown fields are allowed
+Unicode that Redis can store (no lone surrogate) and bounded; unknown fields are accepted
 (Slack adds fields over time) and ignored.
 """
 
@@ -17,16 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from assistant.errors import BadPayload
 from assistant.models import Str
 
-MAX_NUMBER_DIGITS = 40  # a JSON number longer than this is not Slack's (ts are strings)
-
-
 Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.:\-]*$")]
 Ts = Annotated[str, Field(max_length=32, pattern=r"^\d{1,12}(\.\d{1,9})?$")]
 Text = Annotated[Str, Field(max_length=64_000)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # unknown fields (Slack adds some over time) are accepted and not copied
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class EventHeader(_Model):
@@ -100,20 +98,15 @@ def describe(exc: ValidationError) -> str:
 # -- the body -------------------------------------------------------------------------------
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
-        raise ValueError(f"a number longer than {MAX_NUMBER_DIGITS} digits")
-    return int(text)
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
 def loads_json(text: str) -> Any:
-    """json.loads with bounds (number sizes; nesting as deep as the interpreter allows raises
-    ValueError instead of RecursionError). ValueError for anything that is not such JSON."""
+    """json.loads with bounds: an integer over Python's 4,300 digits, nesting deeper than the
+    interpreter allows, NaN or Infinity raise ValueError, like anything that is not JSON.
+    (Fields that are numbers bound their values in their models.)"""
     try:
-        return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise ValueError("nested too deep") from None
