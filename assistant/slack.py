@@ -37,6 +37,9 @@ TRANSIENT_ERRORS = frozenset(
     }
 )
 HISTORY_PAGES = 5  # look-before-retry reads at most this many pages (of 200) of a channel
+# Reads made before Slack gets its answer (who is a bot, who is a manager) give up after this:
+# the event then answers 503 (Slack retries it) instead of missing Slack's 3 s.
+ACK_PATH_SECONDS = 1.5
 USER_CACHE_SECONDS = 24 * 3600
 GROUP_CACHE_SECONDS = 600
 _LOCAL_CACHE_SECONDS = 60.0
@@ -65,10 +68,14 @@ class SlackGateway:
         self._group: tuple[float, frozenset[str]] | None = None
         self.bot_user_id: str | None = None
 
-    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Call a Web API method through slack_sdk's own method (right verb and encoding)."""
+    async def _call(
+        self, method: str, *, within: float | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """Call a Web API method through slack_sdk's own method (right verb and encoding);
+        ``within``: give up (transient error) after that many seconds."""
         try:
-            response = await getattr(self.client, method.replace(".", "_"))(**params)
+            async with asyncio.timeout(within):
+                response = await getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
             raise sort_api_error(method, exc) from exc
         except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
@@ -181,7 +188,7 @@ class SlackGateway:
             return hit[1]
         cached = await self.store.cached_user(user_id)
         if cached is None:
-            data = await self._call("users.info", user=user_id)
+            data = await self._call("users.info", user=user_id, within=ACK_PATH_SECONDS)
             info = data.get("user", {})
             profile = info.get("profile", {})
             name = (
@@ -216,7 +223,9 @@ class SlackGateway:
             return self._group[1]
         users = await self.store.cached_usergroup(group_id)
         if users is None:
-            data = await self._call("usergroups.users.list", usergroup=group_id)
+            data = await self._call(
+                "usergroups.users.list", usergroup=group_id, within=ACK_PATH_SECONDS
+            )
             users = [str(u) for u in data.get("users", [])]
             await self.store.cache_usergroup(group_id, users, GROUP_CACHE_SECONDS)
         members = frozenset(users)

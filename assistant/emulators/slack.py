@@ -489,6 +489,10 @@ class SlackEmulator:
             Fault("after_commit", times, status=status, error=error)
         )
 
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` are answered (normally) after ``seconds``."""
+        self._faults.setdefault(method, FaultQueue()).add(Fault("slow", times, seconds=seconds))
+
     def drop_after_commit(self, method: str, times: int = 1) -> None:
         """The next ``times`` calls to ``method`` are processed, then the connection is
         dropped without an answer (the caller cannot know what happened)."""
@@ -1247,6 +1251,9 @@ class SlackEmulator:
         if handler is None:
             return answer({"ok": False, "error": "unknown_method", "req_method": method}, 404)
         fault = self._take_fault(method)
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(fault.seconds)
+            fault = None
         if fault is not None and fault.kind in ("after_commit", "drop_after_commit"):
             response = await self._handle_api_call(
                 method, handler, params, auth_token, parse_error, call

@@ -10,7 +10,7 @@ import pytest
 from assistant.cases import card_metadata
 from assistant.emulators.slack import dm_channel
 from assistant.jobs import MAX_ATTEMPTS
-from assistant.sandbox import ALICE, CHANNEL, OLIVIA, Sandbox
+from assistant.sandbox import ALICE, CAROL, CHANNEL, OLIVIA, Sandbox
 from assistant.store import keys
 from assistant.voting import MAX_PROPOSAL_MENTIONS
 from tests.e2e.helpers import open_case
@@ -117,3 +117,16 @@ async def test_bot_removed_from_the_channel_pages_oncall_by_direct_message(
         (CHANNEL, "not_in_channel"),
         (OLIVIA, None),
     ]
+
+
+async def test_a_slow_slack_read_before_the_ack_answers_503_in_time(world: Sandbox) -> None:
+    """users.info hangs for a voter nobody has seen yet: the event is answered 503 (Slack
+    retries it) before Slack's 3 s timeout, and the retry counts the vote."""
+    case = await open_case(world)
+    ts = await world.slack.post_message(ALICE, "Réponse", channel=CHANNEL, thread_ts=case.card_ts)
+    await world.wait_for(lambda: world.slack.message(CHANNEL, ts).reactions, 5, "📝")
+    world.slack.slow("users.info", seconds=2)
+    vote = await world.slack.add_reaction(CAROL, CHANNEL, ts, "white_check_mark")
+    assert [a.status for a in vote.attempts] == [503, 200]  # no timeout; the retry counted
+    votes = await world.app.store.redis.hgetall(keys.votes(case.case_id, ts))
+    assert any(field.startswith(CAROL) for field in votes)
