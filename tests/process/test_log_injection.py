@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.sandbox import INGEST_SECRET, webhook_body
+from assistant.sandbox import (
+    BOT_TOKEN,
+    INGEST_SECRET,
+    MASTODON_TOKEN,
+    SIGNING_SECRET,
+    webhook_body,
+)
 from assistant.sources.ingest import SIGNATURE_HEADER, sign
 
 from .harness import ProcessWorld
@@ -63,3 +69,5 @@ async def test_request_bodies_cannot_write_or_flood_the_log(
         assert len(opened) == 1 and opened[0].count("FORGED-LINE") == 2
         if log_format == "json":
             assert json.loads(opened[0])["case"]  # the case is bound on the line
+        for secret in (BOT_TOKEN, SIGNING_SECRET, INGEST_SECRET, MASTODON_TOKEN):
+            assert secret not in log  # not even at DEBUG
