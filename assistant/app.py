@@ -66,6 +66,7 @@ class Assistant:
         self._web: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._poller_task: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
         self.poller: MastodonPoller | None = None
         self.background = Background()
 
@@ -76,6 +77,9 @@ class Assistant:
         else:
             self._embedded = EmbeddedRedis(s.ASSISTANT_DATA_DIR)
             url = await self._embedded.start()
+            self._supervisor = asyncio.create_task(
+                self._embedded.supervise(), name="embedded-redis-supervisor"
+            )
         self._redis = aioredis.Redis.from_url(
             url,
             decode_responses=True,
@@ -218,6 +222,8 @@ class Assistant:
             await self._session.close()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
         if self._embedded is not None:
             await self._embedded.stop()
         log.info("assistant stopped")
