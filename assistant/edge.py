@@ -1,10 +1,10 @@
 """The HTTP edge: authenticate over the raw bytes first, then parse, never answer 500.
 
-Every POST route reads its body up to a limit (413 beyond), checks its signature over the raw
-bytes (401 with a short reason for anything missing, malformed, stale or wrong; 408 for a body that
-does not arrive within 10 s — nothing
-before that step can raise on what a sender controls), and only then decodes and parses the
-body into the payload models (400 naming what is wrong). No header value or body is logged.
+Every POST route reads its body up to a limit (413 beyond; 408 when it does not arrive within
+10 s), checks its signature over the raw bytes (401 with a short reason for anything missing,
+malformed, stale or wrong: nothing before that step can raise on what a sender controls), and
+only then decodes and parses the body into the payload models (400 naming what is wrong). No
+header value or body is logged.
 
 ``POST /slack/events``: Slack's signature (``v0=`` HMAC-SHA256 of ``v0:<timestamp>:<body>``
 with the signing secret) and its five-minute replay window; then the envelope is checked

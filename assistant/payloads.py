@@ -10,15 +10,16 @@ Unicode that Redis can store (no lone surrogate) and bounded; unknown fields are
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import BadPayload
 from assistant.models import Str
 
-Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.:\-]*$")]
-Ts = Annotated[str, Field(max_length=32, pattern=r"^\d{1,12}(\.\d{1,9})?$")]
+# ASCII only ([0-9], not \d: the validator's regex engine counts any Unicode digit as \d)
+Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_\-]*$")]
+Ts = Annotated[str, Field(max_length=32, pattern=r"^[0-9]{1,12}(\.[0-9]{1,9})?$")]
 Text = Annotated[Str, Field(max_length=64_000)]
 
 
@@ -80,7 +81,10 @@ class MessageEvent(MessageFields):
     deleted_ts: Ts | None = None
 
 
-def parse_event(model: type[ReactionEvent | MessageEvent], event: Any) -> Any:
+EventModel = TypeVar("EventModel", ReactionEvent, MessageEvent)
+
+
+def parse_event(model: type[EventModel], event: Any) -> EventModel:
     """The event as ``model`` (BadPayload naming the first bad field)."""
     try:
         return model.model_validate(event)
