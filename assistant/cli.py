@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         help="play the whole loop against the built-in Slack and Mastodon emulators",
         description="Start the assistant on embedded Redis against the package's Slack and "
         "Mastodon emulators, play a scenario over real HTTP and print its timeline. Exits 0 "
-        "only if the reply was really published and the SLA escalation really happened.",
+        "only if the reply was really published, the SLA escalation really happened, forged "
+        "requests were refused and a lost Slack answer still left one card per case.",
     )
     sub.add_parser(
         "eval-scoring",
