@@ -15,6 +15,7 @@ async def test_demo_plays_the_whole_scenario(
     assert "case card posted" in out
     assert "quorum reached but vetoed: nothing published" in out
     assert "on-call pinged" in out and "<!subteam^SONCALL>" in out
+    assert "fake log line → 401" in out and "no second card" in out
     assert (
         out.rstrip().splitlines()[-1].startswith("Published reply: https://social.example/@brand/")
     )
