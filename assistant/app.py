@@ -170,6 +170,7 @@ class Assistant:
 
     async def _start_web(self) -> None:
         app = web.Application(client_max_size=MAX_SLACK_BODY)
+        app.on_response_prepare.append(_plain_headers)
         secret = self.settings.INGEST_SECRET.get_secret_value().encode()
         app.router.add_post(
             "/slack/events",
@@ -227,6 +228,12 @@ class Assistant:
         if self._embedded is not None:
             await self._embedded.stop()
         log.info("assistant stopped")
+
+
+async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:
+    """No software versions in answers (the Server header); JSON is never sniffed as HTML."""
+    response.headers.pop("Server", None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:

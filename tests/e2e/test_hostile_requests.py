@@ -297,6 +297,7 @@ async def test_every_hostile_request_gets_its_status_and_never_500(
             assert len(body) < 300, (name, body)
         if row.route == SLACK and status == 400:
             assert headers.get("x-slack-no-retry") == "1", name
+        assert "server" not in headers and headers["x-content-type-options"] == "nosniff"
     assert got == {name: row.status for name, row in ROWS.items()}
     # signed mentions with bad values get 400 too
     surrogate = mention_body(world, text="\ud800 connards")
