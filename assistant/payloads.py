@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import BadPayload
 from assistant.models import Str
@@ -21,6 +21,14 @@ from assistant.models import Str
 Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_\-]*$")]
 Ts = Annotated[str, Field(max_length=32, pattern=r"^[0-9]{1,12}(\.[0-9]{1,9})?$")]
 Text = Annotated[Str, Field(max_length=64_000)]
+
+
+def _storable(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode (a lone surrogate)") from None
+    return value
 
 
 class _Model(BaseModel):
@@ -69,6 +77,11 @@ class MessageFields(_Model):
     thread_ts: Ts | None = None
     bot_id: Id | None = None
     subtype: Annotated[Str, Field(max_length=100)] | None = None
+    blocks: (
+        Annotated[list[dict[str, Any]], Field(max_length=50), AfterValidator(_storable)] | None
+    ) = None
+    """Block Kit (rich_text for a human message): a list of objects, as Slack documents, with
+    no string Redis could not store; what reads their inside validates that part."""
 
 
 class MessageEvent(MessageFields):

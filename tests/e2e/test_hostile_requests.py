@@ -188,6 +188,21 @@ ROWS: dict[str, Row] = {
         slack_headers,
         400,
     ),
+    "slack signed message lone surrogate in blocks": Row(
+        SLACK,
+        envelope(
+            {
+                "type": "message",
+                "channel": CHANNEL,
+                "user": ALICE,
+                "text": "x",
+                "ts": "1764000000.000100",
+                "blocks": [{"type": "rich_text", "elements": [{"type": "text", "text": "x"}]}],
+            }
+        ).replace(b'"text": "x"}', b'"text": "\\udfff"}'),
+        slack_headers,
+        400,
+    ),
     "slack signed message edit with message a string": Row(
         SLACK,
         envelope(
