@@ -59,3 +59,27 @@ def test_text_lines_escape_outside_values_and_indent_tracebacks() -> None:
     assert lines[0].endswith("got a\\rb\\u2028c")
     assert all(line.startswith("  | ") for line in lines[1:])
     assert any("FAKE LINE" in line for line in lines[1:])
+
+
+def test_json_lines_have_the_fields_and_stay_one_line() -> None:
+    import json
+
+    from assistant.logs import JsonFormatter
+
+    try:
+        raise ValueError("bad\nline")
+    except ValueError:
+        import sys
+
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "assistant.x", logging.WARNING, __file__, 1, "opened %s", ("a\u2028b",), exc_info
+    )
+    with bound_case("c0ffee"):
+        record.case = "c0ffee"
+        line = JsonFormatter().format(record)
+    assert "\n" not in line and "\u2028" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING" and entry["logger"] == "assistant.x"
+    assert entry["case"] == "c0ffee" and entry["message"] == "opened a\\u2028b"
+    assert entry["time"].endswith("+00:00") and "ValueError: bad" in entry["exc"]
