@@ -2,8 +2,9 @@
 
 One Redis pool (embedded server when REDIS_URL is unset), one aiohttp ClientSession (shared by
 the Slack client and the network clients), one aiohttp web server on PORT serving
-``POST /slack/events``, ``POST /ingest/mentions`` and ``GET /healthz`` — in Socket Mode too,
-where Slack events arrive over the socket instead.
+``POST /slack/events``, ``POST /ingest/mentions`` (both through assistant/edge.py:
+authenticated over the raw bytes before anything is parsed) and ``GET /healthz`` — in Socket
+Mode too, where Slack events arrive over the socket instead.
 """
 
 from __future__ import annotations
@@ -15,18 +16,18 @@ from typing import TYPE_CHECKING
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.events
 from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
-from assistant.escalation import Escalator
+from assistant.edge import MAX_SLACK_BODY, slack_events_route
+from assistant.escalation import Escalator, Pager
 from assistant.jobs import JobHandler, JobRunner
 from assistant.networks import build_networks
 from assistant.publishing import Publisher
@@ -45,7 +46,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SLACK_BODY = 1024 * 1024
+# Redis calls fail fast while it is down or unreachable (a request then answers 503 well
+# within Slack's 3 s, and its sender retries). One quick retry covers a dropped connection
+# (e.g. after Redis restarted); a timeout is not retried (it would only double the wait).
+REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRIES = 1
+SLACK_TIMEOUT_SECONDS = 10
 
 
 class Assistant:
@@ -61,6 +67,7 @@ class Assistant:
         self._socket: AsyncSocketModeHandler | None = None
         self._poller_tasks: list[asyncio.Task[None]] = []
         self.pollers: dict[str, Poller] = {}
+        self._supervisor: asyncio.Task[None] | None = None
         self.background = Background()
 
     async def start(self) -> None:
@@ -70,7 +77,22 @@ class Assistant:
         else:
             self._embedded = EmbeddedRedis(s.ASSISTANT_DATA_DIR)
             url = await self._embedded.start()
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True)
+            self._supervisor = asyncio.create_task(
+                self._embedded.supervise(), name="embedded-redis-supervisor"
+            )
+        self._redis = aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            retry=Retry(
+                ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+                REDIS_RETRIES,
+                supported_errors=(RedisConnectionError,),
+            ),
+            retry_on_timeout=False,
+            health_check_interval=10,
+        )
         await self._redis.ping()
         self.store = Store(self._redis, retention_seconds=s.retention_seconds)
 
@@ -79,9 +101,12 @@ class Assistant:
             token=s.SLACK_BOT_TOKEN.get_secret_value(),
             base_url=s.slack_api_url,
             session=self._session,
+            timeout=SLACK_TIMEOUT_SECONDS,
+            # Only 429s are retried by the SDK (Slack did not process those). No retry on a
+            # 5xx or a dropped connection: chat.postMessage has no idempotency key, and the
+            # message may exist; the job retries after looking for it (look-before-retry).
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
         )
-        client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
-        client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
         self.slack = SlackGateway(client, self.store, manager_ids=s.ASSISTANT_MANAGERS)
         await self.slack.identify()
 
@@ -90,12 +115,13 @@ class Assistant:
         job_handlers: dict[str, JobHandler] = {}
         self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
+        pager = Pager(s, self.slack)
         job_handlers.update(
             {
-                keys.JOB_POST_CARD: PostCard(self.cases),
-                keys.JOB_UPDATE_CARD: UpdateCard(self.cases),
+                keys.JOB_POST_CARD: PostCard(self.cases, pager),
+                keys.JOB_UPDATE_CARD: UpdateCard(self.cases, pager),
                 keys.JOB_PUBLISH: Publisher(s, self.store, self.slack, self.networks),
-                keys.JOB_SLA: Escalator(s, self.store, self.slack),
+                keys.JOB_SLA: Escalator(s, self.store, self.slack, pager),
             }
         )
         self.threads = ThreadService(
@@ -110,6 +136,7 @@ class Assistant:
             logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
+        handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
 
         self.jobs.start()
         await self._start_web()
@@ -131,10 +158,21 @@ class Assistant:
             "Socket" if s.socket_mode else "HTTP",
         )
 
+    @property
+    def embedded_redis(self) -> EmbeddedRedis | None:
+        """The embedded Redis server when REDIS_URL is unset (tests stop and restart it)."""
+        return self._embedded
+
     async def _start_web(self) -> None:
         app = web.Application(client_max_size=MAX_SLACK_BODY)
+        app.on_response_prepare.append(_plain_headers)
         secret = self.settings.INGEST_SECRET.get_secret_value().encode()
-        app.router.add_post("/slack/events", self._slack_events)
+        app.router.add_post(
+            "/slack/events",
+            slack_events_route(
+                self.bolt, self.settings.SLACK_SIGNING_SECRET.get_secret_value().encode()
+            ),
+        )
         app.router.add_post("/ingest/mentions", ingest_route(secret, self.cases.ingest))
         app.router.add_get("/healthz", self._healthz)
         self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)
@@ -143,19 +181,15 @@ class Assistant:
         await site.start()
         self.port = int(self._web.addresses[0][1])  # the bound port (PORT=0 picks a free one)
 
-    async def _slack_events(self, request: web.Request) -> web.StreamResponse:
-        if (request.content_length or 0) > MAX_SLACK_BODY:
-            return web.json_response({"error": "body too large"}, status=413)
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
-
     async def _healthz(self, _: web.Request) -> web.Response:
         if not self.ready or self._redis is None:
             return web.json_response({"ok": False, "reason": "starting or stopping"}, status=503)
         try:
             await self._redis.ping()
         except (aioredis.RedisError, OSError) as exc:
-            return web.json_response({"ok": False, "reason": f"redis: {exc}"}, status=503)
+            return web.json_response(
+                {"ok": False, "reason": f"redis unavailable ({type(exc).__name__})"}, status=503
+            )
         return web.json_response({"ok": True})
 
     def _tell_user(self, refusal: ProposalRefused) -> None:
@@ -184,9 +218,17 @@ class Assistant:
             await self._session.close()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
         if self._embedded is not None:
             await self._embedded.stop()
         log.info("assistant stopped")
+
+
+async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:
+    """No software versions in answers (the Server header); JSON is never sniffed as HTML."""
+    response.headers.pop("Server", None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:

@@ -25,6 +25,7 @@ __all__ = [
     "HEADER_MAX",
     "SECTION_TEXT_MAX",
     "Block",
+    "card_failed_text",
     "case_card",
     "custom_emoji_refused",
     "escalation_text",
@@ -374,6 +375,31 @@ def threat_text(oncall: str | None, case: Case) -> str:
         f"{_ping(oncall)}🚨 Possible threat of violence on {_platform(mention.platform)} by "
         f"{who} (severity {_esc(case.assessment.severity, 100)}): a human should look now, "
         f"not at the end of the SLA. See {link} and the card above.{nobody}"
+    )
+
+
+def card_failed_text(
+    case: Case,
+    reason: str,
+    *,
+    updating: bool = False,
+    escalating: bool = False,
+) -> str:
+    """A page to on-call when Slack refused for good to post a case's card, update it, or
+    post its escalation (it may be read in a direct message: it names the case and mention)."""
+    what = (
+        "The escalation of"
+        if escalating
+        else "The card of"
+        if not updating
+        else "Updating the card of"
+    )
+    mention = case.mention
+    return (
+        f"⚠️ {what} case {_esc(case.case_id, 40)} "
+        f"({_platform(mention.platform)} mention {slack_link(str(mention.url))}) failed and "
+        f"will not be retried: Slack answered {_esc(reason, REASON_MAX)}. "
+        "Check the app's channel membership, scopes and settings."
     )
 
 

@@ -6,12 +6,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import blocks
-from assistant.errors import SlackUnavailable
-from assistant.escalation import CRITICAL
-from assistant.jobs import RetryLater
+from assistant.escalation import CRITICAL, Pager
 from assistant.logs import bound_case
 from assistant.models import Case, CaseScore, Mention
 from assistant.settings import Settings
@@ -23,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CARD_LOOKBACK_SECONDS = 600  # look for a lost card this long before the case opened (clocks)
 APPROVE_EMOJI = ("white_check_mark", "heavy_check_mark", "+1")
 VETO_EMOJI = ("x", "no_entry")
 
@@ -98,42 +97,68 @@ class CaseService:
         )
 
 
-class PostCard:
-    """Job: post a case's card in the channel (once; a lost race keeps the first card)."""
+def card_metadata(case_id: str) -> dict[str, Any]:
+    """Slack message metadata on a case's card: how a retry finds a card whose post had an
+    unknown outcome (a 5xx after a partial success, a dropped connection, a crash)."""
+    return {"event_type": "case_card", "event_payload": {"case_id": case_id}}
 
-    def __init__(self, cases: CaseService) -> None:
+
+class PostCard:
+    """Job: post a case's card in the channel, exactly once.
+
+    Slack has no idempotency key: each attempt is counted in Redis before the call, and an
+    attempt after one whose outcome is unknown first looks in the channel for the card's
+    metadata. A Slack error the job runner sorts: transient → retried; permanent (e.g.
+    ``channel_not_found``, ``not_in_channel``, ``invalid_blocks``) → no retry, on-call paged.
+    """
+
+    def __init__(self, cases: CaseService, pager: Pager) -> None:
         self.cases = cases
+        self.pager = pager
 
     async def run(self, case_id: str) -> None:
-        case = await self.cases.store.get_case(case_id)
+        store, slack = self.cases.store, self.cases.slack
+        case = await store.get_case(case_id)
         if case is None or case.card_ts:
             return
-        text, card = self.cases.render(case)
-        try:
-            ts = await self.cases.slack.post(case.channel, text, card)
-        except SlackUnavailable as exc:
-            raise RetryLater(str(exc)) from exc
-        await self.cases.store.card_posted(case_id, case.channel, ts, self.cases.clock())
+        tag = card_metadata(case_id)
+        ts = None
+        if case.card_attempts:
+            ts = await slack.find_own_message(
+                case.channel, tag, oldest=case.opened_at - CARD_LOOKBACK_SECONDS
+            )
+            if ts is not None:
+                log.info("the card of an earlier attempt was found: %s", ts)
+        if ts is None:
+            text, card = self.cases.render(case)
+            await store.count_attempt(case_id, "card_attempts")
+            ts = await slack.post(case.channel, text, card, metadata=tag)
+        await store.card_posted(case_id, case.channel, ts, self.cases.clock())
 
     async def give_up(self, case_id: str, reason: str) -> None:
         log.error("the card could not be posted: %s", reason)
+        case = await self.cases.store.get_case(case_id)
+        if case is not None:
+            await self.pager.page(case.channel, blocks.card_failed_text(case, reason))
 
 
 class UpdateCard:
     """Job: re-render a card from the stored state (coalesces: one job per case)."""
 
-    def __init__(self, cases: CaseService) -> None:
+    def __init__(self, cases: CaseService, pager: Pager) -> None:
         self.cases = cases
+        self.pager = pager
 
     async def run(self, case_id: str) -> None:
         case = await self.cases.store.get_case(case_id)
         if case is None or not case.card_ts:
             return  # the card is not posted yet: it will be posted with the current state
         text, card = self.cases.render(case)
-        try:
-            await self.cases.slack.update(case.channel, case.card_ts, text, card)
-        except SlackUnavailable as exc:
-            raise RetryLater(str(exc)) from exc
+        await self.cases.slack.update(case.channel, case.card_ts, text, card)
 
     async def give_up(self, case_id: str, reason: str) -> None:
         log.error("the card could not be updated: %s", reason)
+        case = await self.cases.store.get_case(case_id)
+        if case is not None:
+            text = blocks.card_failed_text(case, reason, updating=True)
+            await self.pager.page(case.channel, text, thread_ts=case.card_ts)

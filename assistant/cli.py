@@ -30,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         help="play the whole loop against the built-in Slack, Mastodon, Bluesky and X emulators",
         description="Start the assistant on embedded Redis against the package's Slack, "
         "Mastodon, Bluesky and X emulators, play one case on each network over real HTTP and "
-        "print its timeline. Exits 0 only if each reply was really published once and the "
-        "SLA escalation really happened.",
+        "print its timeline. Exits 0 only if each reply was really published once, the SLA "
+        "escalation really happened, forged requests were refused and a lost Slack answer "
+        "still left one card per case.",
     )
     sub.add_parser(
         "eval-scoring",
@@ -58,7 +59,7 @@ def _run() -> int:
     except ConfigError as exc:
         print(f"assistant: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.ASSISTANT_LOG_LEVEL)
+    logs.configure(settings.ASSISTANT_LOG_LEVEL, settings.ASSISTANT_LOG_FORMAT)
     from assistant.app import Assistant
 
     async def serve() -> None:

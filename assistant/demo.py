@@ -165,6 +165,8 @@ async def play(world: Sandbox, tl: Timeline) -> str:
         world, lambda: _escalation(world, other.card_ts), "the SLA escalation", SLA_SECONDS + 10
     )
     tl.say("assistant", f"SLA missed → on-call pinged in the thread: « {note} »")
+
+    await _hostile_edges(world, tl)
     return str(reply.url)
 
 
@@ -220,6 +222,36 @@ async def play_network(world: Sandbox, tl: Timeline, platform: str, number: int)
     return str(published.published_url)
 
 
+async def _hostile_edges(world: Sandbox, tl: Timeline) -> None:
+    slack, mastodon = world.slack, world.mastodon
+    tl.section("6. Hostile requests and a flaky Slack")
+    fake_line = b'{"type": "event_callback"}\n2026-11-30 03:00:00 ERROR assistant case=- fake line'
+    forged = await slack.deliver_raw(fake_line)
+    if forged.status != 401:
+        raise DemoFailed(f"an unsigned Slack request answered {forged.status}")
+    tl.say("stranger", f"unsigned POST /slack/events with a fake log line → 401 {forged.body}")
+    status, answer = await world.ingest(
+        webhook_body(mastodon.add_mention("x@m.social", "nuls")), secret="guessed"
+    )
+    if status != 401:
+        raise DemoFailed(f"a forged webhook answered {status}")
+    tl.say("stranger", f"webhook with a forged signature → {status} {answer}")
+    bad = await slack.deliver_raw(b'{"type": "event_callback", "event": []}', sign=True)
+    if bad.status != 400:
+        raise DemoFailed(f"a malformed signed event answered {bad.status}")
+    tl.say("Slack", f"a signed event of the wrong shape → 400 {bad.body} (never a 500)")
+
+    slack.fail_after_commit("chat.postMessage", status=500)
+    lost = mastodon.add_mention("rage@mastodon.social", "vous êtes des guignols incompétents")
+    status, answer = await world.ingest(webhook_body(lost))
+    case = await _step(world, lambda: _card(world, str(answer["case"])), "the third card")
+    cards = [m for m in slack.bot_messages(CHANNEL) if not m.is_reply]
+    if len(cards) != 3 or case.card_attempts != 1:
+        raise DemoFailed(f"{len(cards)} cards after a lost answer (expected 3)")
+    tl.say("Slack", "posts the third card but answers 500 (a partial success Slack documents)")
+    tl.say("assistant", "retry looked for the card's metadata first: found it, no second card")
+
+
 async def _card(world: Sandbox, case_id: str) -> Any:
     case = await world.app.store.get_case(case_id)
     return case if case is not None and case.card_ts else None
@@ -256,7 +288,7 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
             url = await play(world, tl)
             others = [
                 await play_network(world, tl, platform, number)
-                for number, platform in enumerate(("bluesky", "x"), start=6)
+                for number, platform in enumerate(("bluesky", "x"), start=7)
             ]
     except DemoFailed as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)

@@ -14,8 +14,9 @@ class AssistantError(Exception):
             self.user_message = message
 
 
-class PublishError(AssistantError):
-    """Publishing a reply on a network failed."""
+class ExternalError(AssistantError):
+    """A call to an outside service failed: ``transient`` ones are worth retrying (after
+    ``retry_after`` seconds at least, when the service said so); permanent ones are not."""
 
     def __init__(self, message: str, *, transient: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -23,5 +24,36 @@ class PublishError(AssistantError):
         self.retry_after = retry_after
 
 
-class SlackUnavailable(AssistantError):
-    """A Slack Web API call failed after its retries."""
+class PublishError(ExternalError):
+    """Publishing a reply on a network failed."""
+
+
+class SlackError(ExternalError):
+    """A Slack Web API call failed; ``error`` is Slack's error string (or what happened).
+
+    Sorted where the gateway calls the SDK (assistant/slack.py): rate limits, 5xx, timeouts
+    and dropped connections are transient (the outcome of a write may then be unknown);
+    a bad request, a missing channel or a missing permission is permanent.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        error: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
+        super().__init__(f"{method}: {error}", transient=transient, retry_after=retry_after)
+        self.method = method
+        self.error = error
+        self.outcome_unknown = outcome_unknown
+
+
+# The former name of SlackError (then every Slack error counted as transient).
+SlackUnavailable = SlackError
+
+
+class BadPayload(AssistantError):
+    """A signed request whose payload does not have the shape Slack documents (answered 400)."""

@@ -3,8 +3,10 @@
 Jobs live in one Redis sorted set (member "kind:case_id", score = due time). A worker claims
 due jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease
 to expire and any replica picks the job up again. Handlers are idempotent and say "later" by
-raising RetryLater (any other exception counts the same); the runner then reschedules with
-exponential backoff (settle_job.lua), and after MAX_ATTEMPTS hands the job to give_up.
+raising RetryLater or a transient ExternalError (any other exception counts the same); the
+runner then reschedules with exponential backoff (settle_job.lua), and after MAX_ATTEMPTS
+hands the job to give_up. A permanent ExternalError (e.g. Slack's ``channel_not_found``) is
+not retried: the job goes to give_up at once.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from assistant.errors import ExternalError
 from assistant.logs import bound_case
-from assistant.store import Job, Store
+from assistant.store import Job, Store, is_unavailable
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12  # about five minutes of retries (0.5 s, 1 s, 2 s … 60 s) before giving up
 BASE_DELAY = 0.5  # the n-th failure waits BASE_DELAY * 2^(n-1) (±20 % jitter) …
 MAX_DELAY = 60.0  # … at most this, and at least the network's Retry-After
+STORE_WAIT_MAX = 2.0  # a job interrupted by a Redis outage is tried again this often, at most
 GAVE_UP = -2  # retry_job's answer once MAX_ATTEMPTS is reached
 
 
@@ -61,6 +65,7 @@ class JobRunner:
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
+        self._store_down = False  # logs an outage once, not at every poll
 
     def wake(self) -> None:
         """Something is due now (a decision, a new case): look at once, not at the next poll."""
@@ -91,8 +96,14 @@ class JobRunner:
                     else []
                 )
             except Exception as exc:  # Redis away: keep the loop alive, try again soon
-                log.error("claiming jobs failed: %s", exc)
+                if not self._store_down:
+                    log.error("claiming jobs failed (will keep trying): %s", exc)
+                self._store_down = is_unavailable(exc)
                 jobs = []
+            else:
+                if self._store_down:
+                    log.warning("claiming jobs works again")
+                self._store_down = False
             for job in jobs:
                 task = asyncio.create_task(self._execute(job), name=f"job {job.member}")
                 self._running.add(task)
@@ -112,11 +123,22 @@ class JobRunner:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _execute(self, job: Job) -> None:
+        """Run a claimed job. When Redis goes away in the middle, this worker keeps the job
+        (its lease is still ours) and runs it again once Redis answers — handlers are
+        idempotent — rather than leaving it to wait for the lease to run out."""
         with bound_case(job.case_id):
-            try:
-                await self._run(job)
-            except Exception as exc:  # Redis unreachable while settling: the lease expires
-                log.error("job %s not settled (it will run again): %s", job.member, exc)
+            wait = BASE_DELAY / 2
+            while True:
+                try:
+                    await self._run(job)
+                    return
+                except Exception as exc:
+                    if not is_unavailable(exc) or self._stopping:  # the lease covers it
+                        log.error("job %s not settled (it will run again): %s", job.member, exc)
+                        return
+                    log.warning("job %s waits for the store: %s", job.member, exc)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, STORE_WAIT_MAX)
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
@@ -129,7 +151,17 @@ class JobRunner:
         except RetryLater as exc:
             await self._retry(job, handler, str(exc), exc.retry_after)
             return
+        except ExternalError as exc:
+            if exc.transient:
+                await self._retry(job, handler, str(exc), exc.retry_after)
+                return
+            log.error("job %s failed for good (not retried): %s", job.member, exc)
+            await handler.give_up(job.case_id, str(exc))
+            await self.store.finish_job(job)
+            return
         except Exception as exc:
+            if is_unavailable(exc):
+                raise  # not the job's fault: _execute runs it again when Redis is back
             log.exception("job %s failed", job.member)
             await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
             return

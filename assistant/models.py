@@ -5,21 +5,33 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
 
 Platform = Literal["mastodon", "bluesky", "x", "webhook"]
+
+
+def _utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode (a lone surrogate)") from None
+    return value
+
+
+Str = Annotated[str, AfterValidator(_utf8)]
+"""A string from outside that Redis (and every Slack surface) can take: no lone surrogate."""
 
 
 class Author(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: str = Field(min_length=1, max_length=256)
-    handle: str = Field(min_length=1, max_length=320)
+    id: Str = Field(min_length=1, max_length=256)
+    handle: Str = Field(min_length=1, max_length=320)
     """The network's handle, e.g. the Mastodon acct `colere@mastodon.social` (no leading @)."""
-    display_name: str = Field("", max_length=512)
-    followers: int = Field(0, ge=0)
+    display_name: Str = Field("", max_length=512)
+    followers: int = Field(0, ge=0, le=10**12)
 
 
 class Mention(BaseModel):
@@ -28,12 +40,12 @@ class Mention(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     platform: Platform
-    id: str = Field(min_length=1, max_length=256)
+    id: Str = Field(min_length=1, max_length=256)
     url: HttpUrl
-    text: str = Field(min_length=1, max_length=20_000)
+    text: Str = Field(min_length=1, max_length=20_000)
     author: Author
     created_at: datetime
-    lang: str | None = Field(None, max_length=16)
+    lang: Str | None = Field(None, max_length=16)
 
     @property
     def key(self) -> str:
@@ -92,3 +104,5 @@ class Case(BaseModel):
     """Chosen once before the first publish attempt and used by all (Bluesky's record key)."""
     escalation_attempts: int = 0
     """On-call messages started, likewise (the thread is checked before posting again)."""
+    card_attempts: int = 0
+    """Card posts started, likewise (the channel is checked for the card's metadata first)."""

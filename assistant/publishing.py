@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from assistant import blocks
-from assistant.errors import PublishError, SlackUnavailable
+from assistant.errors import PublishError, SlackError
 from assistant.jobs import RetryLater
 from assistant.models import Case, CaseStatus
 from assistant.networks import rule_for
@@ -95,5 +95,5 @@ class Publisher:
             return
         try:
             await self.slack.post_in_thread(case.channel, case.card_ts, note)
-        except SlackUnavailable as exc:  # the card update (a durable job) still shows it
+        except SlackError as exc:  # the card update (a durable job) still shows it
             log.warning("thread note not posted: %s", exc)

@@ -6,7 +6,7 @@ The environment names are a public contract (documented in the README).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     ASSISTANT_RETENTION_DAYS: int = Field(30, ge=1)
     ASSISTANT_JOB_LEASE_SECONDS: float = Field(60, ge=1)
     ASSISTANT_LOG_LEVEL: str = "INFO"
+    ASSISTANT_LOG_FORMAT: Literal["text", "json"] = "text"
     INGEST_SECRET: SecretStr
     MASTODON_BASE_URL: AnyHttpUrl | None = None
     MASTODON_ACCESS_TOKEN: SecretStr | None = None

@@ -1,22 +1,45 @@
 """The Slack side the core needs: posting, updating, reacting, and who is who.
 
-One AsyncWebClient (sharing the app's aiohttp session, with the rate-limit retry handler) is
-owned by the composition root and passed in. users.info and usergroups.users.list answers are
-cached in Redis (shared by replicas) and briefly in process.
+One AsyncWebClient (sharing the app's aiohttp session, with the rate-limit retry handler
+only) is owned by the composition root and passed in. users.info and usergroups.users.list
+answers are cached in Redis (shared by replicas) and briefly in process.
+
+Every failure of a call becomes a :class:`SlackError`, sorted here: transient (HTTP 429 —
+with its Retry-After —, 5xx, Slack's own internal errors, timeouts and dropped connections,
+after which a write's outcome is unknown) or permanent (anything else Slack answers: a bad
+request such as ``invalid_blocks``, a missing channel, no permission, a revoked token).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from assistant.errors import SlackUnavailable
+from assistant.errors import SlackError
 from assistant.store import Store
 
+# Errors Slack answers with HTTP 200 that mean "try again", not "your request is wrong".
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+HISTORY_PAGES = 5  # look-before-retry reads at most this many pages (of 200) of a channel
+# Reads made before Slack gets its answer (who is a bot, who is a manager) give up after this:
+# the event then answers 503 (Slack retries it) instead of missing Slack's 3 s.
+ACK_PATH_SECONDS = 1.5
 USER_CACHE_SECONDS = 24 * 3600
 GROUP_CACHE_SECONDS = 600
 _LOCAL_CACHE_SECONDS = 60.0
@@ -45,12 +68,21 @@ class SlackGateway:
         self._group: tuple[float, frozenset[str]] | None = None
         self.bot_user_id: str | None = None
 
-    async def _call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Call a Web API method through slack_sdk's own method (right verb and encoding)."""
+    async def _call(
+        self, method: str, *, within: float | None = None, **params: Any
+    ) -> dict[str, Any]:
+        """Call a Web API method through slack_sdk's own method (right verb and encoding);
+        ``within``: give up (transient error) after that many seconds."""
         try:
-            response = await getattr(self.client, method.replace(".", "_"))(**params)
+            async with asyncio.timeout(within):
+                response = await getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
-            raise SlackUnavailable(f"{method}: {exc.response.get('error', exc)}") from exc
+            raise sort_api_error(method, exc) from exc
+        except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+            # no answer (or none we could read): the call may or may not have been processed
+            raise SlackError(
+                method, type(exc).__name__, transient=True, outcome_unknown=True
+            ) from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     async def identify(self) -> str:
@@ -78,6 +110,30 @@ class SlackGateway:
             extra["metadata"] = metadata
         return await self.post(channel, text, **extra)
 
+    async def find_own_message(
+        self, channel: str, metadata: dict[str, Any], *, oldest: float
+    ) -> str | None:
+        """The ts of a top-level message the bot posted in ``channel`` since ``oldest`` that
+        carries ``metadata`` (look-before-retry after an attempt whose outcome is unknown)."""
+        cursor = ""
+        for _ in range(HISTORY_PAGES):
+            params: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{max(0.0, oldest):.6f}",
+                "include_all_metadata": True,
+                "limit": 200,
+            }
+            if cursor:
+                params["cursor"] = cursor
+            data = await self._call("conversations.history", **params)
+            for m in data.get("messages", []):
+                if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
+                    return str(m["ts"])
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not data.get("has_more") or not cursor:
+                return None
+        return None
+
     async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
         """Whether the bot already posted a message carrying ``metadata`` in that thread."""
         data = await self._call(
@@ -104,11 +160,26 @@ class SlackGateway:
     async def react(self, channel: str, ts: str, name: str) -> None:
         try:
             await self._call("reactions.add", channel=channel, timestamp=ts, name=name)
-        except SlackUnavailable as exc:
-            if "already_reacted" not in str(exc):
+        except SlackError as exc:
+            if exc.error != "already_reacted":
                 raise
 
     # -- people --------------------------------------------------------------------------
+
+    async def names(self, user_ids: set[str] | frozenset[str]) -> dict[str, str]:
+        """Display names of a few people, resolved concurrently (callers bound how many). A
+        user Slack does not know keeps their id as name."""
+
+        async def name(user_id: str) -> str:
+            try:
+                return (await self.user(user_id)).name
+            except SlackError as exc:
+                if exc.transient:
+                    raise
+                return user_id
+
+        ids = sorted(user_ids)
+        return dict(zip(ids, await asyncio.gather(*(name(u) for u in ids)), strict=True))
 
     async def user(self, user_id: str) -> SlackUser:
         now = time.monotonic()
@@ -117,7 +188,7 @@ class SlackGateway:
             return hit[1]
         cached = await self.store.cached_user(user_id)
         if cached is None:
-            data = await self._call("users.info", user=user_id)
+            data = await self._call("users.info", user=user_id, within=ACK_PATH_SECONDS)
             info = data.get("user", {})
             profile = info.get("profile", {})
             name = (
@@ -134,6 +205,11 @@ class SlackGateway:
         self._users[user_id] = (now + _LOCAL_CACHE_SECONDS, user)
         return user
 
+    async def usergroup_users(self, group_id: str) -> list[str]:
+        """The members of a user group, asked now (no cache: for rare uses such as paging)."""
+        data = await self._call("usergroups.users.list", usergroup=group_id)
+        return [str(u) for u in data.get("users", [])]
+
     async def is_manager(self, user_id: str) -> bool:
         if user_id in self._manager_users:
             return True
@@ -147,9 +223,36 @@ class SlackGateway:
             return self._group[1]
         users = await self.store.cached_usergroup(group_id)
         if users is None:
-            data = await self._call("usergroups.users.list", usergroup=group_id)
+            data = await self._call(
+                "usergroups.users.list", usergroup=group_id, within=ACK_PATH_SECONDS
+            )
             users = [str(u) for u in data.get("users", [])]
             await self.store.cache_usergroup(group_id, users, GROUP_CACHE_SECONDS)
         members = frozenset(users)
         self._group = (now + _LOCAL_CACHE_SECONDS, members)
         return members
+
+
+def sort_api_error(method: str, exc: SlackApiError) -> SlackError:
+    """A Slack answer that is not ok, as a transient or permanent SlackError."""
+    response = exc.response
+    status = int(getattr(response, "status_code", 0) or 0)
+    data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+    error = str(data.get("error") or f"HTTP {status}")
+    if status == 429 or error in ("ratelimited", "rate_limited"):
+        headers = getattr(response, "headers", None) or {}
+        retry_after = _seconds(headers.get("retry-after") or headers.get("Retry-After"))
+        return SlackError(method, error, transient=True, retry_after=retry_after or 1.0)
+    if status >= 500:
+        # Slack documents that a 5xx may follow a partial success: the write may exist
+        return SlackError(method, error, transient=True, outcome_unknown=True)
+    return SlackError(method, error, transient=error in TRANSIENT_ERRORS)
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(str(value))) if value is not None else None
+    except ValueError:
+        return None

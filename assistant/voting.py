@@ -20,6 +20,7 @@ from assistant.cases import APPROVE_EMOJI, VETO_EMOJI
 from assistant.errors import AssistantError
 from assistant.logs import bound_case
 from assistant.networks import rule_for
+from assistant.payloads import ReactionEvent
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store, VoteResult
@@ -27,6 +28,9 @@ from assistant.store import Store, VoteResult
 log = logging.getLogger(__name__)
 
 ACCEPTED_REACTION = "memo"  # the bot's acknowledgement on an accepted proposal
+# Work before the ack is bounded: at most this many people named in a proposal are resolved
+# (users.info, cached; concurrently). A proposal naming more is refused, whatever its length.
+MAX_PROPOSAL_MENTIONS = 10
 
 
 class ProposalRefused(AssistantError):
@@ -185,9 +189,17 @@ class ThreadService:
 
     async def _plain(self, msg: ThreadMessage) -> tuple[str, list[str]]:
         """The text the voters saw (from the rich text; the text field only without blocks)
-        and the custom emoji it uses."""
+        and the custom emoji it uses; people named are resolved (a bounded number of them)."""
         ids = text.slack_user_ids(msg.text) | text.rich_text_user_ids(msg.blocks)
-        names = {uid: (await self.slack.user(uid)).name for uid in ids}
+        if len(ids) > MAX_PROPOSAL_MENTIONS:  # work before the ack stays bounded
+            raise ProposalRefused(
+                f"A proposal can name at most {MAX_PROPOSAL_MENTIONS} people "
+                f"(this one names {len(ids)}).",
+                channel=msg.channel,
+                user=msg.user or "",
+                thread_ts=msg.thread_ts,
+            )
+        names = await self.slack.names(ids)
         rich = text.rich_text_to_plain(msg.blocks, {**text.slack_channel_names(msg.text), **names})
         if rich is not None:
             return rich
@@ -211,18 +223,15 @@ class ThreadService:
     # -- votes ---------------------------------------------------------------------------
 
     async def on_reaction(
-        self, event: dict[str, Any], event_id: str, *, added: bool
+        self, event: ReactionEvent, event_id: str, *, added: bool
     ) -> VoteResult | None:
         """Handle reaction_added/removed; None when it is not a vote on a proposal."""
-        vote = classify_reaction(str(event.get("reaction", "")))
-        item = event.get("item") or {}
-        user = str(event.get("user", ""))
-        channel = str(item.get("channel", ""))
-        if vote is None or item.get("type") != "message" or not user:
+        vote = classify_reaction(event.reaction)
+        user, channel, ts = event.user, event.item.channel, event.item.ts
+        if vote is None or event.item.type != "message" or not user or not ts:
             return None
         if channel != self.settings.ASSISTANT_CHANNEL or user == self.slack.bot_user_id:
             return None
-        ts = str(item.get("ts", ""))
         case_id = await self.store.case_for_message(channel, ts)
         if case_id is None:
             return None

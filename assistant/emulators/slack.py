@@ -8,6 +8,11 @@ Web API (``/api/<method>``): form-encoded bodies, JSON bodies (token only in the
 ``Authorization`` header, as Slack requires), and GET query strings; answers are HTTP 200 with
 ``{"ok": false, "error": ...}`` for API errors, HTTP 404 ``unknown_method`` for unknown
 methods, HTTP 429 + ``Retry-After`` when rate-limited by :meth:`SlackEmulator.rate_limit`.
+Faults Slack documents: a 5xx after a partial success (:meth:`~SlackEmulator.fail_after_commit`),
+a connection dropped after the work is done (:meth:`~SlackEmulator.drop_after_commit`), plain
+API errors (:meth:`~SlackEmulator.fail`, e.g. ``invalid_blocks``), ``not_in_channel`` once the
+bot is removed from a channel (:meth:`~SlackEmulator.remove_bot`). A user id as ``channel``
+posts in the app's direct conversation with that user (:func:`dm_channel`).
 
 Events: the emulator plays the humans (:meth:`SlackEmulator.post_message`,
 :meth:`~SlackEmulator.edit_message`, :meth:`~SlackEmulator.delete_message`,
@@ -63,6 +68,7 @@ __all__ = [
     "ResponseUrlPost",
     "SlackEmulator",
     "SlackError",
+    "dm_channel",
 ]
 
 SLACK_USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -114,6 +120,14 @@ class ApiCall:
     ok: bool = True
     error: str | None = None
     response: JSON = field(default_factory=dict)
+
+    def answer(
+        self, data: JSON, status: int = 200, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        """Record the answer to this call and build it."""
+        self.status, self.ok, self.error = status, bool(data.get("ok")), data.get("error")
+        self.response = data
+        return json_response(data, status=status, headers=headers)
 
 
 @dataclass
@@ -366,6 +380,7 @@ class SlackEmulator:
         self.post_rate_limit = post_rate_limit
         self.post_burst = post_burst
         self._post_buckets: dict[str, tuple[float, float]] = {}
+        self._bot_removed: set[str] = set()
 
         self.calls: list[ApiCall] = []
         self.messages: dict[tuple[str, str], EmulatedMessage] = {}
@@ -465,6 +480,36 @@ class SlackEmulator:
         self._faults.setdefault(method, FaultQueue()).add(
             Fault("fail", times, status=status, error=error)
         )
+
+    def fail_after_commit(
+        self, method: str, times: int = 1, status: int = 500, error: str = "internal_error"
+    ) -> None:
+        """The next ``times`` calls to ``method`` are processed (a message is posted…) but
+        answered HTTP ``status`` with ``{"ok": false, "error": error}``: the partial success
+        Slack documents for 5xx answers. The :class:`ApiCall` keeps ``committed: true``."""
+        self._faults.setdefault(method, FaultQueue()).add(
+            Fault("after_commit", times, status=status, error=error)
+        )
+
+    def slow(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` are answered (normally) after ``seconds``."""
+        self._faults.setdefault(method, FaultQueue()).add(Fault("slow", times, seconds=seconds))
+
+    def drop_after_commit(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` are processed, then the connection is
+        dropped without an answer (the caller cannot know what happened)."""
+        self._faults.setdefault(method, FaultQueue()).add(
+            Fault("drop_after_commit", times, status=0, error="connection_dropped")
+        )
+
+    def remove_bot(self, channel: str) -> None:
+        """The bot is removed from ``channel``: posting, updating or reacting there answers
+        ``not_in_channel`` (reading too, as for a private channel)."""
+        self._bot_removed.add(channel)
+
+    def direct_messages(self, user: str) -> list[EmulatedMessage]:
+        """The bot's live messages in its direct conversation with ``user``, by ts."""
+        return self.bot_messages(dm_channel(user))
 
     def clear_faults(self) -> None:
         self._faults.clear()
@@ -1206,23 +1251,45 @@ class SlackEmulator:
         logged = {k: v for k, v in params.items() if k != "token"}
         call = ApiCall(method, logged, time.time(), request.method)
         self.calls.append(call)
-
-        def answer(
-            data: JSON, status: int = 200, headers: dict[str, str] | None = None
-        ) -> web.Response:
-            call.status, call.ok, call.error = status, bool(data.get("ok")), data.get("error")
-            call.response = data
-            return json_response(data, status=status, headers=headers)
-
+        answer = call.answer
         handler = self._methods.get(method)
         if handler is None:
             return answer({"ok": False, "error": "unknown_method", "req_method": method}, 404)
         fault = self._take_fault(method)
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(fault.seconds)
+            fault = None
+        if fault is not None and fault.kind in ("after_commit", "drop_after_commit"):
+            response = await self._handle_api_call(
+                method, handler, params, auth_token, parse_error, call
+            )
+            if not call.ok:
+                return response  # the call failed anyway: Slack's answer gets through
+            call.ok, call.error = False, fault.error
+            call.response = {"ok": False, "error": fault.error, "committed": True}
+            if fault.kind == "drop_after_commit" and request.transport is not None:
+                request.transport.abort()  # the connection drops: no answer at all
+                call.status = 0
+                return response
+            call.status = fault.status
+            return json_response({"ok": False, "error": fault.error}, status=fault.status)
         if fault is not None:
             body = {"ok": False, "error": fault.error}
             if fault.kind == "ratelimit":
                 return answer(body, 429, {"Retry-After": str(int(fault.seconds))})
             return answer(body, fault.status)
+        return await self._handle_api_call(method, handler, params, auth_token, parse_error, call)
+
+    async def _handle_api_call(
+        self,
+        method: str,
+        handler: Handler,
+        params: dict[str, Any],
+        auth_token: str,
+        parse_error: str,
+        call: ApiCall,
+    ) -> web.Response:
+        answer = call.answer
         if parse_error:
             return answer({"ok": False, "error": parse_error})
         token = auth_token or str(params.get("token") or "")
@@ -1275,8 +1342,13 @@ class SlackEmulator:
 
     def _channel(self, params: Mapping[str, Any], key: str = "channel") -> str:
         channel = str(params.get(key) or "")
+        if channel[:1] in ("U", "W") and channel in self.users:
+            channel = dm_channel(channel)  # a user id as channel: the app's DM with them
+            self.add_channel(channel)
         if channel not in self.channels:
             raise SlackError("channel_not_found")
+        if channel in self._bot_removed:
+            raise SlackError("not_in_channel")
         return channel
 
     def _find(self, channel: str, ts: Any) -> EmulatedMessage:
@@ -1576,8 +1648,10 @@ class SlackEmulator:
         oldest = float(params.get("oldest") or 0)
         latest = float(params.get("latest") or "inf")
         inclusive = _truthy(params.get("inclusive", False))
+        with_metadata = _truthy(params.get("include_all_metadata", False))
         items = [
             self._message_json(m)
+            | ({"metadata": m.metadata} if with_metadata and m.metadata else {})
             for m in reversed(self.channel_messages(channel))
             if (not m.is_reply or m.reply_broadcast)
             and (oldest < float(m.ts) < latest or (inclusive and float(m.ts) in (oldest, latest)))
@@ -1625,6 +1699,11 @@ class SlackEmulator:
         self._tickets.add(ticket)
         url = f"{self._server.url('ws')}/link/?ticket={ticket}&app_id={self.app_id}"
         return {"url": url}
+
+
+def dm_channel(user: str) -> str:
+    """The id of the app's direct conversation with ``user`` in the emulator."""
+    return "D" + user[1:]
 
 
 def _find_element(blocks: Sequence[Any], action_id: str) -> tuple[str, JSON]:

@@ -5,7 +5,8 @@ listening on a Unix socket in the data directory, with append-only persistence f
 every write: state survives a kill -9 of the app and of this server together. The server runs
 in its own session (signals sent to the app's process group do not reach it: the app stops it
 after draining), is asked to die with its parent (Linux PR_SET_PDEATHSIG), and a server left
-over from a previous run is shut down cleanly before a new one starts.
+over from a previous run is shut down cleanly before a new one starts. While the app runs,
+``supervise`` restarts a server that exited on its own.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"unix://{self.socket}"
 
+    @property
+    def pid(self) -> int | None:
+        """The redis-server's process id while it runs."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
     async def start(self, timeout: float = 10.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await self._shutdown_leftover()
@@ -96,6 +102,21 @@ class EmbeddedRedis:
                 return self.url
             await asyncio.sleep(0.02)
         raise RuntimeError(f"embedded redis-server did not start within {timeout}s")
+
+    async def supervise(self, interval: float = 0.5) -> None:
+        """Until cancelled: restart the server whenever it exits on its own (a crash, an OOM
+        kill), on the same data directory, so Redis comes back by itself with its AOF. A
+        server stopped with stop() is left stopped."""
+        while True:
+            await asyncio.sleep(interval)
+            proc = self._proc
+            if proc is None or proc.poll() is None:
+                continue
+            log.error("embedded redis-server exited (status %s); restarting it", proc.returncode)
+            try:
+                await self.start()
+            except Exception as exc:  # e.g. the disk is full: try again at the next tick
+                log.error("restarting the embedded Redis failed: %s", exc)
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None

@@ -13,6 +13,7 @@ from importlib.resources import files
 from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
+from redis import exceptions as redis_exceptions
 from redis.commands.core import AsyncScript
 
 from assistant.models import Case, CaseStatus
@@ -21,6 +22,22 @@ from assistant.store import keys
 EVENT_TTL_SECONDS = 24 * 3600  # Slack retries an event for minutes; a day is plenty
 MESSAGE_CACHE_SIZE = 50_000  # message ts -> case id answers kept in process
 _CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
+
+
+# What Redis answers while it is down, unreachable, starting (loading its AOF) or read-only:
+# the request is then refused with 503 (its sender retries) and jobs wait for it to return.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    redis_exceptions.ConnectionError,  # BusyLoadingError included
+    redis_exceptions.TimeoutError,
+    redis_exceptions.ReadOnlyError,
+    redis_exceptions.ClusterDownError,
+    redis_exceptions.TryAgainError,
+)  # redis-py wraps socket errors in its ConnectionError/TimeoutError
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the store is unavailable (not a bug, not a bad request)."""
+    return isinstance(exc, UNAVAILABLE_ERRORS)
 
 
 def _ms(seconds: float) -> int:
@@ -118,15 +135,18 @@ class Store:
             escalated_at=_seconds(raw.get("escalated_at")),
             publish_attempts=int(raw.get("publish_attempts", 0)),
             escalation_attempts=int(raw.get("escalation_attempts", 0)),
+            card_attempts=int(raw.get("card_attempts", 0)),
             failure=raw.get("failure"),
             publish_ref=raw.get("publish_ref"),
         )
         return Case.model_validate(fields)
 
     async def count_attempt(
-        self, case_id: str, field: Literal["publish_attempts", "escalation_attempts"]
+        self,
+        case_id: str,
+        field: Literal["publish_attempts", "escalation_attempts", "card_attempts"],
     ) -> None:
-        """Record, before the network call, that a publish or escalation is being tried."""
+        """Record, before the call, that a publish, escalation or card post is being tried."""
         await self.redis.hincrby(keys.case(case_id), field, 1)
 
     async def publish_ref(self, case_id: str, candidate: str) -> str:

@@ -21,6 +21,7 @@ async def test_demo_plays_the_whole_scenario(
     lines = out.rstrip().splitlines()
     assert lines[-3].startswith("Published reply: https://bsky.app/profile/brand.bsky.social/")
     assert lines[-2].startswith("Published reply: https://x.com/brand/status/")
+    assert "fake log line → 401" in out and "no second card" in out
     assert (
         out.rstrip().splitlines()[-1].startswith("Published reply: https://social.example/@brand/")
     )

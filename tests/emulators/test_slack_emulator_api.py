@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from assistant.emulators.slack import SlackEmulator
+from assistant.emulators.slack import SlackEmulator, dm_channel
 
 from .conftest import APP_TOKEN, BOT_TOKEN, make_slack
 
@@ -276,3 +276,37 @@ async def test_socket_ticket_requires_app_token() -> None:
         assert resp["url"].startswith(f"ws://127.0.0.1:{emu.api_url.split(':')[2].split('/')[0]}/")
     finally:
         await emu.stop()
+
+
+async def test_partial_success_faults_post_the_message_but_lose_the_answer(
+    slack: SlackEmulator,
+) -> None:
+    slack.fail_after_commit("chat.postMessage", status=500)
+    with pytest.raises(SlackApiError) as err:
+        await client(slack).chat_postMessage(channel="C1", text="un")
+    assert err.value.response.status_code == 500
+    assert [m.text for m in slack.bot_messages("C1")] == ["un"]  # posted all the same
+    slack.drop_after_commit("chat.postMessage")
+    no_retry = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, retry_handlers=[])
+    with pytest.raises(aiohttp.ClientError):  # (the SDK's default handler would post again)
+        await no_retry.chat_postMessage(channel="C1", text="deux")
+    assert [m.text for m in slack.bot_messages("C1")] == ["un", "deux"]
+    calls = slack.calls_to("chat.postMessage")
+    assert [c.response.get("committed") for c in calls] == [True, True]
+
+
+async def test_history_metadata_membership_and_direct_messages(slack: SlackEmulator) -> None:
+    web = client(slack)
+    meta = {"event_type": "case_card", "event_payload": {"case_id": "c1"}}
+    await web.chat_postMessage(channel="C1", text="carte", metadata=meta)
+    plain = await web.conversations_history(channel="C1")
+    assert "metadata" not in plain["messages"][0]  # only on request, as Slack does
+    full = await web.conversations_history(channel="C1", include_all_metadata=True)
+    assert full["messages"][0]["metadata"] == meta
+    slack.remove_bot("C1")
+    with pytest.raises(SlackApiError) as err:
+        await web.chat_postMessage(channel="C1", text="encore")
+    assert err.value.response["error"] == "not_in_channel"
+    dm = await web.chat_postMessage(channel="U1", text="psst")
+    assert dm["channel"] == dm_channel("U1")
+    assert [m.text for m in slack.direct_messages("U1")] == ["psst"]

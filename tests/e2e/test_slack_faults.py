@@ -1,0 +1,132 @@
+"""Work before the ack stays bounded; cards are posted exactly once when Slack's answer is lost;
+a permanent Slack error pages on-call at once instead of being retried."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from assistant.cases import card_metadata
+from assistant.emulators.slack import dm_channel
+from assistant.jobs import MAX_ATTEMPTS
+from assistant.sandbox import ALICE, CAROL, CHANNEL, OLIVIA, Sandbox
+from assistant.store import keys
+from assistant.voting import MAX_PROPOSAL_MENTIONS
+from tests.e2e.helpers import open_case
+
+
+def cards(world: Sandbox) -> list[object]:
+    return [m for m in world.slack.bot_messages(CHANNEL) if not m.is_reply]
+
+
+async def test_thousands_of_mentions_do_not_grow_the_work_before_the_ack(world: Sandbox) -> None:
+    case = await open_case(world)
+    mentions = " ".join(f"<@U{i:08d}>" for i in range(3000))  # nobody Slack knows, even
+    before = len(world.slack.calls)
+    ts = await world.slack.post_message(
+        ALICE, f"Réponse {mentions}", channel=CHANNEL, thread_ts=case.card_ts
+    )
+    # answered on the first try, with a bounded number of Slack calls before the answer
+    assert [a.status for a in ts.delivery.attempts] == [200]
+    during = world.slack.calls[before:]
+    assert len([c for c in during if c.method == "users.info"]) <= 1  # the author, at most
+    await world.wait_for(lambda: world.slack.ephemerals, 5, "the refusal")
+    assert f"at most {MAX_PROPOSAL_MENTIONS} people" in world.slack.ephemerals[0].text
+    assert await world.app.store.get_proposal(case.case_id, ts) is None
+
+
+async def test_a_few_mentions_are_resolved_within_the_bound(world: Sandbox) -> None:
+    case = await open_case(world)
+    unknown = [f"<@U{i:08d}>" for i in range(MAX_PROPOSAL_MENTIONS - 1)]
+    before = len(world.slack.calls_to("users.info"))
+    ts = await world.slack.post_message(
+        ALICE, f"Merci <@UBOB> {' '.join(unknown)}", channel=CHANNEL, thread_ts=case.card_ts
+    )
+    assert ts.delivery.ok
+    assert len(world.slack.calls_to("users.info")) - before <= MAX_PROPOSAL_MENTIONS + 1
+    proposal = await world.app.store.get_proposal(case.case_id, ts)
+    assert proposal is not None and proposal.text.startswith("Merci @Bob @U00000000 ")
+
+
+@pytest.mark.parametrize("fault", ["5xx after the post", "connection dropped after the post"])
+async def test_a_lost_answer_on_the_card_post_yields_one_card(world: Sandbox, fault: str) -> None:
+    if fault.startswith("5xx"):
+        world.slack.fail_after_commit("chat.postMessage", status=500)
+    else:
+        world.slack.drop_after_commit("chat.postMessage")
+    case_id, _ = await world.hostile_mention("bande de connards incompétents")
+    case = await world.card(case_id)
+    posts = world.slack.calls_to("chat.postMessage")
+    assert len(posts) == 1 and posts[0].response.get("committed")  # created, answer lost
+    assert len(world.slack.calls_to("conversations.history")) == 1  # looked before retrying
+    (card,) = cards(world)
+    assert card.ts == case.card_ts
+    assert card.metadata == card_metadata(case_id)
+    assert case.card_attempts == 1
+    await asyncio.sleep(0.3)
+    assert len(cards(world)) == 1
+
+
+async def test_the_card_is_posted_when_the_lost_attempt_created_nothing(world: Sandbox) -> None:
+    world.slack.fail("chat.postMessage", status=503, error="service_unavailable")
+    case_id, _ = await world.hostile_mention("bande de connards incompétents")
+    case = await world.card(case_id)
+    assert [c.status for c in world.slack.calls_to("chat.postMessage")] == [503, 200]
+    assert len(world.slack.calls_to("conversations.history")) == 1
+    assert len(cards(world)) == 1 and case.card_attempts == 2
+
+
+async def test_no_sdk_retry_on_a_server_error(world: Sandbox) -> None:
+    """The SDK would retry a 5xx at once, blindly: a second card. Only the job retries."""
+    world.slack.fail_after_commit("chat.postMessage", status=500)
+    case_id, _ = await world.hostile_mention("bande de connards incompétents")
+    await world.card(case_id)
+    assert len(world.slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_a_permanent_error_on_the_card_pages_oncall_instead_of_retrying(
+    world: Sandbox,
+) -> None:
+    world.slack.fail("chat.postMessage", status=200, error="invalid_blocks")
+    case_id, _ = await world.hostile_mention("bande de connards incompétents")
+    page = await world.wait_for(lambda: cards(world), 5, "the page")
+    (message,) = page
+    assert "<!subteam^SONCALL>" in message.text and "invalid_blocks" in message.text
+    assert case_id in message.text
+    await asyncio.sleep(1.2)  # the job's first retry would be due by now
+    assert len(world.slack.calls_to("chat.postMessage")) == 2  # the card once, the page
+    assert (await world.case(case_id)).card_ts is None
+    assert keys.job_id(keys.JOB_POST_CARD, case_id) not in await world.app.store.pending_jobs()
+    assert MAX_ATTEMPTS > 2
+
+
+async def test_bot_removed_from_the_channel_pages_oncall_by_direct_message(
+    world: Sandbox,
+) -> None:
+    world.slack.remove_bot(CHANNEL)
+    case_id, _ = await world.hostile_mention("bande de connards incompétents")
+    dms = await world.wait_for(lambda: world.slack.direct_messages(OLIVIA), 5, "a DM page")
+    assert "not_in_channel" in dms[0].text and case_id in dms[0].text
+    assert dms[0].channel == dm_channel(OLIVIA)
+    await asyncio.sleep(1.2)
+    posts = world.slack.calls_to("chat.postMessage")
+    # the card (refused), the page in the channel (refused), the DM to Olivia: nothing more
+    assert [(c.params["channel"], c.error) for c in posts] == [
+        (CHANNEL, "not_in_channel"),
+        (CHANNEL, "not_in_channel"),
+        (OLIVIA, None),
+    ]
+
+
+async def test_a_slow_slack_read_before_the_ack_answers_503_in_time(world: Sandbox) -> None:
+    """users.info hangs for a voter nobody has seen yet: the event is answered 503 (Slack
+    retries it) before Slack's 3 s timeout, and the retry counts the vote."""
+    case = await open_case(world)
+    ts = await world.slack.post_message(ALICE, "Réponse", channel=CHANNEL, thread_ts=case.card_ts)
+    await world.wait_for(lambda: world.slack.message(CHANNEL, ts).reactions, 5, "📝")
+    world.slack.slow("users.info", seconds=2)
+    vote = await world.slack.add_reaction(CAROL, CHANNEL, ts, "white_check_mark")
+    assert [a.status for a in vote.attempts] == [503, 200]  # no timeout; the retry counted
+    votes = await world.app.store.redis.hgetall(keys.votes(case.case_id, ts))
+    assert any(field.startswith(CAROL) for field in votes)
