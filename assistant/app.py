@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -27,14 +28,15 @@ import handlers.events
 from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
 from assistant.escalation import Escalator
-from assistant.jobs import JobHandler, JobRunner
+from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
 from assistant.networks.mastodon import MastodonClient
 from assistant.publishing import Publisher
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.sources.ingest import ingest_route
 from assistant.sources.mastodon import MastodonPoller
-from assistant.store import Store, keys
+from assistant.store import RedisClient, Store, keys
+from assistant.store.connect import connect
 from assistant.store.embedded import EmbeddedRedis
 from assistant.voting import ProposalRefused, ThreadService
 
@@ -55,7 +57,7 @@ class Assistant:
         self.ready = False
         self.port: int | None = None
         self._embedded: EmbeddedRedis | None = None
-        self._redis: aioredis.Redis | None = None
+        self._redis: RedisClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._web: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -70,9 +72,10 @@ class Assistant:
         else:
             self._embedded = EmbeddedRedis(s.ASSISTANT_DATA_DIR)
             url = await self._embedded.start()
-        self._redis = aioredis.Redis.from_url(url, decode_responses=True)
-        await self._redis.ping()
+        self._redis = await connect(url, cluster=s.REDIS_CLUSTER)
         self.store = Store(self._redis, retention_seconds=s.retention_seconds)
+        if moved := await self.store.migrate_legacy_jobs(time.time()):
+            log.info("moved %d jobs from the single job queue to the sharded one", moved)
 
         self._session = aiohttp.ClientSession()
         client = AsyncWebClient(
@@ -96,14 +99,17 @@ class Assistant:
         job_handlers: dict[str, JobHandler] = {}
         self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
+        sweeper = Sweeper(self.store)
         job_handlers.update(
             {
-                keys.JOB_POST_CARD: PostCard(self.cases),
-                keys.JOB_UPDATE_CARD: UpdateCard(self.cases),
-                keys.JOB_PUBLISH: Publisher(s, self.store, self.slack, mastodon),
-                keys.JOB_SLA: Escalator(s, self.store, self.slack),
+                keys.JOB_POST_CARD: CaseJob(PostCard(self.cases)),
+                keys.JOB_UPDATE_CARD: CaseJob(UpdateCard(self.cases)),
+                keys.JOB_PUBLISH: CaseJob(Publisher(s, self.store, self.slack, mastodon)),
+                keys.JOB_SLA: CaseJob(Escalator(s, self.store, self.slack)),
+                keys.JOB_SWEEP: sweeper,
             }
         )
+        await sweeper.ensure()
         self.threads = ThreadService(
             s, self.store, self.slack, on_due=self.jobs.wake, spawn=self.background.spawn
         )

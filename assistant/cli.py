@@ -97,6 +97,9 @@ def _run() -> int:
 
     try:
         runtime.run(serve())
+    except ConfigError as exc:  # found at start-up (e.g. REDIS_URL names the wrong kind)
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # start-up failures (Slack token, Redis) in one line
         print(f"assistant: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

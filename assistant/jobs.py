@@ -1,10 +1,17 @@
-"""The durable job runner: post cards, update cards, publish (the outbox), SLA escalations.
+"""The durable job runner: one queue for every kind of deferred work.
 
-Jobs live in one Redis sorted set (member "kind:case_id", score = due time). A worker claims
-due jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease
-to expire and any replica picks the job up again. Handlers are idempotent and say "later" by
+A job is a kind, an id and a small payload (``Store.enqueue``): today the case jobs (post the
+card, update it, publish the approved reply — the outbox —, escalate at the SLA) and the sweep;
+escalation levels, surge cards, home refreshes and reports ride the same queue. There is one
+job per (kind, id): queuing it again moves it, so repeated requests coalesce.
+
+The queue is sharded in Redis (keys.SHARDS sorted sets under their own hash tags, score = due
+time): Redis Cluster spreads it, and claims take from every shard fairly. A worker claims due
+jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease to
+expire and any replica picks the job up again. Handlers are idempotent and say "later" by
 raising RetryLater (any other exception counts the same); the runner then reschedules with
-exponential backoff (settle_job.lua), and after MAX_ATTEMPTS hands the job to give_up.
+exponential backoff (settle_job.lua), and after MAX_ATTEMPTS hands the job to give_up. A
+handler that returns a time is run again then (periodic jobs such as the sweep).
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
 from assistant.logs import bound_case
-from assistant.store import Job, Store
+from assistant.store import Job, Store, keys
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +34,8 @@ MAX_ATTEMPTS = 12  # about five minutes of retries (0.5 s, 1 s, 2 s … 60 s) be
 BASE_DELAY = 0.5  # the n-th failure waits BASE_DELAY * 2^(n-1) (±20 % jitter) …
 MAX_DELAY = 60.0  # … at most this, and at least the network's Retry-After
 GAVE_UP = -2  # retry_job's answer once MAX_ATTEMPTS is reached
+SWEEP_SECONDS = 60.0  # how often each open-case shard is swept
+SWEEP_GRACE = 15.0  # cases younger than this are left to the steps in flight
 
 
 class RetryLater(Exception):
@@ -35,9 +45,69 @@ class RetryLater(Exception):
 
 
 class JobHandler(Protocol):
+    """Runs one kind of job. ``run`` returns None when the job is done, or the time (Unix s)
+    at which to run it again (a periodic job)."""
+
+    async def run(self, job: Job) -> float | None: ...
+
+    async def give_up(self, job: Job, reason: str) -> None: ...
+
+
+class CaseHandler(Protocol):
+    """A job about one case: its id is the case id."""
+
     async def run(self, case_id: str) -> None: ...
 
     async def give_up(self, case_id: str, reason: str) -> None: ...
+
+
+class CaseJob:
+    """Adapts a case handler to the queue: the job's id is the case id, bound on log lines."""
+
+    def __init__(self, handler: CaseHandler) -> None:
+        self.handler = handler
+
+    async def run(self, job: Job) -> None:
+        await self.handler.run(job.id)
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        await self.handler.give_up(job.id, reason)
+
+
+class Sweeper:
+    """Periodic job (one per open-case shard): re-queues what a crash between two store steps
+    left out — a decided case without its publish job, a case without its card or timer job,
+    a settled case whose card update was lost — and drops settled cases from the index."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        every: float = SWEEP_SECONDS,
+        grace: float = SWEEP_GRACE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.every = every
+        self.grace = grace
+        self.clock = clock
+
+    async def ensure(self) -> None:
+        """Queue the sweep of every shard unless queued (each replica calls this at start)."""
+        now = self.clock()
+        await self.store.enqueue_many(
+            [(keys.JOB_SWEEP, str(n), now + self.grace) for n in range(keys.SHARDS)], keep=True
+        )
+
+    async def run(self, job: Job) -> float:
+        now = self.clock()
+        await self.store.repair_open_cases(int(job.id), now=now, settled_before=now - self.grace)
+        return now + self.every
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        log.error(
+            "the sweep of open-case shard %s stopped until the next start: %s", job.id, reason
+        )
 
 
 class JobRunner:
@@ -84,12 +154,10 @@ class JobRunner:
         while not self._stopping:
             self._wake.clear()
             free = self._concurrency - len(self._running)
+            next_due: float | None = None
             try:
-                jobs = (
-                    await self.store.claim_jobs(self.clock(), self.lease_seconds, free)
-                    if free
-                    else []
-                )
+                claim = await self.store.claim_jobs(self.clock(), self.lease_seconds, free)
+                jobs, next_due = claim.jobs, claim.next_due
             except Exception as exc:  # Redis away: keep the loop alive, try again soon
                 log.error("claiming jobs failed: %s", exc)
                 jobs = []
@@ -100,19 +168,22 @@ class JobRunner:
             if jobs and len(jobs) == free:
                 await asyncio.sleep(0)  # more may be due: claim again at once
                 continue
-            await self._sleep()
+            await self._sleep(next_due)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, next_due: float | None) -> None:
         timeout = self.poll_seconds
-        with contextlib.suppress(Exception):
-            due = await self.store.next_job_due()
-            if due is not None:
-                timeout = max(0.0, min(timeout, due - self.clock()))
+        if next_due is not None:
+            timeout = max(0.0, min(timeout, next_due - self.clock()))
+        if timeout == 0.0 and len(self._running) >= self._concurrency:
+            timeout = self.poll_seconds  # due work but no free slot: a finishing job wakes us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _execute(self, job: Job) -> None:
-        with bound_case(job.case_id):
+        bound: AbstractContextManager[object] = (
+            bound_case(job.id) if job.kind in keys.CASE_JOBS else nullcontext()
+        )
+        with bound:
             try:
                 await self._run(job)
             except Exception as exc:  # Redis unreachable while settling: the lease expires
@@ -125,13 +196,16 @@ class JobRunner:
             await self.store.finish_job(job)
             return
         try:
-            await handler.run(job.case_id)
+            again = await handler.run(job)
         except RetryLater as exc:
             await self._retry(job, handler, str(exc), exc.retry_after)
             return
         except Exception as exc:
             log.exception("job %s failed", job.member)
             await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
+            return
+        if again is not None:
+            await self.store.reschedule_job(job, again)
             return
         await self.store.finish_job(job)
         self.wake()  # a finished job often queues another (e.g. a card update) due now
@@ -149,7 +223,7 @@ class JobRunner:
         )
         if attempts == GAVE_UP:
             log.error("job %s gave up after %d attempts: %s", job.member, MAX_ATTEMPTS, reason)
-            await handler.give_up(job.case_id, reason)
+            await handler.give_up(job, reason)
             await self.store.finish_job(job)
         elif attempts > 0:
             log.warning("job %s failed (attempt %d): %s", job.member, attempts, reason)

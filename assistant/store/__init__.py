@@ -1,5 +1,5 @@
 """Redis, the one store: the typed API over the key schema (keys.py) and Lua scripts (lua/)."""
 
-from assistant.store.store import Job, Proposal, Store, VoteResult
+from assistant.store.store import Claim, Job, Proposal, RedisClient, Store, VoteResult
 
-__all__ = ["Job", "Proposal", "Store", "VoteResult"]
+__all__ = ["Claim", "Job", "Proposal", "RedisClient", "Store", "VoteResult"]

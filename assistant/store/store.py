@@ -3,16 +3,25 @@
 Multi-step changes that must be atomic are Lua scripts in ``lua/`` (one file each, with a
 KEYS/ARGV header); single commands are plain calls. Times are Unix seconds at this API and
 milliseconds inside Redis (job scores).
+
+Redis Cluster safe (keys.py): each script touches one hash slot. A step that spans a case and
+a global structure (the job queue, the open-case index, a message lookup) is two idempotent
+writes in an order a crash cannot hurt: what a later step looks up is written first; what a
+decision queues is queued right after it, and the sweep (jobs.Sweeper) re-queues it from the
+case's state if the process died in between.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any, Literal, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from assistant.models import Case, CaseStatus
@@ -20,6 +29,11 @@ from assistant.store import keys
 
 EVENT_TTL_SECONDS = 24 * 3600  # Slack retries an event for minutes; a day is plenty
 MESSAGE_CACHE_SIZE = 50_000  # message ts -> case id answers kept in process
+MAX_PAYLOAD = 4096  # a job's payload is small: ids and a few fields, never a document
+SWEEP_BATCH = 200  # open cases read per round trip by the sweep
+
+RedisClient = aioredis.Redis | RedisCluster
+JobSpec = tuple[str, str, float]  # kind, id, due (s)
 _CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
 
 
@@ -47,28 +61,45 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    member: str
-    lease: int  # the lease score returned by the claim, needed to settle it
+    """A claimed job: a kind, an id and a small payload, plus the lease to settle it with."""
+
+    kind: str
+    id: str
+    payload: str = ""
+    lease: int = 0  # the lease score returned by the claim
 
     @property
-    def kind(self) -> str:
-        return keys.parse_job_id(self.member)[0]
+    def member(self) -> str:
+        return keys.job_id(self.kind, self.id)
 
     @property
     def case_id(self) -> str:
-        return keys.parse_job_id(self.member)[1]
+        """The case of a case job (card, card update, publish, SLA): its id."""
+        return self.id
+
+    @property
+    def shard(self) -> int:
+        return keys.job_shard(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    jobs: list[Job]
+    next_due: float | None  # earliest score left in any shard (a due time or a lease expiry)
 
 
 class Store:
-    def __init__(self, redis: aioredis.Redis, *, retention_seconds: int) -> None:
+    def __init__(self, redis: RedisClient, *, retention_seconds: int) -> None:
         self.redis = redis
         self.retention = retention_seconds
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
+        self._claim_turn = 0
         for name in (
             "open_case",
             "proposal",
             "vote",
+            "queue_job",
             "claim_jobs",
             "settle_job",
             "card_posted",
@@ -85,22 +116,45 @@ class Store:
 
     async def open_case(self, case: Case, *, escalate_at: float | None = None) -> tuple[bool, str]:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
-        the SLA deadline); (False, id) if the mention was already seen."""
+        the SLA deadline); (False, id) if the mention was already seen.
+
+        Three steps, in the order a crash cannot hurt: the open-case index entry first (with
+        the dedup look, one round trip), then the case (open_case.lua), then its jobs. A crash
+        after the case and before its jobs is repaired by the sweep, which reads the index."""
+        case_id = case.case_id
+        index = keys.open_cases(keys.shard_of(case_id))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(keys.case(case_id))
+        pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
+        pipe.expire(index, self.retention)
+        exists, *_ = await pipe.execute()
+        if exists:
+            return False, case_id
+        escalate = case.sla_deadline if escalate_at is None else escalate_at
         data = case.model_dump_json(include=set(_CASE_STATIC))
-        opened, case_id = await self._run(
-            "open_case",
-            [keys.mention(case.mention.key), keys.case(case.case_id), keys.jobs()],
-            [
-                case.case_id,
-                data,
-                _ms(case.opened_at),
-                _ms(case.sla_deadline if escalate_at is None else escalate_at),
-                self.retention,
-                keys.job_id(keys.JOB_POST_CARD, case.case_id),
-                keys.job_id(keys.JOB_SLA, case.case_id),
-            ],
+        opened = await self._run(
+            "open_case", [keys.case(case_id)], [data, _ms(escalate), self.retention]
         )
-        return bool(opened), str(case_id)
+        if not opened:  # a concurrent ingest of the same mention won
+            return False, case_id
+        await self.enqueue_many(
+            [(keys.JOB_POST_CARD, case_id, case.opened_at), (keys.JOB_SLA, case_id, escalate)]
+        )
+        return True, case_id
+
+    async def open_case_ids(self, *, limit: int = 1000) -> list[str]:
+        """Ids of the cases not settled yet (open, approved), oldest first, across shards."""
+        pages = cast(
+            list[list[tuple[str, float]]],
+            await asyncio.gather(
+                *(
+                    self.redis.zrange(keys.open_cases(n), 0, limit - 1, withscores=True)
+                    for n in range(keys.SHARDS)
+                )
+            ),
+        )
+        pairs = sorted((float(score), str(m)) for page in pages for m, score in page)
+        return [member for _, member in pairs[:limit]]
 
     async def get_case(self, case_id: str) -> Case | None:
         raw = cast(dict[str, str], await self.redis.hgetall(keys.case(case_id)))
@@ -144,26 +198,16 @@ class Store:
             self._message_cases[key] = value
         return value
 
+    async def _map_message(self, channel: str, ts: str, case_id: str) -> None:
+        await self.redis.set(keys.message(channel, ts), case_id, ex=self.retention)
+
     async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
-        return bool(
-            await self._run(
-                "card_posted",
-                [
-                    keys.case(case_id),
-                    keys.message(channel, ts),
-                    keys.jobs(),
-                    keys.job_attempts(),
-                ],
-                [
-                    ts,
-                    case_id,
-                    self.retention,
-                    keys.job_id(keys.JOB_POST_CARD, case_id),
-                    keys.job_id(keys.JOB_UPDATE_CARD, case_id),
-                    _ms(now),
-                ],
-            )
-        )
+        """Record the card's ts; False when the case already had one (a duplicate post)."""
+        await self._map_message(channel, ts, case_id)
+        result = int(await self._run("card_posted", [keys.case(case_id)], [ts]))
+        if result == 2:  # the state moved on while the card was being posted
+            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+        return result > 0
 
     async def finish_case(
         self,
@@ -174,23 +218,22 @@ class Store:
         detail: str = "",
         status_id: str = "",
     ) -> bool:
-        job_kind = keys.JOB_SLA if outcome == "escalated" else keys.JOB_PUBLISH
-        return bool(
+        """Record a publish outcome or an escalation once; queue the card update.
+
+        The job that called this is settled by the runner when it returns; a published reply
+        also cancels the escalation timer, and a settled case leaves the open-case index."""
+        recorded = bool(
             await self._run(
-                "finish_case",
-                [keys.case(case_id), keys.jobs(), keys.job_attempts()],
-                [
-                    outcome,
-                    _ms(now),
-                    keys.job_id(keys.JOB_UPDATE_CARD, case_id),
-                    keys.job_id(job_kind, case_id),
-                    detail,
-                    status_id,
-                    keys.job_id(keys.JOB_SLA, case_id),
-                    self.retention,
-                ],
+                "finish_case", [keys.case(case_id)], [outcome, _ms(now), detail, status_id]
             )
         )
+        if recorded:  # a crash from here on: the sweep queues the card update, drops the entry
+            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+            if outcome == "published":
+                await self.cancel_job(keys.JOB_SLA, case_id)
+            if outcome != "escalated":
+                await self.redis.zrem(keys.open_cases(keys.shard_of(case_id)), case_id)
+        return recorded
 
     # -- proposals and votes -------------------------------------------------------------
 
@@ -206,28 +249,23 @@ class Store:
         user: str = "",
         text: str = "",
     ) -> str:
-        result = await self._run(
-            "proposal",
-            [
-                keys.event(event_id),
-                keys.case(case_id),
-                keys.proposal(case_id, ts),
-                keys.votes(case_id, ts),
-                keys.message(channel, ts),
-                keys.jobs(),
-            ],
-            [
-                op,
-                user,
-                text,
-                case_id,
-                _ms(now),
-                self.retention,
-                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
-                EVENT_TTL_SECONDS,
-            ],
+        if op == "add":  # a vote may follow at once: its lookup must be there first
+            await self._map_message(channel, ts, case_id)
+        result = str(
+            await self._run(
+                "proposal",
+                [
+                    keys.event(case_id, event_id),
+                    keys.case(case_id),
+                    keys.proposal(case_id, ts),
+                    keys.votes(case_id, ts),
+                ],
+                [op, user, text, self.retention, EVENT_TTL_SECONDS],
+            )
         )
-        return str(result)
+        if result in ("added", "withdrawn"):  # the card shows the number of proposals
+            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+        return result
 
     async def get_proposal(self, case_id: str, ts: str) -> Proposal | None:
         raw = cast(dict[str, str], await self.redis.hgetall(keys.proposal(case_id, ts)))
@@ -260,11 +298,10 @@ class Store:
         outcome, a, m, v = await self._run(
             "vote",
             [
-                keys.event(event_id),
+                keys.event(case_id, event_id),
                 keys.case(case_id),
                 keys.proposal(case_id, proposal_ts),
                 keys.votes(case_id, proposal_ts),
-                keys.jobs(),
             ],
             [
                 op,
@@ -277,29 +314,102 @@ class Store:
                 _ms(now),
                 self.retention,
                 proposal_ts,
-                keys.job_id(keys.JOB_PUBLISH, case_id),
-                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
                 EVENT_TTL_SECONDS,
             ],
         )
+        if outcome == "approved":  # the outbox: publish, and show the decision on the card
+            await self.enqueue_many(
+                [(keys.JOB_PUBLISH, case_id, now), (keys.JOB_UPDATE_CARD, case_id, now)]
+            )
         return VoteResult(str(outcome), int(a), int(m), int(v))
 
     # -- jobs ----------------------------------------------------------------------------
 
-    async def enqueue(self, kind: str, case_id: str, due: float) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(keys.jobs(), {keys.job_id(kind, case_id): _ms(due)})
-        pipe.expire(keys.jobs(), self.retention)
-        await pipe.execute()
+    def _queue_keys(self, ident: str) -> list[str]:
+        shard = keys.job_shard(ident)
+        return [keys.jobs_due(shard), keys.jobs_payload(shard), keys.jobs_attempts(shard)]
 
-    async def claim_jobs(self, now: float, lease_seconds: float, limit: int) -> list[Job]:
-        flat = await self._run("claim_jobs", [keys.jobs()], [_ms(now), _ms(lease_seconds), limit])
-        return [Job(str(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    async def enqueue(
+        self, kind: str, ident: str, due: float, payload: str = "", *, keep: bool = False
+    ) -> bool:
+        """Queue job (kind, id) at ``due``. A job is one per (kind, id): queuing it again moves
+        it (a running one then runs once more), unless ``keep``, which leaves a queued one be.
+        True when queued."""
+        if ":" in kind:
+            raise ValueError(f"job kind {kind!r} has a colon")
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"job payload of {len(payload)} chars (max {MAX_PAYLOAD})")
+        member = keys.job_id(kind, ident)
+        op = "keep" if keep else "set"
+        args = [op, member, _ms(due), payload, self.retention]
+        return bool(await self._run("queue_job", self._queue_keys(ident), args))
+
+    async def enqueue_many(self, jobs: Iterable[JobSpec], *, keep: bool = False) -> None:
+        await asyncio.gather(*(self.enqueue(k, i, due, keep=keep) for k, i, due in jobs))
+
+    async def cancel_job(self, kind: str, ident: str) -> bool:
+        member = keys.job_id(kind, ident)
+        return bool(
+            await self._run("queue_job", self._queue_keys(ident), ["cancel", member, 0, "", 0])
+        )
+
+    async def claim_jobs(self, now: float, lease_seconds: float, limit: int) -> Claim:
+        """Claim up to ``limit`` due jobs across the queue's shards, each under a lease.
+
+        Fair across shards: the limit is split evenly, the remainder going to the shards whose
+        turn it is (the turn rotates at each claim), so a busy shard cannot starve the others;
+        what the others leave unused goes, in a second round, to the shards that still have
+        due jobs."""
+        shards = keys.SHARDS
+        turn, self._claim_turn = self._claim_turn, (self._claim_turn + 1) % shards
+        order = [(turn + i) % shards for i in range(shards)]
+        quota = dict.fromkeys(order, limit // shards)
+        for n in order[: limit % shards]:
+            quota[n] += 1
+        jobs: list[Job] = []
+        firsts: dict[int, float] = {}
+        for _ in range(2):
+            answers = await asyncio.gather(
+                *(
+                    self._run(
+                        "claim_jobs",
+                        [keys.jobs_due(n), keys.jobs_payload(n)],
+                        [_ms(now), _ms(lease_seconds), quota[n]],
+                    )
+                    for n in quota
+                )
+            )
+            for n, flat in zip(quota, answers, strict=True):
+                firsts[n] = float(flat[0]) / 1000
+                for i in range(1, len(flat), 3):
+                    kind, ident = keys.parse_job_id(str(flat[i]))
+                    jobs.append(Job(kind, ident, str(flat[i + 2]), int(flat[i + 1])))
+            left = limit - len(jobs)
+            busy = [n for n in order if 0 <= firsts[n] <= now]
+            if left <= 0 or not busy:
+                break
+            quota = {
+                n: left // len(busy) + (1 if i < left % len(busy) else 0)
+                for i, n in enumerate(busy)
+            }
+        due = [first for first in firsts.values() if first >= 0]
+        return Claim(jobs, min(due) if due else None)
+
+    def _settle_keys(self, job: Job) -> list[str]:
+        shard = job.shard
+        return [keys.jobs_due(shard), keys.jobs_attempts(shard), keys.jobs_payload(shard)]
 
     async def finish_job(self, job: Job) -> bool:
         """Remove a claimed job; False if it was re-queued meanwhile (it will run again)."""
         result = await self._run(
-            "settle_job", [keys.jobs(), keys.job_attempts()], [job.member, job.lease, "done"]
+            "settle_job", self._settle_keys(job), [job.member, job.lease, "done"]
+        )
+        return int(result) == 0
+
+    async def reschedule_job(self, job: Job, due: float) -> bool:
+        """Run a claimed (periodic) job again at ``due``; False if it was re-queued meanwhile."""
+        result = await self._run(
+            "settle_job", self._settle_keys(job), [job.member, job.lease, "again", _ms(due)]
         )
         return int(result) == 0
 
@@ -316,7 +426,7 @@ class Store:
         """Reschedule a failed job with exponential backoff; see settle_job.lua for results."""
         result = await self._run(
             "settle_job",
-            [keys.jobs(), keys.job_attempts()],
+            self._settle_keys(job),
             [
                 job.member,
                 job.lease,
@@ -331,17 +441,78 @@ class Store:
         )
         return int(result)
 
-    async def next_job_due(self) -> float | None:
-        first = cast(
-            list[tuple[str, float]], await self.redis.zrange(keys.jobs(), 0, 0, withscores=True)
-        )
-        return first[0][1] / 1000 if first else None
-
     async def pending_jobs(self) -> dict[str, float]:
-        pairs = cast(
-            list[tuple[str, float]], await self.redis.zrange(keys.jobs(), 0, -1, withscores=True)
+        """Every queued job ("kind:id" -> due time or lease expiry, in seconds)."""
+        pages = cast(
+            list[list[tuple[str, float]]],
+            await asyncio.gather(
+                *(
+                    self.redis.zrange(keys.jobs_due(n), 0, -1, withscores=True)
+                    for n in range(keys.SHARDS)
+                )
+            ),
         )
-        return {str(member): float(score) / 1000 for member, score in pairs}
+        return {str(member): float(score) / 1000 for page in pages for member, score in page}
+
+    async def job_payload(self, kind: str, ident: str) -> str | None:
+        shard = keys.job_shard(ident)
+        return cast(
+            str | None, await self.redis.hget(keys.jobs_payload(shard), keys.job_id(kind, ident))
+        )
+
+    async def repair_open_cases(self, shard: int, *, now: float, settled_before: float) -> int:
+        """Re-queue, from each open case's state, the jobs it must have (kept if queued): the
+        card until it is posted, the publish job while approved, the escalation timer until it
+        fires. Cases that ended (or expired) leave the index. Only cases opened before
+        ``settled_before`` are looked at, so steps in flight are not raced. Returns the number
+        of cases looked at."""
+        index = keys.open_cases(shard)
+        ids = cast(list[str], await self.redis.zrangebyscore(index, "-inf", _ms(settled_before)))
+        for start in range(0, len(ids), SWEEP_BATCH):
+            batch = ids[start : start + SWEEP_BATCH]
+            pipe = self.redis.pipeline(transaction=False)
+            for case_id in batch:
+                pipe.hmget(keys.case(case_id), "status", "card_ts", "escalated_at", "escalate_at")
+            rows = cast(list[list[str | None]], await pipe.execute())
+            gone: list[str] = []
+            wanted: list[JobSpec] = []
+            for case_id, (status, card_ts, escalated_at, escalate_at) in zip(
+                batch, rows, strict=True
+            ):
+                if status is None or status in ("published", "failed"):
+                    gone.append(case_id)
+                    if status is not None:  # finish_case was cut short: show the outcome
+                        wanted.append((keys.JOB_UPDATE_CARD, case_id, now))
+                    continue
+                if not card_ts:
+                    wanted.append((keys.JOB_POST_CARD, case_id, now))
+                if status == "approved":
+                    wanted.append((keys.JOB_PUBLISH, case_id, now))
+                if not escalated_at and escalate_at:
+                    wanted.append((keys.JOB_SLA, case_id, int(escalate_at) / 1000))
+            if gone:
+                await self.redis.zrem(index, *gone)
+            await self.enqueue_many(wanted, keep=True)
+        return len(ids)
+
+    async def migrate_legacy_jobs(self, now: float) -> int:
+        """Move the jobs of the single queue of earlier versions into the sharded queue (and
+        their cases into the open-case index). A no-op (one EXISTS) once done."""
+        legacy = keys.legacy_jobs()
+        if not await self.redis.exists(legacy):
+            return 0
+        pairs = cast(
+            list[tuple[str, float]], await self.redis.zrange(legacy, 0, -1, withscores=True)
+        )
+        for member, score in pairs:
+            kind, ident = keys.parse_job_id(member)
+            await self.enqueue(kind, ident, score / 1000, keep=True)
+            if kind in keys.CASE_JOBS:
+                index = keys.open_cases(keys.shard_of(ident))
+                await self.redis.zadd(index, {ident: _ms(now)}, nx=True)
+                await self.redis.expire(index, self.retention)
+        await self.redis.delete(legacy)
+        return len(pairs)
 
     # -- caches, cursors, leases ---------------------------------------------------------
 
@@ -350,7 +521,7 @@ class Store:
         return raw or None
 
     async def cache_user(self, user_id: str, fields: dict[str, str], ttl: int) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # one key: one node, in order
         pipe.hset(keys.user(user_id), mapping=cast(Any, fields))
         pipe.expire(keys.user(user_id), ttl)
         await pipe.execute()

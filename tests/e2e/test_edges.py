@@ -13,8 +13,15 @@ from assistant.publishing import idempotency_key
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox, webhook_body
 from assistant.sources.mastodon import LEASE
 from assistant.store import keys
+from tests.conftest import BACKENDS
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react, thread_texts
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return str(request.param)
 
 
 def valid_body(world: Sandbox) -> dict[str, object]:
