@@ -193,11 +193,13 @@ class Assistant:
         await self.background.drain()
         if self._session is not None:
             await self._session.close()
+        connected = self._redis is not None  # else start-up stopped at REDIS_URL: one line
         if self._redis is not None:
             await self._redis.aclose()
         if self._embedded is not None:
             await self._embedded.stop()
-        log.info("assistant stopped")
+        if connected:
+            log.info("assistant stopped")
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:

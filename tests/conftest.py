@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from assistant.store import RedisClient
 from assistant.store.connect import connect
 from assistant.store.embedded import EmbeddedRedis
-from assistant.store.localcluster import LocalCluster
+from assistant.store.localcluster import LocalCluster, TcpRedis
 
 BACKENDS = ["single", pytest.param("cluster", marks=pytest.mark.cluster)]
 
@@ -42,6 +42,15 @@ def cluster_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     url = asyncio.run(cluster.start())
     yield url
     asyncio.run(cluster.stop())
+
+
+@pytest.fixture(scope="session")
+def standalone_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A plain (non-cluster) redis-server on a loopback TCP port."""
+    server = TcpRedis(Path(tmp_path_factory.mktemp("tcp-redis")))
+    url = asyncio.run(server.start())
+    yield url
+    asyncio.run(server.stop())
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import NoPermissionError, RedisClusterException, RedisError
 
 from assistant.settings import ConfigError
 from assistant.store.store import RedisClient
@@ -81,6 +81,8 @@ async def connect(url: str, *, cluster: bool) -> RedisClient:
     )
     try:
         info = await plain.info("cluster")
+    except NoPermissionError:  # an ACL user without INFO: the first cluster command will tell
+        return plain
     except RedisError:
         await plain.aclose()
         raise

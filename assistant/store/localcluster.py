@@ -143,7 +143,9 @@ class LocalCluster:
             node.proc.wait()
 
     async def master_of(self, key: str) -> Node:
-        async with self.nodes[0].client() as client:
+        """The node serving ``key``'s slot now, as a live node sees the cluster."""
+        live = next(n for n in self.nodes if n.proc is not None and n.proc.poll() is None)
+        async with live.client() as client:
             slot = int(await _cmd(client, "CLUSTER KEYSLOT", key))
             for start, end, master, *_ in await _cmd(client, "CLUSTER SLOTS"):
                 if int(start) <= slot <= int(end):
@@ -191,3 +193,60 @@ async def _until(probe: Callable[[], Awaitable[Any]], timeout: float, what: str)
         if loop.time() > deadline:
             raise TimeoutError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@dataclass
+class TcpRedis:
+    """One plain redis-server on a loopback port, with extra config lines (ACL users,
+    ``sentinel monitor …`` with ``sentinel=True``): for tests of those modes."""
+
+    directory: Path
+    config: tuple[str, ...] = ()
+    sentinel: bool = False
+    node: Node | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.node is not None
+        return self.node.url
+
+    async def start(self, timeout: float = 10.0) -> str:
+        port = cluster_port(set())
+        self.node = Node(port, self.directory / str(port))
+        self.node.directory.mkdir(parents=True, exist_ok=True)
+        conf = self.node.directory / ("sentinel.conf" if self.sentinel else "redis.conf")
+        lines = [
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {self.node.directory}",
+            "daemonize no",
+            f"logfile {self.node.directory / 'redis.log'}",
+            *self.config,
+        ]
+        conf.write_text("\n".join(lines) + "\n")
+        argv = [redis_server_binary(), str(conf), *(["--sentinel"] if self.sentinel else [])]
+        self.node.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork/exec, no waiting
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+            start_new_session=True,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return self.url
+            await asyncio.sleep(0.02)
+        raise TimeoutError("redis-server did not listen")
+
+    async def stop(self) -> None:
+        if self.node is not None and self.node.proc is not None:
+            self.node.proc.terminate()
+            for _ in range(250):
+                if self.node.proc.poll() is not None:
+                    return
+                await asyncio.sleep(0.02)
+            self.node.proc.kill()
