@@ -113,17 +113,9 @@ async def run_ingest_load(url: str, senders: int, seconds: float, warmup: float)
         "seconds": seconds,
         "warmup": warmup,
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        INGEST_FLAG,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate(json.dumps(config).encode())
-    if proc.returncode != 0:
-        raise RuntimeError(f"ingest load generator failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out)
+    from bench_votes import run_generator
+
+    result = await run_generator(__file__, INGEST_FLAG, config)
     if result["failed"]:
         raise RuntimeError(f"{result['failed']} mentions not opened: {result['errors']}")
     return result

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from assistant.store.embedded import die_with_parent, redis_server_binary
+from assistant.store.embedded import spawn_redis_server
 
 SLOTS = 16384
 
@@ -94,14 +94,7 @@ class LocalCluster:
             )
             + "\n"
         )
-        node.proc = subprocess.Popen(
-            [redis_server_binary(), str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-            start_new_session=True,
-        )
+        node.proc = spawn_redis_server(conf)
 
     async def start(self, timeout: float = 20.0) -> str:
         count = self.masters * (1 + self.replicas)
@@ -224,15 +217,7 @@ class TcpRedis:
             *self.config,
         ]
         conf.write_text("\n".join(lines) + "\n")
-        argv = [redis_server_binary(), str(conf), *(["--sentinel"] if self.sentinel else [])]
-        self.node.proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork/exec, no waiting
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
-            start_new_session=True,
-        )
+        self.node.proc = spawn_redis_server(conf, *(["--sentinel"] if self.sentinel else []))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
