@@ -2,8 +2,8 @@
 
 One Redis pool (embedded server when REDIS_URL is unset), one aiohttp ClientSession (shared by
 the Slack client and the network clients), one aiohttp web server on PORT serving
-``POST /slack/events``, ``POST /ingest/mentions`` and ``GET /healthz`` — in Socket Mode too,
-where Slack events arrive over the socket instead.
+``POST /slack/events``, ``POST /ingest/mentions``, ``GET /healthz`` and ``GET /metrics``
+(Prometheus) — in Socket Mode too, where Slack events arrive over the socket instead.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
 from assistant.escalation import Escalator
 from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
+from assistant.metrics import Metrics
 from assistant.networks.mastodon import MastodonClient
 from assistant.publishing import Publisher
 from assistant.settings import Settings
@@ -64,6 +65,7 @@ class Assistant:
         self._poller_task: asyncio.Task[None] | None = None
         self.poller: MastodonPoller | None = None
         self.background = Background()
+        self.metrics = Metrics()
 
     async def start(self) -> None:
         s = self.settings
@@ -73,11 +75,13 @@ class Assistant:
             self._embedded = EmbeddedRedis(s.ASSISTANT_DATA_DIR)
             url = await self._embedded.start()
         self._redis = await connect(url, cluster=s.REDIS_CLUSTER)
-        self.store = Store(self._redis, retention_seconds=s.retention_seconds)
+        self.store = Store(self._redis, retention_seconds=s.retention_seconds, metrics=self.metrics)
         if moved := await self.store.migrate_legacy_jobs(time.time()):
             log.info("moved %d jobs from the single job queue to the sharded one", moved)
 
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(
+            trace_configs=[self.metrics.http_trace(s.slack_api_url)]
+        )
         client = AsyncWebClient(
             token=s.SLACK_BOT_TOKEN.get_secret_value(),
             base_url=s.slack_api_url,
@@ -88,7 +92,7 @@ class Assistant:
         self.slack = SlackGateway(client, self.store, manager_ids=s.ASSISTANT_MANAGERS)
         await self.slack.identify()
 
-        scorer = self._scorer or _default_scorer(s)
+        scorer = self._scorer or _default_scorer(s, self.metrics)
         mastodon = (
             MastodonClient(
                 self._session, str(s.MASTODON_BASE_URL), s.MASTODON_ACCESS_TOKEN.get_secret_value()
@@ -97,8 +101,14 @@ class Assistant:
             else None
         )
         job_handlers: dict[str, JobHandler] = {}
-        self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
+        self.jobs = JobRunner(
+            self.store,
+            job_handlers,
+            lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS,
+            metrics=self.metrics,
+        )
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
+        self.ingest = self.metrics.counted_ingest(self.cases.ingest)
         sweeper = Sweeper(self.store)
         job_handlers.update(
             {
@@ -132,7 +142,7 @@ class Assistant:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         if mastodon is not None and s.MASTODON_POLL_SECONDS > 0:
             self.poller = MastodonPoller(
-                mastodon, self.store, self.cases.ingest, interval=s.MASTODON_POLL_SECONDS
+                mastodon, self.store, self.ingest, interval=s.MASTODON_POLL_SECONDS
             )
             self._poller_task = asyncio.create_task(self.poller.run(), name="mastodon-poller")
         self.ready = True
@@ -146,8 +156,9 @@ class Assistant:
         app = web.Application(client_max_size=MAX_SLACK_BODY)
         secret = self.settings.INGEST_SECRET.get_secret_value().encode()
         app.router.add_post("/slack/events", self._slack_events)
-        app.router.add_post("/ingest/mentions", ingest_route(secret, self.cases.ingest))
+        app.router.add_post("/ingest/mentions", ingest_route(secret, self.ingest))
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
         self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)
         await self._web.setup()
         site = web.TCPSite(self._web, self.settings.HOST, self.settings.PORT)
@@ -168,6 +179,20 @@ class Assistant:
         except (aioredis.RedisError, OSError) as exc:
             return web.json_response({"ok": False, "reason": f"redis: {exc}"}, status=503)
         return web.json_response({"ok": True})
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        """Prometheus text format; the queue gauges are read from Redis now."""
+        if self._redis is not None:
+            try:
+                depth, lag = await self.store.queue_stats(time.time())
+                self.metrics.queue_depth.set(depth)
+                self.metrics.queue_lag.set(lag)
+            except (aioredis.RedisError, OSError):
+                pass  # the counters still answer; /healthz tells about Redis
+        body, content_type = self.metrics.render()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
 
     def _tell_user(self, refusal: ProposalRefused) -> None:
         self.background.spawn(
@@ -208,10 +233,8 @@ def _not_token_skipped(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
-def _default_scorer(settings: Settings) -> Scorer:
-    from assistant.scoring import Scorer
-
-    return Scorer(
+def _default_scorer(settings: Settings, metrics: Metrics) -> Scorer:
+    return metrics.timed_scorer(
         threshold=settings.ASSISTANT_HOSTILITY_THRESHOLD,
         allow_terms=settings.ASSISTANT_ALLOW_TERMS,
         block_terms=settings.ASSISTANT_BLOCK_TERMS,

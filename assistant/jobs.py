@@ -23,10 +23,13 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.logs import bound_case
 from assistant.store import Job, Store, keys
+
+if TYPE_CHECKING:
+    from assistant.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +123,11 @@ class JobRunner:
         poll_seconds: float = 0.5,
         concurrency: int = 16,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
+        self.metrics = metrics
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.clock = clock
@@ -205,10 +210,17 @@ class JobRunner:
             await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
             return
         if again is not None:
+            self._count(job, "again")
             await self.store.reschedule_job(job, again)
             return
+        self._count(job, "done")
         await self.store.finish_job(job)
         self.wake()  # a finished job often queues another (e.g. a card update) due now
+
+    def _count(self, job: Job, outcome: str) -> None:
+        if self.metrics is not None:  # kinds are the handlers' keys: a bounded label
+            kind = job.kind if job.kind in self.handlers else "unknown"
+            self.metrics.job_runs.labels(kind, outcome).inc()
 
     async def _retry(
         self, job: Job, handler: JobHandler, reason: str, retry_after: float | None
@@ -221,6 +233,7 @@ class JobRunner:
             min_delay=retry_after or 0.0,
             max_attempts=MAX_ATTEMPTS,
         )
+        self._count(job, "gave_up" if attempts == GAVE_UP else "retry")
         if attempts == GAVE_UP:
             log.error("job %s gave up after %d attempts: %s", job.member, MAX_ATTEMPTS, reason)
             await handler.give_up(job, reason)

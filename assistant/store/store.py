@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -26,6 +26,9 @@ from redis.commands.core import AsyncScript
 
 from assistant.models import Case, CaseStatus
 from assistant.store import keys
+
+if TYPE_CHECKING:
+    from assistant.metrics import Metrics
 
 EVENT_TTL_SECONDS = 24 * 3600  # Slack retries an event for minutes; a day is plenty
 MESSAGE_CACHE_SIZE = 50_000  # message ts -> case id answers kept in process
@@ -89,9 +92,12 @@ class Claim:
 
 
 class Store:
-    def __init__(self, redis: RedisClient, *, retention_seconds: int) -> None:
+    def __init__(
+        self, redis: RedisClient, *, retention_seconds: int, metrics: Metrics | None = None
+    ) -> None:
         self.redis = redis
         self.retention = retention_seconds
+        self.metrics = metrics
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
         self._claim_turn = 0
@@ -140,6 +146,8 @@ class Store:
         await self.enqueue_many(
             [(keys.JOB_POST_CARD, case_id, case.opened_at), (keys.JOB_SLA, case_id, escalate)]
         )
+        if self.metrics:
+            self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
         return True, case_id
 
     async def open_case_ids(self, *, limit: int = 1000) -> list[str]:
@@ -227,6 +235,8 @@ class Store:
                 "finish_case", [keys.case(case_id)], [outcome, _ms(now), detail, status_id]
             )
         )
+        if recorded and self.metrics:
+            await self._count_finish(case_id, outcome, now)
         if recorded:  # a crash from here on: the sweep queues the card update, drops the entry
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
             if outcome == "published":
@@ -234,6 +244,16 @@ class Store:
             if outcome != "escalated":
                 await self.redis.zrem(keys.open_cases(keys.shard_of(case_id)), case_id)
         return recorded
+
+    async def _count_finish(self, case_id: str, outcome: str, now: float) -> None:
+        assert self.metrics is not None
+        if outcome == "escalated":
+            self.metrics.escalations.inc()
+            return
+        self.metrics.publishes.labels(outcome).inc()
+        approved_at = cast(str | None, await self.redis.hget(keys.case(case_id), "approved_at"))
+        if outcome == "published" and approved_at:
+            self.metrics.decide_to_publish.observe(max(0.0, now - int(approved_at) / 1000))
 
     # -- proposals and votes -------------------------------------------------------------
 
@@ -265,6 +285,8 @@ class Store:
         )
         if result in ("added", "withdrawn"):  # the card shows the number of proposals
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+        if self.metrics:
+            self.metrics.proposals.labels(result).inc()
         return result
 
     async def get_proposal(self, case_id: str, ts: str) -> Proposal | None:
@@ -321,6 +343,10 @@ class Store:
             await self.enqueue_many(
                 [(keys.JOB_PUBLISH, case_id, now), (keys.JOB_UPDATE_CARD, case_id, now)]
             )
+        if self.metrics:
+            self.metrics.votes.labels(str(outcome)).inc()
+            if outcome == "approved":
+                self.metrics.decisions.inc()
         return VoteResult(str(outcome), int(a), int(m), int(v))
 
     # -- jobs ----------------------------------------------------------------------------
@@ -453,6 +479,21 @@ class Store:
             ),
         )
         return {str(member): float(score) / 1000 for page in pages for member, score in page}
+
+    async def queue_stats(self, now: float) -> tuple[int, float]:
+        """(jobs queued, seconds the oldest due job has waited — 0 when none is due).
+
+        A claimed job's score is its lease expiry (in the future), so it does not count as
+        waiting; one whose lease ran out (its worker died) does."""
+        pipe = self.redis.pipeline(transaction=False)
+        for n in range(keys.SHARDS):
+            pipe.zcard(keys.jobs_due(n))
+            pipe.zrange(keys.jobs_due(n), 0, 0, withscores=True)
+        answers: list[Any] = await pipe.execute()
+        depth = sum(int(n) for n in answers[0::2])
+        firsts = [float(page[0][1]) / 1000 for page in answers[1::2] if page]
+        oldest = min(firsts, default=now)
+        return depth, max(0.0, now - oldest)
 
     async def job_payload(self, kind: str, ident: str) -> str | None:
         shard = keys.job_shard(ident)

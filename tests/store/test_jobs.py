@@ -183,3 +183,13 @@ async def test_jobs_of_the_old_single_queue_move_to_the_shards(store: Store) -> 
     assert not await store.redis.exists(keys.legacy_jobs())
     assert set(await store.open_case_ids()) == {"abc", "def"}
     assert await store.migrate_legacy_jobs(NOW) == 0
+
+
+async def test_queue_stats_tell_the_depth_and_the_lag_of_the_oldest_due_job(store: Store) -> None:
+    assert await store.queue_stats(NOW) == (0, 0.0)
+    await store.enqueue("report", "a", NOW - 7)
+    await store.enqueue("report", "b", NOW + 60)
+    assert await store.queue_stats(NOW) == (2, 7.0)
+    await store.claim_jobs(NOW, lease_seconds=30, limit=5)  # a claimed job is not waiting
+    assert await store.queue_stats(NOW) == (2, 0.0)
+    assert await store.queue_stats(NOW + 40) == (2, 10.0)  # its worker died: waiting again
