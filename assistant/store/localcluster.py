@@ -129,6 +129,14 @@ class LocalCluster:
                 await client.aclose()
         return self.url
 
+    async def wait_healthy(self, timeout: float = 20.0) -> None:
+        """Until every live node sees the cluster as ok (e.g. after a failover)."""
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                async with node.client() as client:
+                    live = sum(1 for n in self.nodes if n.proc and n.proc.poll() is None)
+                    await _until(partial(_cluster_state_ok, client), timeout, f"{live} nodes ok")
+
     def kill(self, node: Node) -> None:
         """SIGKILL one node (a crash: no AOF flush beyond what fsync already did)."""
         if node.proc is not None and node.proc.poll() is None:
@@ -169,6 +177,11 @@ async def _cluster_ok(client: aioredis.Redis, count: int) -> bool:
     return bool(
         info.get("cluster_state") == "ok" and int(info.get("cluster_known_nodes", 0)) == count
     )
+
+
+async def _cluster_state_ok(client: aioredis.Redis) -> bool:
+    info = await _cmd(client, "CLUSTER INFO")
+    return bool(info.get("cluster_state") == "ok")
 
 
 async def _replicated(client: aioredis.Redis) -> bool:

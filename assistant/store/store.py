@@ -124,18 +124,18 @@ class Store:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
         the SLA deadline); (False, id) if the mention was already seen.
 
-        Three steps, in the order a crash cannot hurt: the open-case index entry first (with
-        the dedup look, one round trip), then the case (open_case.lua), then its jobs. A crash
-        after the case and before its jobs is repaired by the sweep, which reads the index."""
+        After the dedup look, three steps in the order a crash cannot hurt: the open-case index
+        entry, then the case (open_case.lua), then its jobs. A crash after the case and before
+        its jobs is repaired by the sweep, which reads the index; an entry without a case is
+        dropped by it."""
         case_id = case.case_id
+        if await self.redis.exists(keys.case(case_id)):
+            return False, case_id  # a duplicate (the common one) costs one round trip
         index = keys.open_cases(keys.shard_of(case_id))
         pipe = self.redis.pipeline(transaction=False)
-        pipe.exists(keys.case(case_id))
         pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
         pipe.expire(index, self.retention)
-        exists, *_ = await pipe.execute()
-        if exists:
-            return False, case_id
+        await pipe.execute()
         escalate = case.sla_deadline if escalate_at is None else escalate_at
         data = case.model_dump_json(include=set(_CASE_STATIC))
         opened = await self._run(
