@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from assistant.models import Case, CaseStatus
 from assistant.store import keys
@@ -37,6 +39,7 @@ SWEEP_BATCH = 200  # open cases read per round trip by the sweep
 
 RedisClient = aioredis.Redis | RedisCluster
 JobSpec = tuple[str, str, float]  # kind, id, due (s)
+ScriptCall = tuple[str, list[str], list[Any]]  # script name, KEYS, ARGV
 _CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
 
 
@@ -98,6 +101,9 @@ class Store:
         self.redis = redis
         self.retention = retention_seconds
         self.metrics = metrics
+        # One node executes a pipeline in order, so steps a crash must not reorder can still
+        # share one round trip (and one AOF fsync); a cluster splits pipelines across nodes.
+        self._one_node = not isinstance(redis, RedisCluster)
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
         self._claim_turn = 0
@@ -118,6 +124,38 @@ class Store:
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)
 
+    async def _run_many(self, calls: list[ScriptCall]) -> list[Any]:
+        """Run independent script calls: one pipelined round trip on one node, concurrent
+        calls on a cluster (each to the node of its slot)."""
+        if not self._one_node:
+            return list(await asyncio.gather(*(self._run(n, k, a) for n, k, a in calls)))
+
+        def steps(pipe: Pipeline) -> None:
+            for call in calls:
+                self._eval(pipe, *call)
+
+        return await self._pipelined(steps)
+
+    def _eval(self, pipe: Pipeline, name: str, keys_: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self._scripts[name].sha, len(keys_), *keys_, *args)
+
+    async def _pipelined(self, build: Callable[[Pipeline], object]) -> list[Any]:
+        """Execute a one-node pipeline ``build`` fills (in order, one round trip). Every step
+        must be idempotent: after a Redis restart forgot the scripts, the pipeline runs again
+        once they are loaded (a NOSCRIPT step did nothing)."""
+        for attempt in range(2):
+            pipe = cast(Pipeline, self.redis.pipeline(transaction=False))
+            build(pipe)
+            try:
+                answers: list[Any] = await pipe.execute()
+                return answers
+            except NoScriptError:
+                if attempt:
+                    raise
+                for script in self._scripts.values():
+                    await self.redis.script_load(script.script)
+        raise AssertionError("unreachable")
+
     # -- cases ---------------------------------------------------------------------------
 
     async def open_case(self, case: Case, *, escalate_at: float | None = None) -> tuple[bool, str]:
@@ -132,20 +170,35 @@ class Store:
         if await self.redis.exists(keys.case(case_id)):
             return False, case_id  # a duplicate (the common one) costs one round trip
         index = keys.open_cases(keys.shard_of(case_id))
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
-        pipe.expire(index, self.retention)
-        await pipe.execute()
         escalate = case.sla_deadline if escalate_at is None else escalate_at
         data = case.model_dump_json(include=set(_CASE_STATIC))
-        opened = await self._run(
+        open_step: ScriptCall = (
             "open_case", [keys.case(case_id)], [data, _ms(escalate), self.retention]
-        )
+        )  # fmt: skip
+        jobs = [(keys.JOB_POST_CARD, case_id, case.opened_at), (keys.JOB_SLA, case_id, escalate)]
+
+        def index_entry(pipe: Pipeline | Any) -> None:
+            pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
+            pipe.expire(index, self.retention)
+
+        if self._one_node:  # the same order, in one round trip (a crash keeps a prefix)
+
+            def steps(pipe: Pipeline) -> None:
+                index_entry(pipe)
+                self._eval(pipe, *open_step)
+                for kind, ident, due in jobs:  # kept if queued: a racing duplicate is a no-op
+                    self._eval(pipe, *self._queue_call(kind, ident, due, "", keep=True))
+
+            opened = (await self._pipelined(steps))[2]
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            index_entry(pipe)
+            await pipe.execute()
+            opened = await self._run(*open_step)
+            if opened:
+                await self.enqueue_many(jobs)
         if not opened:  # a concurrent ingest of the same mention won
             return False, case_id
-        await self.enqueue_many(
-            [(keys.JOB_POST_CARD, case_id, case.opened_at), (keys.JOB_SLA, case_id, escalate)]
-        )
         if self.metrics:
             self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
         return True, case_id
@@ -206,13 +259,24 @@ class Store:
             self._message_cases[key] = value
         return value
 
-    async def _map_message(self, channel: str, ts: str, case_id: str) -> None:
-        await self.redis.set(keys.message(channel, ts), case_id, ex=self.retention)
+    async def _after_lookup(self, channel: str, ts: str, case_id: str, step: ScriptCall) -> Any:
+        """Write the message -> case lookup, then run ``step`` (a vote may follow at once: the
+        lookup must be there first). One round trip on one node."""
+        key = keys.message(channel, ts)
+        if not self._one_node:
+            await self.redis.set(key, case_id, ex=self.retention)
+            return await self._run(*step)
+
+        def steps(pipe: Pipeline) -> None:
+            pipe.set(key, case_id, ex=self.retention)
+            self._eval(pipe, *step)
+
+        return (await self._pipelined(steps))[1]
 
     async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
         """Record the card's ts; False when the case already had one (a duplicate post)."""
-        await self._map_message(channel, ts, case_id)
-        result = int(await self._run("card_posted", [keys.case(case_id)], [ts]))
+        step: ScriptCall = ("card_posted", [keys.case(case_id)], [ts])
+        result = int(await self._after_lookup(channel, ts, case_id, step))
         if result == 2:  # the state moved on while the card was being posted
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
         return result > 0
@@ -269,20 +333,22 @@ class Store:
         user: str = "",
         text: str = "",
     ) -> str:
-        if op == "add":  # a vote may follow at once: its lookup must be there first
-            await self._map_message(channel, ts, case_id)
-        result = str(
-            await self._run(
-                "proposal",
-                [
-                    keys.event(case_id, event_id),
-                    keys.case(case_id),
-                    keys.proposal(case_id, ts),
-                    keys.votes(case_id, ts),
-                ],
-                [op, user, text, self.retention, EVENT_TTL_SECONDS],
-            )
+        step: ScriptCall = (
+            "proposal",
+            [
+                keys.event(case_id, event_id),
+                keys.case(case_id),
+                keys.proposal(case_id, ts),
+                keys.votes(case_id, ts),
+            ],
+            [op, user, text, self.retention, EVENT_TTL_SECONDS],
         )
+        answer = (
+            await self._after_lookup(channel, ts, case_id, step)
+            if op == "add"
+            else await self._run(*step)
+        )
+        result = str(answer)
         if result in ("added", "withdrawn"):  # the card shows the number of proposals
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
         if self.metrics:
@@ -361,17 +427,23 @@ class Store:
         """Queue job (kind, id) at ``due``. A job is one per (kind, id): queuing it again moves
         it (a running one then runs once more), unless ``keep``, which leaves a queued one be.
         True when queued."""
+        return bool(await self._run(*self._queue_call(kind, ident, due, payload, keep=keep)))
+
+    def _queue_call(
+        self, kind: str, ident: str, due: float, payload: str, *, keep: bool
+    ) -> ScriptCall:
         if ":" in kind:
             raise ValueError(f"job kind {kind!r} has a colon")
         if len(payload) > MAX_PAYLOAD:
             raise ValueError(f"job payload of {len(payload)} chars (max {MAX_PAYLOAD})")
         member = keys.job_id(kind, ident)
-        op = "keep" if keep else "set"
-        args = [op, member, _ms(due), payload, self.retention]
-        return bool(await self._run("queue_job", self._queue_keys(ident), args))
+        args = ["keep" if keep else "set", member, _ms(due), payload, self.retention]
+        return "queue_job", self._queue_keys(ident), args
 
     async def enqueue_many(self, jobs: Iterable[JobSpec], *, keep: bool = False) -> None:
-        await asyncio.gather(*(self.enqueue(k, i, due, keep=keep) for k, i, due in jobs))
+        calls = [self._queue_call(k, i, due, "", keep=keep) for k, i, due in jobs]
+        if calls:
+            await self._run_many(calls)
 
     async def cancel_job(self, kind: str, ident: str) -> bool:
         member = keys.job_id(kind, ident)
@@ -385,7 +457,8 @@ class Store:
         Fair across shards: the limit is split evenly, the remainder going to the shards whose
         turn it is (the turn rotates at each claim), so a busy shard cannot starve the others;
         what the others leave unused goes, in a second round, to the shards that still have
-        due jobs."""
+        due jobs. One script call per shard on a cluster (one slot each), one in all on one
+        node."""
         shards = keys.SHARDS
         turn, self._claim_turn = self._claim_turn, (self._claim_turn + 1) % shards
         order = [(turn + i) % shards for i in range(shards)]
@@ -395,16 +468,16 @@ class Store:
         jobs: list[Job] = []
         firsts: dict[int, float] = {}
         for _ in range(2):
-            answers = await asyncio.gather(
-                *(
-                    self._run(
-                        "claim_jobs",
-                        [keys.jobs_due(n), keys.jobs_payload(n)],
-                        [_ms(now), _ms(lease_seconds), quota[n]],
-                    )
-                    for n in quota
+            groups = [list(quota)] if self._one_node else [[n] for n in quota]
+            calls: list[ScriptCall] = [
+                (
+                    "claim_jobs",
+                    [k for n in group for k in (keys.jobs_due(n), keys.jobs_payload(n))],
+                    [_ms(now), _ms(lease_seconds), *(quota[n] for n in group)],
                 )
-            )
+                for group in groups
+            ]
+            answers = [flat for answer in await self._run_many(calls) for flat in answer]
             for n, flat in zip(quota, answers, strict=True):
                 firsts[n] = float(flat[0]) / 1000
                 for i in range(1, len(flat), 3):

@@ -301,3 +301,21 @@ async def test_publish_outcome_recorded_once(store: Store) -> None:
     # the publish job itself is settled by the runner when the handler returns
     assert f"publish:{case.case_id}" in pending
     assert case.case_id not in await store.open_case_ids()
+
+
+async def test_steps_survive_a_redis_that_forgot_its_scripts(
+    store: Store, redis: aioredis.Redis
+) -> None:
+    """A Redis restart (or SCRIPT FLUSH) forgets the Lua scripts: every step loads them again
+    and applies once (the pipelined ones of one node too)."""
+    await store.open_case(make_case("0"))  # the scripts are loaded now
+    await redis.script_flush()
+    case = await open_with_proposal(store)  # open_case, card_posted, proposal
+    assert (await vote(store, case, "U1", n=1, m=0)).outcome == "approved"
+    await redis.script_flush()
+    claim = await store.claim_jobs(NOW, lease_seconds=60, limit=20)
+    assert {j.member for j in claim.jobs} >= {
+        f"publish:{case.case_id}",
+        f"card:{make_case('0').case_id}",
+    }
+    assert len(await store.pending_jobs()) == len({j.member for j in claim.jobs}) + 2  # 2 SLA
