@@ -162,41 +162,41 @@ class Store:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
         the SLA deadline); (False, id) if the mention was already seen.
 
-        After the dedup look, three steps in the order a crash cannot hurt: the open-case index
-        entry, then the case (open_case.lua), then its jobs. A crash after the case and before
-        its jobs is repaired by the sweep, which reads the index; an entry without a case is
-        dropped by it."""
+        On one node a single open_case.lua call does it all. On a cluster, after the dedup look,
+        three steps in the order a crash cannot hurt: the open-case index entry, then the case
+        (open_case.lua), then its jobs. A crash after the case and before its jobs is repaired
+        by the sweep, which reads the index; an entry without a case is dropped by it."""
         case_id = case.case_id
-        if await self.redis.exists(keys.case(case_id)):
-            return False, case_id  # a duplicate (the common one) costs one round trip
-        index = keys.open_cases(keys.shard_of(case_id))
         escalate = case.sla_deadline if escalate_at is None else escalate_at
         data = case.model_dump_json(include=set(_CASE_STATIC))
-        open_step: ScriptCall = (
-            "open_case", [keys.case(case_id)], [data, _ms(escalate), self.retention]
-        )  # fmt: skip
-        jobs = [(keys.JOB_POST_CARD, case_id, case.opened_at), (keys.JOB_SLA, case_id, escalate)]
-
-        def index_entry(pipe: Pipeline | Any) -> None:
+        index = keys.open_cases(keys.shard_of(case_id))
+        args = [
+            data,
+            _ms(escalate),
+            self.retention,
+            _ms(case.opened_at),
+            keys.job_id(keys.JOB_POST_CARD, case_id),
+            keys.job_id(keys.JOB_SLA, case_id),
+            case_id,
+        ]
+        if self._one_node:  # all in one call: see open_case.lua
+            due = keys.jobs_due(keys.job_shard(case_id))
+            opened = await self._run("open_case", [keys.case(case_id), index, due], args)
+        else:
+            if await self.redis.exists(keys.case(case_id)):
+                return False, case_id  # a duplicate (the common one) costs one round trip
+            pipe = self.redis.pipeline(transaction=False)
             pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
             pipe.expire(index, self.retention)
-
-        if self._one_node:  # the same order, in one round trip (a crash keeps a prefix)
-
-            def steps(pipe: Pipeline) -> None:
-                index_entry(pipe)
-                self._eval(pipe, *open_step)
-                for kind, ident, due in jobs:  # kept if queued: a racing duplicate is a no-op
-                    self._eval(pipe, *self._queue_call(kind, ident, due, "", keep=True))
-
-            opened = (await self._pipelined(steps))[2]
-        else:
-            pipe = self.redis.pipeline(transaction=False)
-            index_entry(pipe)
             await pipe.execute()
-            opened = await self._run(*open_step)
+            opened = await self._run("open_case", [keys.case(case_id)], args)
             if opened:
-                await self.enqueue_many(jobs)
+                await self.enqueue_many(
+                    [
+                        (keys.JOB_POST_CARD, case_id, case.opened_at),
+                        (keys.JOB_SLA, case_id, escalate),
+                    ]
+                )
         if not opened:  # a concurrent ingest of the same mention won
             return False, case_id
         if self.metrics:
