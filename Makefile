@@ -31,6 +31,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_votes.py
+	$(BIN)/python bench/bench_cluster.py
 
 clean:
 	rm -rf $(VENV) .assistant .pytest_cache .mypy_cache .ruff_cache

@@ -3,22 +3,21 @@
 One Redis pool (embedded server when REDIS_URL is unset), one aiohttp ClientSession (shared by
 the Slack client and the network clients), one aiohttp web server on PORT serving
 ``POST /slack/events``, ``POST /ingest/mentions`` (both through assistant/edge.py:
-authenticated over the raw bytes before anything is parsed) and ``GET /healthz`` — in Socket
-Mode too, where Slack events arrive over the socket instead.
+authenticated over the raw bytes before anything is parsed), ``GET /healthz`` and
+``GET /metrics`` (Prometheus) — in Socket Mode too, where Slack events arrive over the socket
+instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,14 +27,16 @@ from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
 from assistant.edge import MAX_SLACK_BODY, slack_events_route
 from assistant.escalation import Escalator, Pager
-from assistant.jobs import JobHandler, JobRunner
+from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
+from assistant.metrics import Metrics
 from assistant.networks import build_networks
 from assistant.publishing import Publisher
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.sources.ingest import ingest_route
 from assistant.sources.poller import Poller
-from assistant.store import Store, keys
+from assistant.store import RedisClient, Store, keys
+from assistant.store.connect import connect
 from assistant.store.embedded import EmbeddedRedis
 from assistant.voting import ProposalRefused, ThreadService
 
@@ -46,11 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Redis calls fail fast while it is down or unreachable (a request then answers 503 well
-# within Slack's 3 s, and its sender retries). One quick retry covers a dropped connection
-# (e.g. after Redis restarted); a timeout is not retried (it would only double the wait).
-REDIS_TIMEOUT_SECONDS = 0.5
-REDIS_RETRIES = 1
 SLACK_TIMEOUT_SECONDS = 10
 
 
@@ -61,7 +57,7 @@ class Assistant:
         self.ready = False
         self.port: int | None = None
         self._embedded: EmbeddedRedis | None = None
-        self._redis: aioredis.Redis | None = None
+        self._redis: RedisClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._web: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -69,6 +65,7 @@ class Assistant:
         self.pollers: dict[str, Poller] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self.background = Background()
+        self.metrics = Metrics()
 
     async def start(self) -> None:
         s = self.settings
@@ -80,23 +77,14 @@ class Assistant:
             self._supervisor = asyncio.create_task(
                 self._embedded.supervise(), name="embedded-redis-supervisor"
             )
-        self._redis = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            retry=Retry(
-                ExponentialWithJitterBackoff(base=0.01, cap=0.1),
-                REDIS_RETRIES,
-                supported_errors=(RedisConnectionError,),
-            ),
-            retry_on_timeout=False,
-            health_check_interval=10,
-        )
-        await self._redis.ping()
-        self.store = Store(self._redis, retention_seconds=s.retention_seconds)
+        self._redis = await connect(url, cluster=s.REDIS_CLUSTER)
+        self.store = Store(self._redis, retention_seconds=s.retention_seconds, metrics=self.metrics)
+        if moved := await self.store.migrate_legacy_jobs(time.time()):
+            log.info("moved %d jobs from the single job queue to the sharded one", moved)
 
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(
+            trace_configs=[self.metrics.http_trace(s.slack_api_url)]
+        )
         client = AsyncWebClient(
             token=s.SLACK_BOT_TOKEN.get_secret_value(),
             base_url=s.slack_api_url,
@@ -110,20 +98,29 @@ class Assistant:
         self.slack = SlackGateway(client, self.store, manager_ids=s.ASSISTANT_MANAGERS)
         await self.slack.identify()
 
-        scorer = self._scorer or _default_scorer(s)
+        scorer = self._scorer or _default_scorer(s, self.metrics)
         self.networks = build_networks(s, self._session, self.store)
         job_handlers: dict[str, JobHandler] = {}
-        self.jobs = JobRunner(self.store, job_handlers, lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS)
+        self.jobs = JobRunner(
+            self.store,
+            job_handlers,
+            lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS,
+            metrics=self.metrics,
+        )
         self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
         pager = Pager(s, self.slack)
+        self.ingest = self.metrics.counted_ingest(self.cases.ingest)
+        sweeper = Sweeper(self.store)
         job_handlers.update(
             {
-                keys.JOB_POST_CARD: PostCard(self.cases, pager),
-                keys.JOB_UPDATE_CARD: UpdateCard(self.cases, pager),
-                keys.JOB_PUBLISH: Publisher(s, self.store, self.slack, self.networks),
-                keys.JOB_SLA: Escalator(s, self.store, self.slack, pager),
+                keys.JOB_POST_CARD: CaseJob(PostCard(self.cases, pager)),
+                keys.JOB_UPDATE_CARD: CaseJob(UpdateCard(self.cases, pager)),
+                keys.JOB_PUBLISH: CaseJob(Publisher(s, self.store, self.slack, self.networks)),
+                keys.JOB_SLA: CaseJob(Escalator(s, self.store, self.slack, pager)),
+                keys.JOB_SWEEP: sweeper,
             }
         )
+        await sweeper.ensure()
         self.threads = ThreadService(
             s, self.store, self.slack, on_due=self.jobs.wake, spawn=self.background.spawn
         )
@@ -147,7 +144,7 @@ class Assistant:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         for platform, network in self.networks.items():
             if network.poll_seconds > 0:
-                poller = Poller(network, self.store, self.cases.ingest)
+                poller = Poller(network, self.store, self.ingest)
                 self.pollers[platform] = poller
                 task = asyncio.create_task(poller.run(), name=f"{platform}-poller")
                 self._poller_tasks.append(task)
@@ -173,8 +170,9 @@ class Assistant:
                 self.bolt, self.settings.SLACK_SIGNING_SECRET.get_secret_value().encode()
             ),
         )
-        app.router.add_post("/ingest/mentions", ingest_route(secret, self.cases.ingest))
+        app.router.add_post("/ingest/mentions", ingest_route(secret, self.ingest))
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
         self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)
         await self._web.setup()
         site = web.TCPSite(self._web, self.settings.HOST, self.settings.PORT)
@@ -191,6 +189,20 @@ class Assistant:
                 {"ok": False, "reason": f"redis unavailable ({type(exc).__name__})"}, status=503
             )
         return web.json_response({"ok": True})
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        """Prometheus text format; the queue gauges are read from Redis now."""
+        if self._redis is not None:
+            try:
+                depth, lag = await self.store.queue_stats(time.time())
+                self.metrics.queue_depth.set(depth)
+                self.metrics.queue_lag.set(lag)
+            except (aioredis.RedisError, OSError):
+                pass  # the counters still answer; /healthz tells about Redis
+        body, content_type = self.metrics.render()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
 
     def _tell_user(self, refusal: ProposalRefused) -> None:
         self.background.spawn(
@@ -216,13 +228,15 @@ class Assistant:
         await self.background.drain()
         if self._session is not None:
             await self._session.close()
+        connected = self._redis is not None  # else start-up stopped at REDIS_URL: one line
         if self._redis is not None:
             await self._redis.aclose()
         if self._supervisor is not None:
             self._supervisor.cancel()
         if self._embedded is not None:
             await self._embedded.stop()
-        log.info("assistant stopped")
+        if connected:
+            log.info("assistant stopped")
 
 
 async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:
@@ -237,10 +251,8 @@ def _not_token_skipped(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
-def _default_scorer(settings: Settings) -> Scorer:
-    from assistant.scoring import Scorer
-
-    return Scorer(
+def _default_scorer(settings: Settings, metrics: Metrics) -> Scorer:
+    return metrics.timed_scorer(
         threshold=settings.ASSISTANT_HOSTILITY_THRESHOLD,
         allow_terms=settings.ASSISTANT_ALLOW_TERMS,
         block_terms=settings.ASSISTANT_BLOCK_TERMS,

@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> int:
         "POST /slack/events, POST /ingest/mentions and GET /healthz on PORT; SIGTERM drains.",
     )
     sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the assistant on this machine answers 200 on /healthz, else 1",
+        description="GET http://127.0.0.1:$PORT/healthz (PORT from the environment, default "
+        "3000) within 2 seconds: exit 0 on 200, 1 otherwise. The container's HEALTHCHECK.",
+    )
+    sub.add_parser(
         "demo",
         help="play the whole loop against the built-in Slack, Mastodon, Bluesky and X emulators",
         description="Start the assistant on embedded Redis against the package's Slack, "
@@ -46,11 +52,28 @@ def main(argv: list[str] | None = None) -> int:
         return eval_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "healthcheck":
+        return _healthcheck()
     if args.command == "demo":
         from assistant.demo import run_demo
 
         return runtime.run(run_demo())
     return _run()
+
+
+def _healthcheck() -> int:
+    import os
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{os.environ.get('PORT', '3000')}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            ok = response.status == 200
+    except (OSError, urllib.error.URLError) as exc:
+        print(f"assistant: {url}: {exc}", file=sys.stderr)
+        return 1
+    return 0 if ok else 1
 
 
 def _run() -> int:
@@ -76,6 +99,9 @@ def _run() -> int:
 
     try:
         runtime.run(serve())
+    except ConfigError as exc:  # found at start-up (e.g. REDIS_URL names the wrong kind)
+        print(f"assistant: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # start-up failures (Slack token, Redis) in one line
         print(f"assistant: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

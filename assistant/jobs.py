@@ -1,12 +1,20 @@
-"""The durable job runner: post cards, update cards, publish (the outbox), SLA escalations.
+"""The durable job runner: one queue for every kind of deferred work.
 
-Jobs live in one Redis sorted set (member "kind:case_id", score = due time). A worker claims
-due jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease
-to expire and any replica picks the job up again. Handlers are idempotent and say "later" by
+A job is a kind, an id and a small payload (``Store.enqueue``): today the case jobs (post the
+card, update it, publish the approved reply — the outbox —, escalate at the SLA) and the sweep;
+escalation levels, surge cards, home refreshes and reports ride the same queue. There is one
+job per (kind, id): queuing it again moves it, so repeated requests coalesce.
+
+The queue is sharded in Redis (keys.SHARDS sorted sets under their own hash tags, score = due
+time): Redis Cluster spreads it, and claims take from every shard fairly. A worker claims due
+jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease to
+expire and any replica picks the job up again. Handlers are idempotent and say "later" by
 raising RetryLater or a transient ExternalError (any other exception counts the same); the
 runner then reschedules with exponential backoff (settle_job.lua), and after MAX_ATTEMPTS
 hands the job to give_up. A permanent ExternalError (e.g. Slack's ``channel_not_found``) is
-not retried: the job goes to give_up at once.
+not retried: the job goes to give_up at once. A handler that returns a time is run again
+then (periodic jobs such as the sweep). A job interrupted by a Redis outage is kept by its
+worker and run again as soon as Redis answers, rather than waiting out its lease.
 """
 
 from __future__ import annotations
@@ -17,11 +25,15 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Protocol
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.errors import ExternalError
 from assistant.logs import bound_case
-from assistant.store import Job, Store, is_unavailable
+from assistant.store import Job, Store, is_unavailable, keys
+
+if TYPE_CHECKING:
+    from assistant.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +42,8 @@ BASE_DELAY = 0.5  # the n-th failure waits BASE_DELAY * 2^(n-1) (±20 % jitter) 
 MAX_DELAY = 60.0  # … at most this, and at least the network's Retry-After
 STORE_WAIT_MAX = 2.0  # a job interrupted by a Redis outage is tried again this often, at most
 GAVE_UP = -2  # retry_job's answer once MAX_ATTEMPTS is reached
+SWEEP_SECONDS = 60.0  # how often each open-case shard is swept
+SWEEP_GRACE = 15.0  # cases younger than this are left to the steps in flight
 
 
 class RetryLater(Exception):
@@ -39,9 +53,69 @@ class RetryLater(Exception):
 
 
 class JobHandler(Protocol):
+    """Runs one kind of job. ``run`` returns None when the job is done, or the time (Unix s)
+    at which to run it again (a periodic job)."""
+
+    async def run(self, job: Job) -> float | None: ...
+
+    async def give_up(self, job: Job, reason: str) -> None: ...
+
+
+class CaseHandler(Protocol):
+    """A job about one case: its id is the case id."""
+
     async def run(self, case_id: str) -> None: ...
 
     async def give_up(self, case_id: str, reason: str) -> None: ...
+
+
+class CaseJob:
+    """Adapts a case handler to the queue: the job's id is the case id, bound on log lines."""
+
+    def __init__(self, handler: CaseHandler) -> None:
+        self.handler = handler
+
+    async def run(self, job: Job) -> None:
+        await self.handler.run(job.id)
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        await self.handler.give_up(job.id, reason)
+
+
+class Sweeper:
+    """Periodic job (one per open-case shard): re-queues what a crash between two store steps
+    left out — a decided case without its publish job, a case without its card or timer job,
+    a settled case whose card update was lost — and drops settled cases from the index."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        every: float = SWEEP_SECONDS,
+        grace: float = SWEEP_GRACE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.every = every
+        self.grace = grace
+        self.clock = clock
+
+    async def ensure(self) -> None:
+        """Queue the sweep of every shard unless queued (each replica calls this at start)."""
+        now = self.clock()
+        await self.store.enqueue_many(
+            [(keys.JOB_SWEEP, str(n), now + self.grace) for n in range(keys.SHARDS)], keep=True
+        )
+
+    async def run(self, job: Job) -> float:
+        now = self.clock()
+        await self.store.repair_open_cases(int(job.id), now=now, settled_before=now - self.grace)
+        return now + self.every
+
+    async def give_up(self, job: Job, reason: str) -> None:
+        log.error(
+            "the sweep of open-case shard %s stopped until the next start: %s", job.id, reason
+        )
 
 
 class JobRunner:
@@ -54,9 +128,11 @@ class JobRunner:
         poll_seconds: float = 0.5,
         concurrency: int = 16,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
+        self.metrics = metrics
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.clock = clock
@@ -89,12 +165,10 @@ class JobRunner:
         while not self._stopping:
             self._wake.clear()
             free = self._concurrency - len(self._running)
+            next_due: float | None = None
             try:
-                jobs = (
-                    await self.store.claim_jobs(self.clock(), self.lease_seconds, free)
-                    if free
-                    else []
-                )
+                claim = await self.store.claim_jobs(self.clock(), self.lease_seconds, free)
+                jobs, next_due = claim.jobs, claim.next_due
             except Exception as exc:  # Redis away: keep the loop alive, try again soon
                 if not self._store_down:
                     log.error("claiming jobs failed (will keep trying): %s", exc)
@@ -111,14 +185,14 @@ class JobRunner:
             if jobs and len(jobs) == free:
                 await asyncio.sleep(0)  # more may be due: claim again at once
                 continue
-            await self._sleep()
+            await self._sleep(next_due)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self, next_due: float | None) -> None:
         timeout = self.poll_seconds
-        with contextlib.suppress(Exception):
-            due = await self.store.next_job_due()
-            if due is not None:
-                timeout = max(0.0, min(timeout, due - self.clock()))
+        if next_due is not None:
+            timeout = max(0.0, min(timeout, next_due - self.clock()))
+        if timeout == 0.0 and len(self._running) >= self._concurrency:
+            timeout = self.poll_seconds  # due work but no free slot: a finishing job wakes us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -126,7 +200,10 @@ class JobRunner:
         """Run a claimed job. When Redis goes away in the middle, this worker keeps the job
         (its lease is still ours) and runs it again once Redis answers — handlers are
         idempotent — rather than leaving it to wait for the lease to run out."""
-        with bound_case(job.case_id):
+        bound: AbstractContextManager[object] = (
+            bound_case(job.id) if job.kind in keys.CASE_JOBS else nullcontext()
+        )
+        with bound:
             wait = BASE_DELAY / 2
             while True:
                 try:
@@ -147,7 +224,7 @@ class JobRunner:
             await self.store.finish_job(job)
             return
         try:
-            await handler.run(job.case_id)
+            again = await handler.run(job)
         except RetryLater as exc:
             await self._retry(job, handler, str(exc), exc.retry_after)
             return
@@ -156,7 +233,8 @@ class JobRunner:
                 await self._retry(job, handler, str(exc), exc.retry_after)
                 return
             log.error("job %s failed for good (not retried): %s", job.member, exc)
-            await handler.give_up(job.case_id, str(exc))
+            self._count(job, "gave_up")
+            await handler.give_up(job, str(exc))
             await self.store.finish_job(job)
             return
         except Exception as exc:
@@ -165,8 +243,18 @@ class JobRunner:
             log.exception("job %s failed", job.member)
             await self._retry(job, handler, f"{type(exc).__name__}: {exc}", None)
             return
+        if again is not None:
+            self._count(job, "again")
+            await self.store.reschedule_job(job, again)
+            return
+        self._count(job, "done")
         await self.store.finish_job(job)
         self.wake()  # a finished job often queues another (e.g. a card update) due now
+
+    def _count(self, job: Job, outcome: str) -> None:
+        if self.metrics is not None:  # kinds are the handlers' keys: a bounded label
+            kind = job.kind if job.kind in self.handlers else "unknown"
+            self.metrics.job_runs.labels(kind, outcome).inc()
 
     async def _retry(
         self, job: Job, handler: JobHandler, reason: str, retry_after: float | None
@@ -179,9 +267,10 @@ class JobRunner:
             min_delay=retry_after or 0.0,
             max_attempts=MAX_ATTEMPTS,
         )
+        self._count(job, "gave_up" if attempts == GAVE_UP else "retry")
         if attempts == GAVE_UP:
             log.error("job %s gave up after %d attempts: %s", job.member, MAX_ATTEMPTS, reason)
-            await handler.give_up(job.case_id, reason)
+            await handler.give_up(job, reason)
             await self.store.finish_job(job)
         elif attempts > 0:
             log.warning("job %s failed (attempt %d): %s", job.member, attempts, reason)

@@ -239,6 +239,7 @@ class Sandbox:
     async def add_replica(self, **overrides: Any) -> Assistant:
         """Another replica of the app on the same Redis (it receives no Slack events)."""
         redis_url = self.settings.REDIS_URL or f"unix://{self.data_dir.resolve()}/redis.sock"
+        overrides.setdefault("REDIS_CLUSTER", self.settings.REDIS_CLUSTER)
         settings = settings_for(
             self.slack,
             self.mastodon,

@@ -26,7 +26,10 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+    # an empty variable (``FOO=`` in an env file or a ConfigMap) counts as unset
+    model_config = SettingsConfigDict(
+        env_prefix="", case_sensitive=True, extra="ignore", env_ignore_empty=True
+    )
 
     SLACK_BOT_TOKEN: SecretStr
     SLACK_SIGNING_SECRET: SecretStr
@@ -35,6 +38,7 @@ class Settings(BaseSettings):
     PORT: int = Field(3000, ge=0, le=65535)
     HOST: str = "0.0.0.0"
     REDIS_URL: str | None = None
+    REDIS_CLUSTER: bool = False
     ASSISTANT_DATA_DIR: Path = Path(".assistant")
     ASSISTANT_CHANNEL: str = Field(pattern=r"^[CGD][A-Z0-9]{2,}$")
     ASSISTANT_APPROVALS_REQUIRED: int = Field(2, ge=1, le=50)

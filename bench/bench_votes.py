@@ -223,19 +223,25 @@ async def run_load(
         "seconds": seconds,
         "warmup": warmup,
     }
+    result = await run_generator(__file__, LOAD_FLAG, config)
+    if result["failed"]:
+        raise RuntimeError(f"{result['failed']} events not acked: {result['errors']}")
+    return result
+
+
+async def run_generator(script: str, flag: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run a load generator (``script flag``) in its own process: JSON config in, JSON out."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        __file__,
-        LOAD_FLAG,
+        script,
+        flag,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await proc.communicate(json.dumps(config).encode())
     if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed ({proc.returncode})")
+        raise RuntimeError(f"load generator {script} failed ({proc.returncode})")
     result: dict[str, Any] = json.loads(out)
-    if result["failed"]:
-        raise RuntimeError(f"{result['failed']} events not acked: {result['errors']}")
     return result
 
 

@@ -1,5 +1,13 @@
 """Redis, the one store: the typed API over the key schema (keys.py) and Lua scripts (lua/)."""
 
-from assistant.store.store import Job, Proposal, Store, VoteResult, is_unavailable
+from assistant.store.store import (
+    Claim,
+    Job,
+    Proposal,
+    RedisClient,
+    Store,
+    VoteResult,
+    is_unavailable,
+)
 
-__all__ = ["Job", "Proposal", "Store", "VoteResult", "is_unavailable"]
+__all__ = ["Claim", "Job", "Proposal", "RedisClient", "Store", "VoteResult", "is_unavailable"]

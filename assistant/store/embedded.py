@@ -28,10 +28,22 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn_redis_server(conf_path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """Start redis-server on a config file, in a session of its own, dying with its parent."""
+    return subprocess.Popen(
+        [redis_server_binary(), str(conf_path), *extra],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+        start_new_session=True,
+    )
 
 
 def redis_server_binary() -> str:
@@ -79,16 +91,9 @@ class EmbeddedRedis:
         )
         conf_path = self.data_dir / "redis.conf"
         conf_path.write_text(config + "\n")
-        self._proc = subprocess.Popen(  # noqa: ASYNC220 - a quick fork/exec, no waiting
-            [redis_server_binary(), str(conf_path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-            # its own session: a Ctrl-C or a stop sent to the app's whole process group must
-            # not stop Redis while the app is still draining; the app stops it last
-            start_new_session=True,
-        )
+        # its own session: a Ctrl-C or a stop sent to the app's whole process group must not
+        # stop Redis while the app is still draining; the app stops it last
+        self._proc = spawn_redis_server(conf_path)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:

@@ -1,27 +1,45 @@
 """The Redis key schema: every key the assistant writes is named here, nowhere else.
 
-Keys of one case share the hash tag ``{case_id}``. Every key gets a TTL (the retention),
-refreshed when it is written, so the store does not grow without bound.
+Redis Cluster safe: every Lua script touches keys of one hash slot only, all passed in KEYS.
+- Keys of one case share the hash tag ``{case_id}``, and so do the markers of the Slack events
+  applied to that case (a script dedups the event and changes the case in one slot).
+- Global structures are sharded under hash tags of their own, ``{jobs.N}`` and ``{open.N}``
+  with N < SHARDS, so that no single slot is a hot spot; a job or a case always maps to the
+  same shard (CRC-32 of its id).
+- Lookups that cannot know the case (Slack message ts -> case) are plain keys in their own
+  slot, written before the case script that needs them (a retry finds them there).
+Every key gets a TTL (the retention), refreshed when it is written, so the store does not grow
+without bound.
 """
 
 from __future__ import annotations
 
+import zlib
+
 PREFIX = "coa"
+SHARDS = 8  # shards of the job queue and of the open-case index (a constant: changing it
+# re-homes pending jobs, so a deployment keeps it)
 
-# Job kinds in the durable job queue (see jobs()).
-JOB_POST_CARD = "card"  # post the case card
-JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state
-JOB_PUBLISH = "publish"  # publish the approved reply (the outbox)
-JOB_SLA = "sla"  # escalate when the SLA runs out
+# Job kinds of the durable job queue (a job is a kind, an id and a small payload).
+JOB_POST_CARD = "card"  # post the case card (id: case id)
+JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state (id: case id)
+JOB_PUBLISH = "publish"  # publish the approved reply: the outbox (id: case id)
+JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
+JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
+CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA})
 
 
-def mention(mention_key: str) -> str:
-    """STRING case id, per ingested mention ("platform:id"): the ingest dedup."""
-    return f"{PREFIX}:mention:{mention_key}"
+def shard_of(ident: str) -> int:
+    return zlib.crc32(ident.encode()) % SHARDS
+
+
+# -- one case: hash tag {case_id} ------------------------------------------------------------
 
 
 def case(case_id: str) -> str:
-    """HASH: the case (status, data JSON, card_ts, winner_ts, approved_text, attempts, …)."""
+    """HASH: the case (status, data JSON, escalate_at, card_ts, winner_ts, approved_text, …).
+
+    Its existence is also the ingest dedup: the case id is derived from the mention's key."""
     return f"{PREFIX}:{{{case_id}}}:case"
 
 
@@ -35,33 +53,66 @@ def votes(case_id: str, ts: str) -> str:
     return f"{PREFIX}:{{{case_id}}}:votes:{ts}"
 
 
+def event(case_id: str, event_id: str) -> str:
+    """STRING marker: this Slack event id was applied to this case (retries are no-ops)."""
+    return f"{PREFIX}:{{{case_id}}}:evt:{event_id}"
+
+
+# -- lookups in their own slot ---------------------------------------------------------------
+
+
 def message(channel: str, ts: str) -> str:
     """STRING case id for a Slack message of a case (its card or one of its proposals)."""
     return f"{PREFIX}:msg:{channel}:{ts}"
 
 
-def event(event_id: str) -> str:
-    """STRING marker: this Slack event id was applied (retries are no-ops)."""
-    return f"{PREFIX}:evt:{event_id}"
+# -- sharded global structures: hash tags {jobs.N}, {open.N} --------------------------------
 
 
-def jobs() -> str:
-    """ZSET of due jobs: member "kind:case_id", score = due time in ms (or lease expiry)."""
-    return f"{PREFIX}:jobs"
-
-
-def job_attempts() -> str:
-    """HASH: member "kind:case_id" -> failed attempts so far (for backoff)."""
-    return f"{PREFIX}:jobs:attempts"
-
-
-def job_id(kind: str, case_id: str) -> str:
-    return f"{kind}:{case_id}"
+def job_id(kind: str, ident: str) -> str:
+    """A job's member in its shard: "kind:id" (kinds have no colon; ids may)."""
+    return f"{kind}:{ident}"
 
 
 def parse_job_id(member: str) -> tuple[str, str]:
-    kind, _, case_id = member.partition(":")
-    return kind, case_id
+    kind, _, ident = member.partition(":")
+    return kind, ident
+
+
+def job_shard(ident: str) -> int:
+    """The queue shard of a job: by its id, so the jobs of one case share a shard."""
+    return shard_of(ident)
+
+
+def jobs_due(shard: int) -> str:
+    """ZSET of a queue shard: member "kind:id", score = due time in ms (or lease expiry)."""
+    return f"{PREFIX}:{{jobs.{shard}}}:due"
+
+
+def jobs_payload(shard: int) -> str:
+    """HASH of a queue shard: member "kind:id" -> payload (small JSON), when it has one."""
+    return f"{PREFIX}:{{jobs.{shard}}}:payload"
+
+
+def jobs_attempts(shard: int) -> str:
+    """HASH of a queue shard: member "kind:id" -> failed attempts so far (for backoff)."""
+    return f"{PREFIX}:{{jobs.{shard}}}:attempts"
+
+
+def open_cases(shard: int) -> str:
+    """ZSET: ids of the cases not yet settled (published or failed), score = opened at (ms).
+
+    Serves App Home, slash commands and reports without SCAN, and the sweep that re-queues
+    what a crash between two steps left out (see jobs.Sweeper)."""
+    return f"{PREFIX}:{{open.{shard}}}:cases"
+
+
+def legacy_jobs() -> str:
+    """The single job ZSET of versions before the sharded queue (migrated at start)."""
+    return f"{PREFIX}:jobs"
+
+
+# -- caches, cursors, leases (single keys) ---------------------------------------------------
 
 
 def user(user_id: str) -> str:

@@ -3,24 +3,44 @@
 Multi-step changes that must be atomic are Lua scripts in ``lua/`` (one file each, with a
 KEYS/ARGV header); single commands are plain calls. Times are Unix seconds at this API and
 milliseconds inside Redis (job scores).
+
+Redis Cluster safe (keys.py): each script touches one hash slot. A step that spans a case and
+a global structure (the job queue, the open-case index, a message lookup) is two idempotent
+writes in an order a crash cannot hurt: what a later step looks up is written first; what a
+decision queues is queued right after it, and the sweep (jobs.Sweeper) re-queues it from the
+case's state if the process died in between.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_exceptions
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from assistant.models import Case, CaseStatus
 from assistant.store import keys
 
+if TYPE_CHECKING:
+    from assistant.metrics import Metrics
+
 EVENT_TTL_SECONDS = 24 * 3600  # Slack retries an event for minutes; a day is plenty
 MESSAGE_CACHE_SIZE = 50_000  # message ts -> case id answers kept in process
+MAX_PAYLOAD = 4096  # a job's payload is small: ids and a few fields, never a document
+SWEEP_BATCH = 200  # open cases read per round trip by the sweep
+
+RedisClient = aioredis.Redis | RedisCluster
+JobSpec = tuple[str, str, float]  # kind, id, due (s)
+ScriptCall = tuple[str, list[str], list[Any]]  # script name, KEYS, ARGV
 _CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
 
 
@@ -64,28 +84,51 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    member: str
-    lease: int  # the lease score returned by the claim, needed to settle it
+    """A claimed job: a kind, an id and a small payload, plus the lease to settle it with."""
+
+    kind: str
+    id: str
+    payload: str = ""
+    lease: int = 0  # the lease score returned by the claim
 
     @property
-    def kind(self) -> str:
-        return keys.parse_job_id(self.member)[0]
+    def member(self) -> str:
+        return keys.job_id(self.kind, self.id)
 
     @property
     def case_id(self) -> str:
-        return keys.parse_job_id(self.member)[1]
+        """The case of a case job (card, card update, publish, SLA): its id."""
+        return self.id
+
+    @property
+    def shard(self) -> int:
+        return keys.job_shard(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    jobs: list[Job]
+    next_due: float | None  # earliest score left in any shard (a due time or a lease expiry)
 
 
 class Store:
-    def __init__(self, redis: aioredis.Redis, *, retention_seconds: int) -> None:
+    def __init__(
+        self, redis: RedisClient, *, retention_seconds: int, metrics: Metrics | None = None
+    ) -> None:
         self.redis = redis
         self.retention = retention_seconds
+        self.metrics = metrics
+        # One node executes a pipeline in order, so steps a crash must not reorder can still
+        # share one round trip (and one AOF fsync); a cluster splits pipelines across nodes.
+        self._one_node = not isinstance(redis, RedisCluster)
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
+        self._claim_turn = 0
         for name in (
             "open_case",
             "proposal",
             "vote",
+            "queue_job",
             "claim_jobs",
             "settle_job",
             "card_posted",
@@ -98,26 +141,98 @@ class Store:
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)
 
+    async def _run_many(self, calls: list[ScriptCall]) -> list[Any]:
+        """Run independent script calls: one pipelined round trip on one node, concurrent
+        calls on a cluster (each to the node of its slot)."""
+        if not self._one_node:
+            return list(await asyncio.gather(*(self._run(n, k, a) for n, k, a in calls)))
+
+        def steps(pipe: Pipeline) -> None:
+            for call in calls:
+                self._eval(pipe, *call)
+
+        return await self._pipelined(steps)
+
+    def _eval(self, pipe: Pipeline, name: str, keys_: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self._scripts[name].sha, len(keys_), *keys_, *args)
+
+    async def _pipelined(self, build: Callable[[Pipeline], object]) -> list[Any]:
+        """Execute a one-node pipeline ``build`` fills (in order, one round trip). Every step
+        must be idempotent: after a Redis restart forgot the scripts, the pipeline runs again
+        once they are loaded (a NOSCRIPT step did nothing)."""
+        for attempt in range(2):
+            pipe = cast(Pipeline, self.redis.pipeline(transaction=False))
+            build(pipe)
+            try:
+                answers: list[Any] = await pipe.execute()
+                return answers
+            except NoScriptError:
+                if attempt:
+                    raise
+                for script in self._scripts.values():
+                    await self.redis.script_load(script.script)
+        raise AssertionError("unreachable")
+
     # -- cases ---------------------------------------------------------------------------
 
     async def open_case(self, case: Case, *, escalate_at: float | None = None) -> tuple[bool, str]:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
-        the SLA deadline); (False, id) if the mention was already seen."""
+        the SLA deadline); (False, id) if the mention was already seen.
+
+        On one node a single open_case.lua call does it all. On a cluster, after the dedup look,
+        three steps in the order a crash cannot hurt: the open-case index entry, then the case
+        (open_case.lua), then its jobs. A crash after the case and before its jobs is repaired
+        by the sweep, which reads the index; an entry without a case is dropped by it."""
+        case_id = case.case_id
+        escalate = case.sla_deadline if escalate_at is None else escalate_at
         data = case.model_dump_json(include=set(_CASE_STATIC))
-        opened, case_id = await self._run(
-            "open_case",
-            [keys.mention(case.mention.key), keys.case(case.case_id), keys.jobs()],
-            [
-                case.case_id,
-                data,
-                _ms(case.opened_at),
-                _ms(case.sla_deadline if escalate_at is None else escalate_at),
-                self.retention,
-                keys.job_id(keys.JOB_POST_CARD, case.case_id),
-                keys.job_id(keys.JOB_SLA, case.case_id),
-            ],
+        index = keys.open_cases(keys.shard_of(case_id))
+        args = [
+            data,
+            _ms(escalate),
+            self.retention,
+            _ms(case.opened_at),
+            keys.job_id(keys.JOB_POST_CARD, case_id),
+            keys.job_id(keys.JOB_SLA, case_id),
+            case_id,
+        ]
+        if self._one_node:  # all in one call: see open_case.lua
+            due = keys.jobs_due(keys.job_shard(case_id))
+            opened = await self._run("open_case", [keys.case(case_id), index, due], args)
+        else:
+            if await self.redis.exists(keys.case(case_id)):
+                return False, case_id  # a duplicate (the common one) costs one round trip
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
+            pipe.expire(index, self.retention)
+            await pipe.execute()
+            opened = await self._run("open_case", [keys.case(case_id)], args)
+            if opened:
+                await self.enqueue_many(
+                    [
+                        (keys.JOB_POST_CARD, case_id, case.opened_at),
+                        (keys.JOB_SLA, case_id, escalate),
+                    ]
+                )
+        if not opened:  # a concurrent ingest of the same mention won
+            return False, case_id
+        if self.metrics:
+            self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
+        return True, case_id
+
+    async def open_case_ids(self, *, limit: int = 1000) -> list[str]:
+        """Ids of the cases not settled yet (open, approved), oldest first, across shards."""
+        pages = cast(
+            list[list[tuple[str, float]]],
+            await asyncio.gather(
+                *(
+                    self.redis.zrange(keys.open_cases(n), 0, limit - 1, withscores=True)
+                    for n in range(keys.SHARDS)
+                )
+            ),
         )
-        return bool(opened), str(case_id)
+        pairs = sorted((float(score), str(m)) for page in pages for m, score in page)
+        return [member for _, member in pairs[:limit]]
 
     async def get_case(self, case_id: str) -> Case | None:
         raw = cast(dict[str, str], await self.redis.hgetall(keys.case(case_id)))
@@ -174,26 +289,27 @@ class Store:
             self._message_cases[key] = value
         return value
 
+    async def _after_lookup(self, channel: str, ts: str, case_id: str, step: ScriptCall) -> Any:
+        """Write the message -> case lookup, then run ``step`` (a vote may follow at once: the
+        lookup must be there first). One round trip on one node."""
+        key = keys.message(channel, ts)
+        if not self._one_node:
+            await self.redis.set(key, case_id, ex=self.retention)
+            return await self._run(*step)
+
+        def steps(pipe: Pipeline) -> None:
+            pipe.set(key, case_id, ex=self.retention)
+            self._eval(pipe, *step)
+
+        return (await self._pipelined(steps))[1]
+
     async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
-        return bool(
-            await self._run(
-                "card_posted",
-                [
-                    keys.case(case_id),
-                    keys.message(channel, ts),
-                    keys.jobs(),
-                    keys.job_attempts(),
-                ],
-                [
-                    ts,
-                    case_id,
-                    self.retention,
-                    keys.job_id(keys.JOB_POST_CARD, case_id),
-                    keys.job_id(keys.JOB_UPDATE_CARD, case_id),
-                    _ms(now),
-                ],
-            )
-        )
+        """Record the card's ts; False when the case already had one (a duplicate post)."""
+        step: ScriptCall = ("card_posted", [keys.case(case_id)], [ts])
+        result = int(await self._after_lookup(channel, ts, case_id, step))
+        if result == 2:  # the state moved on while the card was being posted
+            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+        return result > 0
 
     async def finish_case(
         self,
@@ -204,23 +320,34 @@ class Store:
         detail: str = "",
         status_id: str = "",
     ) -> bool:
-        job_kind = keys.JOB_SLA if outcome == "escalated" else keys.JOB_PUBLISH
-        return bool(
+        """Record a publish outcome or an escalation once; queue the card update.
+
+        The job that called this is settled by the runner when it returns; a published reply
+        also cancels the escalation timer, and a settled case leaves the open-case index."""
+        recorded = bool(
             await self._run(
-                "finish_case",
-                [keys.case(case_id), keys.jobs(), keys.job_attempts()],
-                [
-                    outcome,
-                    _ms(now),
-                    keys.job_id(keys.JOB_UPDATE_CARD, case_id),
-                    keys.job_id(job_kind, case_id),
-                    detail,
-                    status_id,
-                    keys.job_id(keys.JOB_SLA, case_id),
-                    self.retention,
-                ],
+                "finish_case", [keys.case(case_id)], [outcome, _ms(now), detail, status_id]
             )
         )
+        if recorded and self.metrics:
+            await self._count_finish(case_id, outcome, now)
+        if recorded:  # a crash from here on: the sweep queues the card update, drops the entry
+            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+            if outcome == "published":
+                await self.cancel_job(keys.JOB_SLA, case_id)
+            if outcome != "escalated":
+                await self.redis.zrem(keys.open_cases(keys.shard_of(case_id)), case_id)
+        return recorded
+
+    async def _count_finish(self, case_id: str, outcome: str, now: float) -> None:
+        assert self.metrics is not None
+        if outcome == "escalated":
+            self.metrics.escalations.inc()
+            return
+        self.metrics.publishes.labels(outcome).inc()
+        approved_at = cast(str | None, await self.redis.hget(keys.case(case_id), "approved_at"))
+        if outcome == "published" and approved_at:
+            self.metrics.decide_to_publish.observe(max(0.0, now - int(approved_at) / 1000))
 
     # -- proposals and votes -------------------------------------------------------------
 
@@ -236,28 +363,27 @@ class Store:
         user: str = "",
         text: str = "",
     ) -> str:
-        result = await self._run(
+        step: ScriptCall = (
             "proposal",
             [
-                keys.event(event_id),
+                keys.event(case_id, event_id),
                 keys.case(case_id),
                 keys.proposal(case_id, ts),
                 keys.votes(case_id, ts),
-                keys.message(channel, ts),
-                keys.jobs(),
             ],
-            [
-                op,
-                user,
-                text,
-                case_id,
-                _ms(now),
-                self.retention,
-                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
-                EVENT_TTL_SECONDS,
-            ],
+            [op, user, text, self.retention, EVENT_TTL_SECONDS],
         )
-        return str(result)
+        answer = (
+            await self._after_lookup(channel, ts, case_id, step)
+            if op == "add"
+            else await self._run(*step)
+        )
+        result = str(answer)
+        if result in ("added", "withdrawn"):  # the card shows the number of proposals
+            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+        if self.metrics:
+            self.metrics.proposals.labels(result).inc()
+        return result
 
     async def get_proposal(self, case_id: str, ts: str) -> Proposal | None:
         raw = cast(dict[str, str], await self.redis.hgetall(keys.proposal(case_id, ts)))
@@ -290,11 +416,10 @@ class Store:
         outcome, a, m, v = await self._run(
             "vote",
             [
-                keys.event(event_id),
+                keys.event(case_id, event_id),
                 keys.case(case_id),
                 keys.proposal(case_id, proposal_ts),
                 keys.votes(case_id, proposal_ts),
-                keys.jobs(),
             ],
             [
                 op,
@@ -307,29 +432,113 @@ class Store:
                 _ms(now),
                 self.retention,
                 proposal_ts,
-                keys.job_id(keys.JOB_PUBLISH, case_id),
-                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
                 EVENT_TTL_SECONDS,
             ],
         )
+        if outcome == "approved":  # the outbox: publish, and show the decision on the card
+            await self.enqueue_many(
+                [(keys.JOB_PUBLISH, case_id, now), (keys.JOB_UPDATE_CARD, case_id, now)]
+            )
+        if self.metrics:
+            self.metrics.votes.labels(str(outcome)).inc()
+            if outcome == "approved":
+                self.metrics.decisions.inc()
         return VoteResult(str(outcome), int(a), int(m), int(v))
 
     # -- jobs ----------------------------------------------------------------------------
 
-    async def enqueue(self, kind: str, case_id: str, due: float) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(keys.jobs(), {keys.job_id(kind, case_id): _ms(due)})
-        pipe.expire(keys.jobs(), self.retention)
-        await pipe.execute()
+    def _queue_keys(self, ident: str) -> list[str]:
+        shard = keys.job_shard(ident)
+        return [keys.jobs_due(shard), keys.jobs_payload(shard), keys.jobs_attempts(shard)]
 
-    async def claim_jobs(self, now: float, lease_seconds: float, limit: int) -> list[Job]:
-        flat = await self._run("claim_jobs", [keys.jobs()], [_ms(now), _ms(lease_seconds), limit])
-        return [Job(str(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+    async def enqueue(
+        self, kind: str, ident: str, due: float, payload: str = "", *, keep: bool = False
+    ) -> bool:
+        """Queue job (kind, id) at ``due``. A job is one per (kind, id): queuing it again moves
+        it (a running one then runs once more), unless ``keep``, which leaves a queued one be.
+        True when queued."""
+        return bool(await self._run(*self._queue_call(kind, ident, due, payload, keep=keep)))
+
+    def _queue_call(
+        self, kind: str, ident: str, due: float, payload: str, *, keep: bool
+    ) -> ScriptCall:
+        if ":" in kind:
+            raise ValueError(f"job kind {kind!r} has a colon")
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError(f"job payload of {len(payload)} chars (max {MAX_PAYLOAD})")
+        member = keys.job_id(kind, ident)
+        args = ["keep" if keep else "set", member, _ms(due), payload, self.retention]
+        return "queue_job", self._queue_keys(ident), args
+
+    async def enqueue_many(self, jobs: Iterable[JobSpec], *, keep: bool = False) -> None:
+        calls = [self._queue_call(k, i, due, "", keep=keep) for k, i, due in jobs]
+        if calls:
+            await self._run_many(calls)
+
+    async def cancel_job(self, kind: str, ident: str) -> bool:
+        member = keys.job_id(kind, ident)
+        return bool(
+            await self._run("queue_job", self._queue_keys(ident), ["cancel", member, 0, "", 0])
+        )
+
+    async def claim_jobs(self, now: float, lease_seconds: float, limit: int) -> Claim:
+        """Claim up to ``limit`` due jobs across the queue's shards, each under a lease.
+
+        Fair across shards: the limit is split evenly, the remainder going to the shards whose
+        turn it is (the turn rotates at each claim), so a busy shard cannot starve the others;
+        what the others leave unused goes, in a second round, to the shards that still have
+        due jobs. One script call per shard on a cluster (one slot each), one in all on one
+        node."""
+        shards = keys.SHARDS
+        turn, self._claim_turn = self._claim_turn, (self._claim_turn + 1) % shards
+        order = [(turn + i) % shards for i in range(shards)]
+        quota = dict.fromkeys(order, limit // shards)
+        for n in order[: limit % shards]:
+            quota[n] += 1
+        jobs: list[Job] = []
+        firsts: dict[int, float] = {}
+        for _ in range(2):
+            groups = [list(quota)] if self._one_node else [[n] for n in quota]
+            calls: list[ScriptCall] = [
+                (
+                    "claim_jobs",
+                    [k for n in group for k in (keys.jobs_due(n), keys.jobs_payload(n))],
+                    [_ms(now), _ms(lease_seconds), *(quota[n] for n in group)],
+                )
+                for group in groups
+            ]
+            answers = [flat for answer in await self._run_many(calls) for flat in answer]
+            for n, flat in zip(quota, answers, strict=True):
+                firsts[n] = float(flat[0]) / 1000
+                for i in range(1, len(flat), 3):
+                    kind, ident = keys.parse_job_id(str(flat[i]))
+                    jobs.append(Job(kind, ident, str(flat[i + 2]), int(flat[i + 1])))
+            left = limit - len(jobs)
+            busy = [n for n in order if 0 <= firsts[n] <= now]
+            if left <= 0 or not busy:
+                break
+            quota = {
+                n: left // len(busy) + (1 if i < left % len(busy) else 0)
+                for i, n in enumerate(busy)
+            }
+        due = [first for first in firsts.values() if first >= 0]
+        return Claim(jobs, min(due) if due else None)
+
+    def _settle_keys(self, job: Job) -> list[str]:
+        shard = job.shard
+        return [keys.jobs_due(shard), keys.jobs_attempts(shard), keys.jobs_payload(shard)]
 
     async def finish_job(self, job: Job) -> bool:
         """Remove a claimed job; False if it was re-queued meanwhile (it will run again)."""
         result = await self._run(
-            "settle_job", [keys.jobs(), keys.job_attempts()], [job.member, job.lease, "done"]
+            "settle_job", self._settle_keys(job), [job.member, job.lease, "done"]
+        )
+        return int(result) == 0
+
+    async def reschedule_job(self, job: Job, due: float) -> bool:
+        """Run a claimed (periodic) job again at ``due``; False if it was re-queued meanwhile."""
+        result = await self._run(
+            "settle_job", self._settle_keys(job), [job.member, job.lease, "again", _ms(due)]
         )
         return int(result) == 0
 
@@ -346,7 +555,7 @@ class Store:
         """Reschedule a failed job with exponential backoff; see settle_job.lua for results."""
         result = await self._run(
             "settle_job",
-            [keys.jobs(), keys.job_attempts()],
+            self._settle_keys(job),
             [
                 job.member,
                 job.lease,
@@ -361,17 +570,93 @@ class Store:
         )
         return int(result)
 
-    async def next_job_due(self) -> float | None:
-        first = cast(
-            list[tuple[str, float]], await self.redis.zrange(keys.jobs(), 0, 0, withscores=True)
-        )
-        return first[0][1] / 1000 if first else None
-
     async def pending_jobs(self) -> dict[str, float]:
-        pairs = cast(
-            list[tuple[str, float]], await self.redis.zrange(keys.jobs(), 0, -1, withscores=True)
+        """Every queued job ("kind:id" -> due time or lease expiry, in seconds)."""
+        pages = cast(
+            list[list[tuple[str, float]]],
+            await asyncio.gather(
+                *(
+                    self.redis.zrange(keys.jobs_due(n), 0, -1, withscores=True)
+                    for n in range(keys.SHARDS)
+                )
+            ),
         )
-        return {str(member): float(score) / 1000 for member, score in pairs}
+        return {str(member): float(score) / 1000 for page in pages for member, score in page}
+
+    async def queue_stats(self, now: float) -> tuple[int, float]:
+        """(jobs queued, seconds the oldest due job has waited — 0 when none is due).
+
+        A claimed job's score is its lease expiry (in the future), so it does not count as
+        waiting; one whose lease ran out (its worker died) does."""
+        pipe = self.redis.pipeline(transaction=False)
+        for n in range(keys.SHARDS):
+            pipe.zcard(keys.jobs_due(n))
+            pipe.zrange(keys.jobs_due(n), 0, 0, withscores=True)
+        answers: list[Any] = await pipe.execute()
+        depth = sum(int(n) for n in answers[0::2])
+        firsts = [float(page[0][1]) / 1000 for page in answers[1::2] if page]
+        oldest = min(firsts, default=now)
+        return depth, max(0.0, now - oldest)
+
+    async def job_payload(self, kind: str, ident: str) -> str | None:
+        shard = keys.job_shard(ident)
+        return cast(
+            str | None, await self.redis.hget(keys.jobs_payload(shard), keys.job_id(kind, ident))
+        )
+
+    async def repair_open_cases(self, shard: int, *, now: float, settled_before: float) -> int:
+        """Re-queue, from each open case's state, the jobs it must have (kept if queued): the
+        card until it is posted, the publish job while approved, the escalation timer until it
+        fires. Cases that ended (or expired) leave the index. Only cases opened before
+        ``settled_before`` are looked at, so steps in flight are not raced. Returns the number
+        of cases looked at."""
+        index = keys.open_cases(shard)
+        ids = cast(list[str], await self.redis.zrangebyscore(index, "-inf", _ms(settled_before)))
+        for start in range(0, len(ids), SWEEP_BATCH):
+            batch = ids[start : start + SWEEP_BATCH]
+            pipe = self.redis.pipeline(transaction=False)
+            for case_id in batch:
+                pipe.hmget(keys.case(case_id), "status", "card_ts", "escalated_at", "escalate_at")
+            rows = cast(list[list[str | None]], await pipe.execute())
+            gone: list[str] = []
+            wanted: list[JobSpec] = []
+            for case_id, (status, card_ts, escalated_at, escalate_at) in zip(
+                batch, rows, strict=True
+            ):
+                if status is None or status in ("published", "failed"):
+                    gone.append(case_id)
+                    if status is not None:  # finish_case was cut short: show the outcome
+                        wanted.append((keys.JOB_UPDATE_CARD, case_id, now))
+                    continue
+                if not card_ts:
+                    wanted.append((keys.JOB_POST_CARD, case_id, now))
+                if status == "approved":
+                    wanted.append((keys.JOB_PUBLISH, case_id, now))
+                if not escalated_at and escalate_at:
+                    wanted.append((keys.JOB_SLA, case_id, int(escalate_at) / 1000))
+            if gone:
+                await self.redis.zrem(index, *gone)
+            await self.enqueue_many(wanted, keep=True)
+        return len(ids)
+
+    async def migrate_legacy_jobs(self, now: float) -> int:
+        """Move the jobs of the single queue of earlier versions into the sharded queue (and
+        their cases into the open-case index). A no-op (one EXISTS) once done."""
+        legacy = keys.legacy_jobs()
+        if not await self.redis.exists(legacy):
+            return 0
+        pairs = cast(
+            list[tuple[str, float]], await self.redis.zrange(legacy, 0, -1, withscores=True)
+        )
+        for member, score in pairs:
+            kind, ident = keys.parse_job_id(member)
+            await self.enqueue(kind, ident, score / 1000, keep=True)
+            if kind in keys.CASE_JOBS:
+                index = keys.open_cases(keys.shard_of(ident))
+                await self.redis.zadd(index, {ident: _ms(now)}, nx=True)
+                await self.redis.expire(index, self.retention)
+        await self.redis.delete(legacy)
+        return len(pairs)
 
     # -- caches, cursors, leases ---------------------------------------------------------
 
@@ -380,7 +665,7 @@ class Store:
         return raw or None
 
     async def cache_user(self, user_id: str, fields: dict[str, str], ttl: int) -> None:
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # one key: one node, in order
         pipe.hset(keys.user(user_id), mapping=cast(Any, fields))
         pipe.expire(keys.user(user_id), ttl)
         await pipe.execute()

@@ -14,10 +14,13 @@ SandboxFactory = Callable[..., AbstractAsyncContextManager[Sandbox]]
 
 
 @pytest.fixture
-def make_world(redis: aioredis.Redis, redis_url: str, tmp_path: Path) -> SandboxFactory:
+def make_world(
+    redis: aioredis.Redis, redis_url: str, redis_cluster: bool, tmp_path: Path
+) -> SandboxFactory:
     """Start the real app + emulators on the test Redis (flushed), with setting overrides."""
 
     def factory(**overrides: Any) -> AbstractAsyncContextManager[Sandbox]:
+        overrides.setdefault("REDIS_CLUSTER", redis_cluster)
         return sandbox(tmp_path, redis_url=redis_url, **overrides)
 
     return factory

@@ -12,8 +12,15 @@ from assistant.models import CaseStatus
 from assistant.networks.mastodon import idempotency_key
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox, webhook_body
 from assistant.store import keys
+from tests.conftest import BACKENDS
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react, thread_texts
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return str(request.param)
 
 
 def valid_body(world: Sandbox) -> dict[str, object]:

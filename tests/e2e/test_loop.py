@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from assistant.models import CaseStatus
 from assistant.networks.mastodon import idempotency_key
 from assistant.sandbox import (
@@ -18,6 +20,7 @@ from assistant.sandbox import (
     OTHER_BOT,
     Sandbox,
 )
+from tests.conftest import BACKENDS, all_keys
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import (
     card_message,
@@ -28,6 +31,12 @@ from tests.e2e.helpers import (
     thread_texts,
     unreact,
 )
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every test here runs on one Redis and on a 3-master Redis Cluster."""
+    return str(request.param)
 
 
 async def test_hostile_mention_to_published_reply(world: Sandbox) -> None:
@@ -320,7 +329,7 @@ async def test_every_key_has_a_retention_after_the_whole_loop(make_world: Sandbo
         await react(world, CAROL, ts)  # a late vote on a closed case
         await world.slack.drain()
         redis = world.app.store.redis
-        keys = await redis.keys("*")
+        keys = await all_keys(redis)
         assert any(":votes:" in k for k in keys) and any(":evt:" in k for k in keys)
         for key in keys:  # -1: no TTL (-2: gone meanwhile, e.g. the job queue emptied)
             assert await redis.ttl(key) != -1, f"{key} has no retention"

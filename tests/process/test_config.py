@@ -85,3 +85,18 @@ async def test_valid_configuration_but_rejected_token_fails_start_up_cleanly(
     assert "xoxb-revoked" not in err
     sock = world.data_dir / "redis.sock"
     assert not sock.exists(), "the embedded Redis was left running"
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("cluster_flag", ["", "1"], ids=["cluster-url-no-flag", "flag-no-cluster"])
+async def test_redis_url_of_the_wrong_kind_stops_start_up_with_one_line(
+    tmp_path: Path, cluster_redis_url: str, standalone_redis_url: str, cluster_flag: str
+) -> None:
+    url = standalone_redis_url if cluster_flag else cluster_redis_url
+    async with ProcessWorld(tmp_path) as world:
+        code, out, err = await _run(world, REDIS_URL=url, REDIS_CLUSTER=cluster_flag or None)
+    assert code == 2, (code, out, err)
+    lines = err.splitlines()
+    assert len(lines) == 1 and "REDIS_URL" in lines[0], err
+    expected = "not a Redis Cluster node" if cluster_flag else "set REDIS_CLUSTER=1"
+    assert expected in lines[0], err

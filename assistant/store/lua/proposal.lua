@@ -1,20 +1,17 @@
 -- proposal: add, edit or withdraw a reply proposal in a case thread, once per Slack event.
--- KEYS[1] event marker           coa:evt:<event_id>
+-- One hash slot ({case_id}); the message -> case lookup of an added proposal is written by the
+-- store before, the card update queued after ("added" and "withdrawn" change the card).
+-- KEYS[1] event marker           coa:{cid}:evt:<event_id>
 -- KEYS[2] case hash              coa:{cid}:case
 -- KEYS[3] proposal hash          coa:{cid}:prop:<ts>
 -- KEYS[4] votes hash             coa:{cid}:votes:<ts>
--- KEYS[5] message -> case key    coa:msg:<channel>:<ts>
--- KEYS[6] jobs zset              coa:jobs
 -- ARGV[1] op: add | edit | delete
 -- ARGV[2] proposer user id (add)
 -- ARGV[3] text (add, edit)
--- ARGV[4] case id
--- ARGV[5] now (ms)
--- ARGV[6] retention (s)
--- ARGV[7] card-update job member cardupd:<cid>
--- ARGV[8] event marker TTL (s)
+-- ARGV[4] retention (s)
+-- ARGV[5] event marker TTL (s)
 -- Returns one of: duplicate, closed, unknown, exists, added, edited, unchanged, withdrawn, inactive.
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[8])) == false then
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[5])) == false then
   return 'duplicate'
 end
 local status = redis.call('HGET', KEYS[2], 'status')
@@ -22,7 +19,7 @@ if not status then
   return 'unknown'
 end
 local op = ARGV[1]
-local ttl = tonumber(ARGV[6])
+local ttl = tonumber(ARGV[4])
 if op == 'add' then
   if status ~= 'open' then
     return 'closed'
@@ -32,10 +29,7 @@ if op == 'add' then
   end
   redis.call('HSET', KEYS[3], 'user', ARGV[2], 'text', ARGV[3], 'status', 'active', 'version', 1)
   redis.call('EXPIRE', KEYS[3], ttl)
-  redis.call('SET', KEYS[5], ARGV[4], 'EX', ttl)
   redis.call('HINCRBY', KEYS[2], 'proposals', 1)
-  redis.call('ZADD', KEYS[6], ARGV[5], ARGV[7])
-  redis.call('EXPIRE', KEYS[6], ttl)
   return 'added'
 end
 local pstatus = redis.call('HGET', KEYS[3], 'status')
@@ -62,8 +56,6 @@ if op == 'delete' then
   redis.call('HSET', KEYS[3], 'status', 'withdrawn')
   redis.call('DEL', KEYS[4])
   redis.call('HINCRBY', KEYS[2], 'proposals', -1)
-  redis.call('ZADD', KEYS[6], ARGV[5], ARGV[7])
-  redis.call('EXPIRE', KEYS[6], ttl)
   return 'withdrawn'
 end
 return redis.error_reply('unknown op ' .. op)

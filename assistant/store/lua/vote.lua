@@ -1,10 +1,11 @@
 -- vote: cast or retract one emoji vote on a proposal and decide the case, atomically.
 -- The first proposal of a case to reach the quorum wins; the case then takes no other decision.
--- KEYS[1] event marker           coa:evt:<event_id>
+-- One hash slot ({case_id}); on "approved" the store queues the publish job (the outbox) and
+-- the card update right after, and the sweep re-queues them if a crash came in between.
+-- KEYS[1] event marker           coa:{cid}:evt:<event_id>
 -- KEYS[2] case hash              coa:{cid}:case
 -- KEYS[3] proposal hash          coa:{cid}:prop:<ts>
 -- KEYS[4] votes hash             coa:{cid}:votes:<ts>   field "user|kind|emoji" -> "1" manager / "0"
--- KEYS[5] jobs zset              coa:jobs
 -- ARGV[1] op: add | remove
 -- ARGV[2] voter user id
 -- ARGV[3] kind: approve | veto
@@ -15,12 +16,10 @@
 -- ARGV[8] now (ms)
 -- ARGV[9] retention (s)
 -- ARGV[10] proposal ts
--- ARGV[11] publish job member     publish:<cid>
--- ARGV[12] card-update job member cardupd:<cid>
--- ARGV[13] event marker TTL (s)
+-- ARGV[11] event marker TTL (s)
 -- Returns {outcome, approvals, manager approvals, manager vetoes}; outcome is one of
 -- duplicate, unknown, closed, inactive, self, recorded, approved.
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[13])) == false then
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[11])) == false then
   return {'duplicate', 0, 0, 0}
 end
 local status = redis.call('HGET', KEYS[2], 'status')
@@ -67,9 +66,6 @@ if a >= tonumber(ARGV[6]) and m >= tonumber(ARGV[7]) and v == 0 then
   redis.call('HSET', KEYS[2], 'status', 'approved', 'winner_ts', ARGV[10],
     'approved_text', prop[3], 'approved_at', ARGV[8])
   redis.call('HSET', KEYS[3], 'status', 'won')
-  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[11])
-  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[12])
-  redis.call('EXPIRE', KEYS[5], tonumber(ARGV[9]))
   return {'approved', a, m, v}
 end
 return {'recorded', a, m, v}

@@ -1,0 +1,152 @@
+"""Prometheus metrics, served as text on ``GET /metrics`` (prometheus-client).
+
+One ``Metrics`` object (its own registry: no import-time global state) is built by the
+composition root and passed to the parts that count. Labels are bounded: outcomes, kinds,
+platforms, severities, Slack method names and network endpoints with ids replaced — never a
+case id, a user id or a text.
+
+Each replica serves its own counters (sum them); the queue gauges are read from Redis at
+scrape time and are the same on every replica (take the max).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+if TYPE_CHECKING:
+    from assistant.cases import IngestOutcome
+    from assistant.models import Mention
+    from assistant.scoring import Scorer
+
+_ID = re.compile(r"/(?:\d+|[0-9A-Za-z_-]{16,})(?=/|$)")  # numeric or long opaque path segments
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+def endpoint(url: str, slack_api_url: str) -> tuple[str, str]:
+    """(service, bounded endpoint) of an outgoing HTTP call: Slack's Web API method name, or
+    the network's path with ids replaced by ``:id``."""
+    if url.startswith(slack_api_url):
+        return "slack", url[len(slack_api_url) :].split("?", 1)[0].strip("/") or "/"
+    path = "/" + url.split("://", 1)[-1].partition("/")[2].split("?", 1)[0]
+    return "network", _ID.sub("/:id", path)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.mentions = Counter(
+            "coa_mentions_ingested",
+            "Mentions ingested, by outcome (opened, not_hostile, duplicate) and platform",
+            ["outcome", "platform"],
+            registry=r,
+        )
+        self.cases_opened = Counter(
+            "coa_cases_opened", "Cases opened, by platform and severity", ["platform", "severity"],
+            registry=r,
+        )  # fmt: skip
+        self.proposals = Counter(
+            "coa_proposals", "Proposal events, by outcome (added, edited, withdrawn, …)",
+            ["outcome"], registry=r,
+        )  # fmt: skip
+        self.votes = Counter(
+            "coa_votes",
+            "Vote events, by outcome: recorded, approved (counted); duplicate, self, closed, "
+            "inactive, unknown (ignored)",
+            ["outcome"],
+            registry=r,
+        )
+        self.decisions = Counter("coa_decisions", "Cases approved by the quorum", registry=r)
+        self.publishes = Counter(
+            "coa_publishes", "Publish outcomes recorded (published, failed)", ["outcome"],
+            registry=r,
+        )  # fmt: skip
+        self.decide_to_publish = Histogram(
+            "coa_decide_to_publish_seconds", "From the deciding vote to the recorded publish",
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.escalations = Counter("coa_escalations", "Escalations to on-call", registry=r)
+        self.job_runs = Counter(
+            "coa_job_runs", "Job runs, by kind and outcome (done, again, retry, gave_up)",
+            ["kind", "outcome"], registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "coa_jobs_queued", "Jobs in the queue (due, scheduled or running)", registry=r
+        )
+        self.queue_lag = Gauge(
+            "coa_jobs_oldest_due_lag_seconds",
+            "How long the oldest due, unclaimed job has waited (0: none waiting)",
+            registry=r,
+        )
+        self.api_calls = Counter(
+            "coa_api_calls",
+            "HTTP calls to Slack and the networks, by service, endpoint and status (429 = "
+            "rate limited; error = no answer)",
+            ["service", "endpoint", "status"],
+            registry=r,
+        )
+        self.scorer_seconds = Histogram(
+            "coa_scorer_seconds", "Time to score one mention",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5), registry=r,
+        )  # fmt: skip
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    # -- non-intrusive wrappers, applied by the composition root -------------------------
+
+    def counted_ingest(
+        self, ingest: Callable[[Mention], Awaitable[IngestOutcome]]
+    ) -> Callable[[Mention], Awaitable[IngestOutcome]]:
+        async def counted(mention: Mention) -> IngestOutcome:
+            outcome = await ingest(mention)
+            self.mentions.labels(outcome.status, mention.platform).inc()
+            return outcome
+
+        return counted
+
+    def timed_scorer(self, **settings: Any) -> Scorer:
+        """A Scorer built with ``settings`` whose ``score`` is timed."""
+        from assistant.scoring import Assessment, Scorer
+
+        histogram = self.scorer_seconds
+
+        class TimedScorer(Scorer):
+            def score(self, text: str, lang: str | None = None) -> Assessment:
+                started = time.perf_counter()
+                try:
+                    return super().score(text, lang)
+                finally:
+                    histogram.observe(time.perf_counter() - started)
+
+        return TimedScorer(**settings)
+
+    def http_trace(self, slack_api_url: str) -> aiohttp.TraceConfig:
+        """Counts every HTTP attempt of the shared aiohttp session (retries included)."""
+        trace = aiohttp.TraceConfig()
+
+        async def on_end(
+            _: aiohttp.ClientSession, __: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+        ) -> None:
+            service, name = endpoint(str(params.url), slack_api_url)
+            self.api_calls.labels(service, name, str(params.response.status)).inc()
+
+        async def on_error(
+            _: aiohttp.ClientSession,
+            __: SimpleNamespace,
+            params: aiohttp.TraceRequestExceptionParams,
+        ) -> None:
+            service, name = endpoint(str(params.url), slack_api_url)
+            self.api_calls.labels(service, name, "error").inc()
+
+        trace.on_request_end.append(on_end)
+        trace.on_request_exception.append(on_error)
+        return trace

@@ -1,0 +1,115 @@
+"""Open the one Redis pool from REDIS_URL / REDIS_CLUSTER, and check it is what they say.
+
+- ``redis://`` / ``rediss://`` (TLS) / ``unix://``: one server (or a managed endpoint). ACL
+  user and password go in the URL: ``rediss://user:password@host:6380/0``.
+- ``redis+sentinel://[user:password@]host1:26379,host2:26379/<master name>[/db]``: Sentinel
+  finds the current master (and follows a failover); the user/password are the data nodes'.
+  ``rediss+sentinel://`` speaks TLS to the data nodes.
+- ``REDIS_CLUSTER=1``: REDIS_URL names any node of a Redis Cluster (or Valkey cluster); the
+  client discovers the others and follows slot moves and failovers.
+A cluster URL pointing at a non-cluster server, or the reverse, stops start-up with one line
+naming REDIS_URL (ConfigError).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoPermissionError, RedisClusterException, RedisError
+
+from assistant.settings import ConfigError
+from assistant.store.store import RedisClient
+
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+# One server: calls fail fast while it is down or unreachable (a request then answers 503 well
+# within Slack's 3 s, and its sender retries). One quick retry covers a dropped connection
+# (e.g. after Redis restarted); a timeout is not retried (it would only double the wait).
+REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_RETRIES = 1
+
+
+def _single_server(url: str) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+            REDIS_RETRIES,
+            supported_errors=(RedisConnectionError,),
+        ),
+        retry_on_timeout=False,
+        health_check_interval=10,
+    )
+
+
+def _error(message: str) -> ConfigError:
+    return ConfigError(f"invalid setting REDIS_URL: {message}")
+
+
+def _sentinel_client(url: str) -> aioredis.Redis:
+    parts = urlsplit(url)
+    hosts = []
+    for item in parts.netloc.rpartition("@")[2].split(","):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise _error(f"sentinel address {item!r} is not host:port")
+        hosts.append((host, int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise _error("a Sentinel URL ends with /<master name>[/<db>]")
+    kwargs: dict[str, object] = {
+        "decode_responses": True,
+        "db": int(path[1]) if len(path) > 1 else 0,
+    }
+    if parts.username:
+        kwargs["username"] = unquote(parts.username)
+    if parts.password:
+        kwargs["password"] = unquote(parts.password)
+    if parts.scheme.startswith("rediss"):
+        kwargs["ssl"] = True
+    sentinel = Sentinel(hosts, socket_timeout=5, **kwargs)  # type: ignore[no-untyped-call]
+    return cast(aioredis.Redis, sentinel.master_for(path[0]))
+
+
+async def connect(url: str, *, cluster: bool) -> RedisClient:
+    """The client for ``url``, checked against the server's cluster mode."""
+    scheme = urlsplit(url).scheme
+    if cluster:
+        if scheme not in ("redis", "rediss"):
+            raise _error(f"REDIS_CLUSTER=1 needs a redis:// or rediss:// node URL, not {scheme}://")
+        client = RedisCluster.from_url(url, decode_responses=True)
+        try:
+            await client.initialize()
+        except RedisClusterException as exc:
+            await client.aclose()
+            if "not enabled" in str(exc).lower():
+                raise _error(
+                    "REDIS_CLUSTER=1 but this server is not a Redis Cluster node "
+                    "(unset REDIS_CLUSTER)"
+                ) from None
+            raise
+        return client
+    plain: aioredis.Redis = (
+        _sentinel_client(url) if scheme in SENTINEL_SCHEMES else _single_server(url)
+    )
+    try:
+        info = await plain.info("cluster")
+    except NoPermissionError:  # an ACL user without INFO: the first cluster command will tell
+        return plain
+    except RedisError:
+        await plain.aclose()
+        raise
+    if str(info.get("cluster_enabled", 0)) == "1":
+        await plain.aclose()
+        raise _error("this server is a Redis Cluster node: set REDIS_CLUSTER=1")
+    return plain

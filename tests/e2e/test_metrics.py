@@ -1,0 +1,98 @@
+"""GET /metrics: Prometheus text with what an SRE alerts on, labels bounded (no ids)."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from assistant.metrics import endpoint
+from assistant.sandbox import ALICE, BOB, MAX, Sandbox, webhook_body
+from tests.e2e.helpers import open_case, propose, published, react
+
+
+async def scrape(world: Sandbox) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with world.http.get(f"{world.base_url}/metrics") as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = await resp.text()
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_the_loop_shows_in_the_metrics(world: Sandbox) -> None:
+    world.slack.rate_limit("chat.postMessage", times=1, retry_after=0)
+    case = await open_case(world)
+    ts = await propose(world, case, ALICE, "Merci pour ce retour")
+    await react(world, BOB, ts)
+    await react(world, ALICE, ts)  # the proposer's own approval: ignored
+    await react(world, MAX, ts)
+    await published(world, case)
+    calm = world.mastodon.add_mention("client@mastodon.social", "Merci pour votre aide !")
+    await world.ingest(webhook_body(calm))
+    await world.slack.drain()
+
+    async def publish_job_settled() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        m = await scrape(world)
+        return m if value(m, "coa_job_runs_total", kind="publish", outcome="done") else {}
+
+    m = await world.wait_for(publish_job_settled, 5, "the publish job's run to be counted")
+    severity = case.assessment.severity
+    assert value(m, "coa_cases_opened_total", platform="mastodon", severity=severity) == 1
+    assert value(m, "coa_mentions_ingested_total", outcome="opened", platform="mastodon") == 1
+    assert value(m, "coa_mentions_ingested_total", outcome="not_hostile", platform="mastodon") == 1
+    assert value(m, "coa_proposals_total", outcome="added") == 1
+    assert value(m, "coa_votes_total", outcome="approved") == 1
+    assert value(m, "coa_votes_total", outcome="recorded") == 1
+    assert value(m, "coa_votes_total", outcome="self") == 1
+    assert value(m, "coa_decisions_total") == 1
+    assert value(m, "coa_publishes_total", outcome="published") == 1
+    assert value(m, "coa_decide_to_publish_seconds_count") == 1
+    assert value(m, "coa_job_runs_total", kind="publish", outcome="done") == 1
+    assert value(m, "coa_api_calls_total", service="network", endpoint="/api/v1/statuses",
+                 status="200") == 1  # fmt: skip
+    assert value(m, "coa_api_calls_total", service="slack", endpoint="chat.postMessage",
+                 status="429") == 1  # fmt: skip
+    assert value(m, "coa_api_calls_total", service="slack", endpoint="chat.postMessage",
+                 status="200") >= 1  # fmt: skip
+    assert value(m, "coa_scorer_seconds_count") == 2
+    assert value(m, "coa_jobs_queued") >= 8  # the sweeps, at least
+    assert ("coa_jobs_oldest_due_lag_seconds", ()) in m
+
+
+async def test_no_label_carries_an_id(world: Sandbox) -> None:
+    case = await open_case(world)
+    ts = await propose(world, case, ALICE, "Réponse")
+    await react(world, BOB, ts)
+    async with world.http.get(f"{world.base_url}/metrics") as resp:
+        text = await resp.text()
+    labels = " ".join(re.findall(r"\{[^}]*\}", text))
+    for secret_or_id in (case.case_id, case.mention.id, ALICE, BOB, ts, case.card_ts or "-"):
+        assert secret_or_id not in labels, secret_or_id
+
+
+def test_endpoints_are_bounded() -> None:
+    slack = "https://slack.com/api/"
+    assert endpoint("https://slack.com/api/chat.postMessage", slack) == (
+        "slack",
+        "chat.postMessage",
+    )
+    assert endpoint("https://m.example/api/v1/statuses/1094/context", slack) == (
+        "network",
+        "/api/v1/statuses/:id/context",
+    )
+    assert endpoint(
+        "https://m.example/api/v1/accounts/AbCdEf0123456789xyz/statuses?x=1", slack
+    ) == (
+        "network",
+        "/api/v1/accounts/:id/statuses",
+    )
