@@ -19,6 +19,7 @@ import aiohttp
 
 from assistant.app import Assistant
 from assistant.emulators.mastodon import MastodonEmulator
+from assistant.emulators.moderation import ModerationEmulator
 from assistant.emulators.slack import EmulatedUser, SlackEmulator
 from assistant.models import Case
 from assistant.settings import Settings
@@ -32,6 +33,7 @@ BOT_TOKEN = "xoxb-sandbox-bot-token"
 APP_TOKEN = "xapp-sandbox-app-token"
 INGEST_SECRET = "sandbox-ingest-secret"
 MASTODON_TOKEN = "sandbox-mastodon-token"
+MODERATION_KEY = "sandbox-moderation-key"
 MANAGER_GROUP = "SMANAGERS"
 ONCALL_GROUP = "SONCALL"
 
@@ -134,6 +136,7 @@ class Sandbox:
     http: aiohttp.ClientSession
     data_dir: Path
     replicas: list[Assistant] = field(default_factory=list)
+    moderation: ModerationEmulator | None = None
 
     @property
     def settings(self) -> Settings:
@@ -204,9 +207,15 @@ class Sandbox:
 
 @asynccontextmanager
 async def sandbox(
-    data_dir: Path, *, redis_url: str | None = None, socket_mode: bool = False, **overrides: Any
+    data_dir: Path,
+    *,
+    redis_url: str | None = None,
+    socket_mode: bool = False,
+    moderation: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[Sandbox]:
-    """Start the emulators and the assistant; stop everything on exit."""
+    """Start the emulators and the assistant; stop everything on exit. ``moderation=True``
+    also starts the moderation emulator and points ASSISTANT_MODERATION_URL at it."""
     slack = SlackEmulator(
         signing_secret=SIGNING_SECRET,
         bot_token=BOT_TOKEN,
@@ -220,6 +229,11 @@ async def sandbox(
     await mastodon.start()
     if socket_mode:
         overrides.setdefault("SLACK_APP_TOKEN", APP_TOKEN)
+    moderator = ModerationEmulator(MODERATION_KEY) if moderation else None
+    if moderator is not None:
+        await moderator.start()
+        overrides.setdefault("ASSISTANT_MODERATION_URL", moderator.base_url)
+        overrides.setdefault("ASSISTANT_MODERATION_API_KEY", MODERATION_KEY)
     app = Assistant(
         settings_for(slack, mastodon, data_dir=data_dir, redis_url=redis_url, **overrides)
     )
@@ -228,7 +242,7 @@ async def sandbox(
     try:
         await app.start()
         slack.events_url = f"http://127.0.0.1:{app.port}/slack/events"
-        world = Sandbox(slack, mastodon, app, http, data_dir)
+        world = Sandbox(slack, mastodon, app, http, data_dir, moderation=moderator)
         yield world
     finally:
         await slack.drain()
@@ -238,3 +252,5 @@ async def sandbox(
         await http.close()
         await slack.stop()
         await mastodon.stop()
+        if moderator is not None:
+            await moderator.stop()

@@ -273,8 +273,8 @@ _THREAT_PATTERNS = [
     r"| gon| bout to| about to){0,3} (?:kill|murder|shoot|stab|beat|hurt|find|burn|rape|"
     r"end|strangle|choke|slap|punch|smash|bomb|destroy|come for|hunt|break) (?:you|u|ya|yall|"
     r"your|ur|all of you|every one of you|y all)\b",
-    r"\b(?:you|u|your|ur|yall)(?: re| are| r)? (?:dead|gonna die|going to die|a dead man|"
-    r"next)\b",
+    r"\b(?:you|u|your|ur|yall)(?: re| are| r)? (?:dead|gonna die|going to die|a dead man)\b",
+    r"\b(?:you|u|yall)(?: re| are| r) next\b",
     r"\b(?:i|we) know where (?:you|u) (?:live|work|are)\b",
     r"\bwatch your back\b",
     r"\b(?:bomb|burn down|shoot up|blow up) (?:your|the|ur) (?:store|shop|office|offices|hq|"
@@ -321,6 +321,27 @@ THREAT_RE = re.compile("|".join(_squeeze_pattern(p) for p in _THREAT_PATTERNS))
 # Terms that are ordinary words in the other language ("retard" is a delay in French, "con" a
 # scam in English): they only count when the text is not detected as that other language.
 NOT_IN = {"retard": "fr", "retarded": "fr", "retards": "fr", "con": "en", "cons": "en"}
+GATED = "_"  # what such a word becomes for the learned model in that language
+
+
+def gate(keys: list[str], lang: str | None) -> list[str]:
+    """``keys`` with the words harmless in ``lang`` (and a reflexive ``s'attarde``) replaced
+    by ``GATED``, for the model, which otherwise learns "cons" from French insults and flags
+    "pros and cons"."""
+    out = keys
+    if lang and any(NOT_IN.get(k) == lang for k in keys):
+        out = [GATED if NOT_IN.get(k) == lang else k for k in keys]
+    # "il s'attarde", "je m'y attarde" (to linger) is the verb, not the insult.
+    for i in range(1, len(out)):
+        if out[i] in REFLEXIVE_VERBS and out[i - 1] in REFLEXIVE:
+            out = out if out is not keys else list(keys)
+            out[i] = GATED
+    return out
+
+
+# Squeezing doubled letters makes a few terms collide with ordinary words ("ass" -> "as",
+# "coon" -> "con"): those terms only match when the unsqueezed token is the term itself.
+COLLISIONS = frozenset(("as", "con", "cons", "niger", "nigers"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +351,7 @@ class Entry:
     weight: float
     keys: tuple[str, ...]  # squeezed tokens
     not_in: str | None = None  # a language code in which the term is a harmless word
+    exact: frozenset[str] | None = None  # unsqueezed spellings required (see COLLISIONS)
 
 
 @dataclass(slots=True)
@@ -343,13 +365,20 @@ class Lexicon:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
-        entry = Entry(term, category, weight, keys, NOT_IN.get(term))
+        exact = None
+        raw = normalize(term).tokens
+        if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
+            exact = frozenset((raw[0], raw[0] + "s", raw[0] + "es"))
+        entry = Entry(term, category, weight, keys, NOT_IN.get(term), exact)
         self.first.setdefault(keys[0], []).append(entry)
         if len(keys) == 1:
             self.by_initial.setdefault(keys[0][0], []).append(entry)
 
-    def lookup(self, keys: list[str], i: int, lang: str = "und") -> list[Entry]:
-        """Entries whose tokens start at position ``i`` of ``keys`` (in a text in ``lang``)."""
+    def lookup(
+        self, keys: list[str], i: int, lang: str = "und", raw: list[str] | None = None
+    ) -> list[Entry]:
+        """Entries whose tokens start at position ``i`` of ``keys`` (in a text in ``lang``;
+        ``raw``: the unsqueezed tokens, for the entries in ``COLLISIONS``)."""
         key = keys[i]
         found: list[Entry] = []
         candidates = self.first.get(key)
@@ -364,6 +393,8 @@ class Lexicon:
                 return found
             for entry in candidates:
                 if entry.not_in == lang:
+                    continue
+                if entry.exact is not None and (raw is None or raw[i] not in entry.exact):
                     continue
                 n = len(entry.keys)
                 if n == 1 or tuple(keys[i + 1 : i + n]) == entry.keys[1:]:
