@@ -322,12 +322,15 @@ THREAT_RE = re.compile("|".join(_squeeze_pattern(p) for p in _THREAT_PATTERNS))
 # scam in English): they only count when the text is not detected as that other language.
 NOT_IN = {"retard": "fr", "retarded": "fr", "retards": "fr", "con": "en", "cons": "en"}
 GATED = "_"  # what such a word becomes for the learned model in that language
+_GATE_WORDS = frozenset(NOT_IN) | REFLEXIVE_VERBS
 
 
 def gate(keys: list[str], lang: str | None) -> list[str]:
     """``keys`` with the words harmless in ``lang`` (and a reflexive ``s'attarde``) replaced
     by ``GATED``, for the model, which otherwise learns "cons" from French insults and flags
     "pros and cons"."""
+    if _GATE_WORDS.isdisjoint(keys):
+        return keys
     out = keys
     if lang and any(NOT_IN.get(k) == lang for k in keys):
         out = [GATED if NOT_IN.get(k) == lang else k for k in keys]

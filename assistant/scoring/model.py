@@ -86,6 +86,8 @@ STAFF = _set(
 def target_positions(keys: list[str]) -> list[int]:
     """Positions of the tokens that follow an addressee marker (within ``TARGET_WINDOW``)."""
     out: list[int] = []
+    if _MARKERS.isdisjoint(keys) and "t" not in keys:
+        return out  # no addressee marker at all (most texts): nothing to scan
     last = -1
     n = len(keys)
     for i, key in enumerate(keys):
