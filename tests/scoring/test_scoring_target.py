@@ -109,3 +109,13 @@ def test_fast_path_matches_reference_with_categories() -> None:
             model.weights.get(f, 0.0) * v for f, v in features(k, model.categories).items()
         )
         assert model.logit(k) == pytest.approx(ref, abs=1e-9)
+
+
+def test_squeeze_collisions_only_match_the_real_spelling(scorer: Scorer) -> None:
+    # "ass" and "as", "coon" and "con" squeeze to the same key; only the real spelling counts.
+    calm = scorer.score("just as bad as the last update, as usual", lang="en")
+    assert not any("« as »" in e for e in calm.evidence), calm
+    assert not calm.hostile
+    assert any("« ass »" in e for e in scorer.score("kiss my ass").evidence)
+    assert scorer.score("you dumb ass").hostile
+    assert scorer.score("sale con").hostile  # the French insult still counts
