@@ -47,15 +47,15 @@ QUOTE_MAX = 2900
 """Budget for the quoted mention text (escaped, with the ``>`` prefixes)."""
 FALLBACK_MAX = 300
 EVIDENCE_LINES_MAX = 10
+EVIDENCE_LINE_MAX = 200
+CATEGORY_NAME_MAX = 40
+CATEGORIES_MAX = 10
 # How the scorer's ``target`` reads on the card.
 TARGET_LABELS = {
     "addressee": "us (the brand or its staff)",
     "group": "a group",
     "other": "someone else",
 }
-EVIDENCE_LINE_MAX = 200
-CATEGORY_NAME_MAX = 40
-CATEGORIES_MAX = 10
 REASON_MAX = 500
 ELLIPSIS = "…"
 

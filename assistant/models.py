@@ -67,7 +67,7 @@ class CaseScore(BaseModel):
     """At whom the hostility is aimed: ``addressee`` (the brand or its staff), ``group``,
     ``other``; ``None`` for cases stored before the scorer said."""
     second_opinion: str | None = None
-    """What the optional moderation service said, e.g. ``moderation: flagged (harassment 0.91)``."""
+    """What the optional moderation service said, e.g. ``second opinion: flagged (hate 0.91)``."""
 
 
 class Case(BaseModel):
