@@ -363,11 +363,13 @@ class Lexicon:
 
     first: dict[str, list[Entry]] = field(default_factory=dict)
     by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
+    _memo: dict[str, list[Entry]] = field(default_factory=dict)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
+        self._memo.clear()
         exact = None
         raw = normalize(term).tokens
         if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
@@ -377,6 +379,23 @@ class Lexicon:
         if len(keys) == 1:
             self.by_initial.setdefault(keys[0][0], []).append(entry)
 
+    def candidates(self, key: str) -> list[Entry]:
+        """Entries starting with ``key`` or its singular (memoised: most tokens have none)."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self.first.get(key)
+            if hit is None:
+                singular = strip_plural(key)
+                if singular is not None:
+                    hit = self.first.get(singular)
+                    if hit is None and key.endswith("es"):
+                        hit = self.first.get(key[:-1])
+            hit = hit or []
+            if len(self._memo) >= 200_000:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
+
     def lookup(
         self, keys: list[str], i: int, lang: str = "und", raw: list[str] | None = None
     ) -> list[Entry]:
@@ -384,13 +403,7 @@ class Lexicon:
         ``raw``: the unsqueezed tokens, for the entries in ``COLLISIONS``)."""
         key = keys[i]
         found: list[Entry] = []
-        candidates = self.first.get(key)
-        if candidates is None:
-            singular = strip_plural(key)
-            if singular is not None:
-                candidates = self.first.get(singular)
-                if candidates is None and key.endswith("es"):
-                    candidates = self.first.get(key[:-1])
+        candidates = self.candidates(key)
         if candidates:
             if i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE:
                 return found

@@ -230,7 +230,10 @@ class Scorer:
         insult_hits: list[int] = []
         swear_hits: list[int] = []
         unaimed_insult = False
+        candidates = lex.candidates
         for i in range(len(keys)):
+            if not candidates(keys[i]):
+                continue  # most tokens: no entry starts here
             for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
                 quote = _quote(" ".join(shown[i : i + n]))
