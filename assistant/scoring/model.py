@@ -180,6 +180,10 @@ class Model:
         self.thresholds: dict[str, float] = dict(thresholds or {})
         self._cache: dict[str, tuple[float, int]] = {}
         self._tcache: dict[str, tuple[float, int]] = {}
+        # First words of the weighted bigrams: other pairs need no lookup.
+        self._bigram_first = frozenset(
+            f[2:].split(" ", 1)[0] for f in weights if f.startswith("b:")
+        )
 
     @classmethod
     def load(cls, path: Path | None = None) -> Model:
@@ -247,7 +251,10 @@ class Model:
             count += n
         if len(keys) > 1:
             get = self.weights.get
+            first = self._bigram_first
             for i in range(len(keys) - 1):
+                if keys[i] not in first:
+                    continue
                 w = get(f"b:{keys[i]} {keys[i + 1]}", 0.0)
                 if w:
                     per[i] += w / 2
