@@ -267,6 +267,7 @@ REFLEXIVE = _squeezed("s m y se me")
 REFLEXIVE_VERBS = _squeezed("attarde attardes attardent attarder")
 
 # Threats of violence: regexes over the squeezed token string (see ``_squeeze_pattern``).
+_GROUPS_RE = "|".join(sorted(GROUPS, key=lambda g: (-len(g), g)))
 _THREAT_PATTERNS = [
     # English: "i will kill you", "we're gonna find you", "i'll shoot u"
     r"\b(?:i|we|im|ima|imma|il|wel)(?: re| m| ll| am| will| is| are| gonna| going to| finna"
@@ -293,6 +294,20 @@ _THREAT_PATTERNS = [
     r"\b(?:bruler|cramer|faire sauter|exploser|incendier|bruler) (?:votre|vos|ta|ton|tes|"
     r"la|le|l) (?:boutique|boutiques|agence|agences|magasin|magasins|locaux|siege|bureau|"
     r"bureaux|maison|voiture)\b",
+    # Against a group: "we will kill all the <group>", "je vais buter tous les <group>",
+    # "<group> should all be shot", "il faut exterminer les <group>".
+    r"\b(?:i|we|im|ima|imma|il|wel)(?: re| m| ll| am| will| are| gonna| going to| want to"
+    r"| wana){0,3} (?:kill|murder|shoot|stab|hang|burn|slaughter|exterminate|gas|lynch|"
+    r"behead|massacre) (?:al |every |some |those |these |the |any )?(?:\w+ ){0,2}(?:"
+    + _GROUPS_RE
+    + r")\b",
+    r"\b(?:" + _GROUPS_RE + r") (?:should|must|need to|ought to|deserve to)(?: al)?(?: be)? "
+    r"(?:kiled|shot|hanged|hung|burned|burnt|gased|exterminated|slaughtered|lynched|die)\b",
+    r"\b(?:je|j|on|nous|il faut)(?: vais| va| vas| alons| veux| voudrais)? (?:tuer|buter|"
+    r"egorger|masacrer|exterminer|bruler|gazer|pendre|decapiter|abatre|fusiler) (?:tous |"
+    r"toutes )?(?:les|ces|des)(?: \w+){0,2} (?:" + _GROUPS_RE + r")\b",
+    r"\b(?:" + _GROUPS_RE + r") (?:devraient|doivent|meritent)(?: tous| toutes)? (?:etre )?"
+    r"(?:tues|abatus|pendus|gazes|extermines|egorges|brules|fusiles|mourir|crever)\b",
     # A weapon emoji aimed at someone.
     r"\b(?:xknifex|xgunx|xbombx|xcoffinx)\b.*\b(?:you|u|toi|vous|te|t|@user)\b",
     r"\b(?:you|u|toi|vous|te|t|@user)\b.*\b(?:xknifex|xgunx|xbombx|xcoffinx)\b",
@@ -306,6 +321,9 @@ THREAT_TRIGGERS = _squeezed(
     cramer brule bruler frapper frappe butter casser tabasser tabasse exploser faire mort morts
     sait sais connait connais mourir payer prendre regretter finir sauter incendier pendre
     violer decapiter eclater xknifex xgunx xbombx xcoffinx
+    hang slaughter exterminate gas lynch behead massacre kiled shot hanged hung burned burnt
+    gased exterminated slaughtered lynched egorger masacrer exterminer gazer pendre decapiter
+    abatre fusiler tues abatus pendus gazes extermines egorges brules fusiles
     """
 )
 

@@ -96,6 +96,7 @@ _PROFANITY_CAP = 0.45
 _UNAIMED_PENALTY = 0.1
 _MILD = 0.5  # insult weights below this are "mild" (complaint vocabulary)
 _GROUP_WINDOW = 3
+_QUOTES = ('"', "“", "”", "«", "»")
 _EVIDENCE_MIN = 0.1  # a word's share of the model's logit worth quoting
 _MAX_EVIDENCE = 5
 
@@ -277,7 +278,10 @@ class Scorer:
                 a = joined.count(" ", 0, match.start())
                 b = a + match.group(0).count(" ") + 1
                 weapon = any(k.startswith("x") and k.endswith("x") for k in keys[a:b])
-                w = 0.8 if weapon else 0.95
+                # A text that quotes someone ("you can write '…' but …") is more often
+                # reporting a threat than making one: hostile, but it does not page.
+                quoting = sum(text.count(q) for q in _QUOTES) >= 2
+                w = 0.8 if weapon or quoting else 0.95
                 cats[lx.THREAT] = max(cats[lx.THREAT], w)
                 span = " ".join(shown[a:b]) if b - a <= 8 else " ".join(shown[a : a + 8]) + " …"
                 evidence.append((w + 0.01, f"threat: {_quote(span)}"))

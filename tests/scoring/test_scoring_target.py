@@ -50,6 +50,14 @@ def test_target_round_trips_in_the_assessment(scorer: Scorer) -> None:
         ("maduro you are next", True),
         ("Thank you, next time I will fly with you again", False),  # not "you … next"
         ("you next? the queue is long", False),
+        # Against a group, both languages.
+        ("we will kill all the muslims", True),
+        ("I am going to shoot every immigrant", True),
+        ("je vais buter tous les arabes", True),
+        ("les migrants devraient tous être pendus", True),
+        ("I will kill all the mosquitoes in this flat", False),
+        # Reporting a threat is not making one: it does not page.
+        ('You can write "I will kill you" but I will take you to court for it', False),
     ],
 )
 def test_threat_patterns(scorer: Scorer, text: str, critical: bool) -> None:
