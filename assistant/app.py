@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
     from assistant.scoring import Scorer
+    from assistant.scoring.moderation import Moderation
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,14 @@ class Assistant:
             lease_seconds=s.ASSISTANT_JOB_LEASE_SECONDS,
             metrics=self.metrics,
         )
-        self.cases = CaseService(s, self.store, self.slack, scorer, on_due=self.jobs.wake)
+        self.cases = CaseService(
+            s,
+            self.store,
+            self.slack,
+            scorer,
+            on_due=self.jobs.wake,
+            moderation=_moderation(s, self._session),
+        )
         pager = Pager(s, self.slack)
         self.ingest = self.metrics.counted_ingest(self.cases.ingest)
         sweeper = Sweeper(self.store)
@@ -249,6 +257,22 @@ def _not_token_skipped(record: logging.LogRecord) -> bool:
     """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start,
     that the client we give it (with our session and retry handlers) wins. It does, on purpose."""
     return "`token` will be unused" not in record.getMessage()
+
+
+def _moderation(settings: Settings, session: aiohttp.ClientSession) -> Moderation | None:
+    """The optional second opinion; ``None`` (nothing leaves the machine) unless configured."""
+    if settings.ASSISTANT_MODERATION_URL is None:
+        return None
+    from assistant.scoring.moderation import Moderation
+
+    key = settings.ASSISTANT_MODERATION_API_KEY
+    return Moderation(
+        session,
+        str(settings.ASSISTANT_MODERATION_URL),
+        key.get_secret_value() if key else None,
+        timeout=settings.ASSISTANT_MODERATION_TIMEOUT,
+        per_minute=settings.ASSISTANT_MODERATION_PER_MINUTE,
+    )
 
 
 def _default_scorer(settings: Settings, metrics: Metrics) -> Scorer:

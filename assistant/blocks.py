@@ -54,6 +54,12 @@ EVIDENCE_LINES_MAX = 10
 EVIDENCE_LINE_MAX = 200
 CATEGORY_NAME_MAX = 40
 CATEGORIES_MAX = 10
+# How the scorer's ``target`` reads on the card.
+TARGET_LABELS = {
+    "addressee": "us (the brand or its staff)",
+    "group": "a group",
+    "other": "someone else",
+}
 REASON_MAX = 500
 ELLIPSIS = "…"
 
@@ -181,7 +187,10 @@ def _author_line(case: Case) -> str:
 
 def _assessment_section(case: Case) -> Block:
     a = case.assessment
-    lines = [f"*Score* {_pct(a.score)} · *Severity* {_esc(a.severity, 100)}"]
+    head = f"*Score* {_pct(a.score)} · *Severity* {_esc(a.severity, 100)}"
+    if a.target:
+        head += f" · *Aimed at* {_esc(TARGET_LABELS.get(a.target, a.target), 100)}"
+    lines = [head]
     if a.categories:
         top = sorted(a.categories.items(), key=lambda kv: (-kv[1], kv[0]))[:CATEGORIES_MAX]
         lines.append(" · ".join(f"{_esc(k, CATEGORY_NAME_MAX)} {_pct(v)}" for k, v in top))
@@ -189,6 +198,8 @@ def _assessment_section(case: Case) -> Block:
         lines.append("• " + _esc(item, EVIDENCE_LINE_MAX))
     if len(a.evidence) > EVIDENCE_LINES_MAX:
         lines.append(f"• … and {len(a.evidence) - EVIDENCE_LINES_MAX} more")
+    if a.second_opinion:
+        lines.append("• " + _esc(a.second_opinion, EVIDENCE_LINE_MAX))
     return _section("\n".join(lines))
 
 

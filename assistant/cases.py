@@ -17,7 +17,8 @@ from assistant.slack import SlackGateway
 from assistant.store import Store
 
 if TYPE_CHECKING:
-    from assistant.scoring import Scorer
+    from assistant.scoring import Assessment, Scorer
+    from assistant.scoring.moderation import Moderation, SecondOpinion
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class CaseService:
         *,
         on_due: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        moderation: Moderation | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -51,16 +53,20 @@ class CaseService:
         self.scorer = scorer
         self.on_due = on_due
         self.clock = clock
+        self.moderation = moderation
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
         assessment = self.scorer.score(mention.text, lang=mention.lang)
-        if not assessment.hostile:
+        hostile, severity, opinion = await self._second_opinion(mention, assessment)
+        if not hostile:
             return IngestOutcome(
                 "not_hostile",
                 None,
                 assessment.score,
-                f"score {assessment.score:.2f} is below the threshold "
+                opinion.describe()
+                if opinion
+                else f"score {assessment.score:.2f} is below the threshold "
                 f"{self.settings.ASSISTANT_HOSTILITY_THRESHOLD:.2f}",
             )
         now = self.clock()
@@ -69,9 +75,11 @@ class CaseService:
             mention=mention,
             assessment=CaseScore(
                 score=assessment.score,
-                severity=str(assessment.severity),
+                severity=severity,
                 categories=dict(assessment.categories),
                 evidence=list(assessment.evidence),
+                target=assessment.target.value,
+                second_opinion=opinion.describe() if opinion else None,
             ),
             channel=self.settings.ASSISTANT_CHANNEL,
             opened_at=now,
@@ -86,6 +94,24 @@ class CaseService:
             log.info("case opened for %s (score %.2f)", mention.key, assessment.score)
         self.on_due()
         return IngestOutcome("opened", case_id, assessment.score, "hostile mention")
+
+    async def _second_opinion(
+        self, mention: Mention, assessment: Assessment
+    ) -> tuple[bool, str, SecondOpinion | None]:
+        """(hostile, severity, opinion): a borderline local score asks the optional moderation
+        service, whose verdict then decides; unset, skipped or failing, the local score does."""
+        local = (assessment.hostile, str(assessment.severity), None)
+        threshold = self.scorer.threshold
+        if self.moderation is None or not self.moderation.borderline(assessment.score, threshold):
+            return local
+        opinion = await self.moderation.review(mention.text)
+        if opinion is None:
+            return local
+        if opinion.flagged and not assessment.hostile:
+            return True, "low", opinion
+        if not opinion.flagged and assessment.severity == "critical":
+            return True, str(assessment.severity), opinion  # a threat still pages
+        return opinion.flagged, str(assessment.severity), opinion
 
     def render(self, case: Case) -> tuple[str, list[blocks.Block]]:
         return blocks.case_card(

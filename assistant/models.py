@@ -75,6 +75,11 @@ class CaseScore(BaseModel):
     categories: dict[str, float] = Field(default_factory=dict)
     evidence: list[str] = Field(default_factory=list)
     """Short human-readable reasons, e.g. ``insult: « connards »``."""
+    target: str | None = None
+    """At whom the hostility is aimed: ``addressee`` (the brand or its staff), ``group``,
+    ``other``; ``None`` for cases stored before the scorer said."""
+    second_opinion: str | None = None
+    """What the optional moderation service said, e.g. ``second opinion: flagged (hate 0.91)``."""
 
 
 class Case(BaseModel):

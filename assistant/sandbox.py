@@ -20,6 +20,7 @@ import aiohttp
 from assistant.app import Assistant
 from assistant.emulators.bluesky import BlueskyEmulator
 from assistant.emulators.mastodon import MastodonEmulator
+from assistant.emulators.moderation import ModerationEmulator
 from assistant.emulators.slack import EmulatedUser, SlackEmulator
 from assistant.emulators.x import XEmulator
 from assistant.models import Case
@@ -39,6 +40,7 @@ BLUESKY_APP_PASSWORD = "sand-box0-app0-pass"
 X_CLIENT_ID = "sandbox-x-client"
 X_CLIENT_SECRET = "sandbox-x-secret"
 X_FIRST_REFRESH_TOKEN = "sandbox-x-first-refresh-token"
+MODERATION_KEY = "sandbox-moderation-key"
 MANAGER_GROUP = "SMANAGERS"
 ONCALL_GROUP = "SONCALL"
 
@@ -180,6 +182,7 @@ class Sandbox:
     bluesky: BlueskyEmulator
     x: XEmulator
     replicas: list[Assistant] = field(default_factory=list)
+    moderation: ModerationEmulator | None = None
 
     @property
     def settings(self) -> Settings:
@@ -257,9 +260,15 @@ class Sandbox:
 
 @asynccontextmanager
 async def sandbox(
-    data_dir: Path, *, redis_url: str | None = None, socket_mode: bool = False, **overrides: Any
+    data_dir: Path,
+    *,
+    redis_url: str | None = None,
+    socket_mode: bool = False,
+    moderation: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[Sandbox]:
-    """Start the emulators and the assistant; stop everything on exit."""
+    """Start the emulators and the assistant; stop everything on exit. ``moderation=True``
+    also starts the moderation emulator and points ASSISTANT_MODERATION_URL at it."""
     slack = SlackEmulator(
         signing_secret=SIGNING_SECRET,
         bot_token=BOT_TOKEN,
@@ -275,6 +284,11 @@ async def sandbox(
     await x.start()
     if socket_mode:
         overrides.setdefault("SLACK_APP_TOKEN", APP_TOKEN)
+    moderator = ModerationEmulator(MODERATION_KEY) if moderation else None
+    if moderator is not None:
+        await moderator.start()
+        overrides.setdefault("ASSISTANT_MODERATION_URL", moderator.base_url)
+        overrides.setdefault("ASSISTANT_MODERATION_API_KEY", MODERATION_KEY)
     app = Assistant(
         settings_for(
             slack,
@@ -291,7 +305,7 @@ async def sandbox(
     try:
         await app.start()
         slack.events_url = f"http://127.0.0.1:{app.port}/slack/events"
-        world = Sandbox(slack, mastodon, app, http, data_dir, bluesky, x)
+        world = Sandbox(slack, mastodon, app, http, data_dir, bluesky, x, moderation=moderator)
         yield world
     finally:
         await slack.drain()
@@ -303,3 +317,5 @@ async def sandbox(
         await mastodon.stop()
         await bluesky.stop()
         await x.stop()
+        if moderator is not None:
+            await moderator.stop()

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     X_CONSUMER_SECRET: SecretStr | None = None
     X_ACCESS_TOKEN: SecretStr | None = None
     X_ACCESS_TOKEN_SECRET: SecretStr | None = None
+    # Optional second opinion on borderline scores (assistant/scoring/moderation.py).
+    ASSISTANT_MODERATION_URL: AnyHttpUrl | None = None
+    ASSISTANT_MODERATION_API_KEY: SecretStr | None = None
+    ASSISTANT_MODERATION_TIMEOUT: float = Field(2.0, gt=0, le=30)
+    ASSISTANT_MODERATION_PER_MINUTE: int = Field(60, ge=1)
 
     @field_validator(
         "ASSISTANT_MANAGERS", "ASSISTANT_ALLOW_TERMS", "ASSISTANT_BLOCK_TERMS", mode="before"

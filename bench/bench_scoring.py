@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_scoring.py [--n 20000]
 
 Texts: the shared tweets when present (``ASSISTANT_SHARED_DATA`` or ``../shared/data``),
-else the test fixtures. Prints figures; asserts nothing.
+else the test fixtures. Baseline in the same run: the lexicon and rules alone (an empty model),
+i.e. what the learned model costs on top. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -70,11 +71,27 @@ def main() -> int:
     second = time.perf_counter() - start
     unique = len(set(batch))
 
+    from assistant.scoring.model import MODEL_FILE, Model
+
+    baseline = Scorer(model=Model({}, 0.0, thresholds=scorer.model.thresholds))
+    start = time.perf_counter()
+    baseline.score_batch(batch)
+    lexicon_only = time.perf_counter() - start
+    size = (ROOT / "assistant" / "scoring" / MODEL_FILE).stat().st_size
+
     print(f"texts: {len(batch)} ({unique} distinct, mean {mean_len:.0f} chars) from {where}")
     print(f"load: {cold * 1000:.0f} ms cold (new interpreter, import + Scorer())")
     print(f"load: {warm * 1000:.0f} ms Scorer() in a warm process")
     print(f"throughput: {len(batch) / first:,.0f} texts/s on one core (first pass, cold caches)")
     print(f"throughput: {len(batch) / second:,.0f} texts/s on one core (second pass, warm caches)")
+    print(
+        f"baseline:   {len(batch) / lexicon_only:,.0f} texts/s on one core "
+        "(lexicon and rules alone, first pass)"
+    )
+    print(
+        f"model: {size / 1024:,.0f} KiB, {len(scorer.model.weights):,} weights, "
+        f"{len(scorer.model.categories):,} lexicon words, thresholds {scorer.model.thresholds}"
+    )
     return 0
 
 

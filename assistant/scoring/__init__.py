@@ -14,9 +14,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from assistant.scoring.scorer import Assessment, Category, Scorer, Severity
+from assistant.scoring.scorer import Assessment, Category, Scorer, Severity, Target
 
-__all__ = ["Assessment", "Category", "Scorer", "Severity", "default_scorer", "score", "score_batch"]
+__all__ = [
+    "Assessment",
+    "Category",
+    "Scorer",
+    "Severity",
+    "Target",
+    "default_scorer",
+    "score",
+    "score_batch",
+]
 
 _default: Scorer | None = None
 _lock = threading.Lock()

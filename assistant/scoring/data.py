@@ -30,6 +30,8 @@ class Example:
     text: str
     hostile: bool
     source: str
+    orig: str = ""
+    """The source's own label (``orig_label``), when the file gives one."""
 
 
 def _label(value: object) -> bool | None:
@@ -73,7 +75,13 @@ def read_jsonl(path: Path, default_source: str | None = None) -> Iterator[Exampl
                     "a bool or 0/1"
                 )
             source = obj.get("source")
-            yield Example(text, label, str(source) if source else source_default)
+            orig = obj.get("orig_label")
+            yield Example(
+                text,
+                label,
+                str(source) if source else source_default,
+                orig if isinstance(orig, str) else "",
+            )
 
 
 def is_heldout(text: str) -> bool:

@@ -9,8 +9,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.scoring.data import DataError, Example, is_heldout, read_jsonl
+from assistant.scoring.data import DataError, Example, is_heldout, read_jsonl, shared_data_dir
+
+if TYPE_CHECKING:
+    from assistant.scoring.training import LosoResult
 
 __all__ = ["Counts", "evaluate", "main"]
 
@@ -119,6 +123,72 @@ def format_report(report: Report, threshold: float) -> str:
     return "\n".join(lines)
 
 
+def format_loso(result: LosoResult) -> str:
+    """The leave-one-source-out table: one row per held-out source, then per language."""
+    from assistant.scoring.training import SOURCES
+
+    cuts = ", ".join(f"{k} {v:g}" for k, v in sorted(result.thresholds.items()))
+    lines = [
+        f"leave-one-source-out, shipped thresholds (raw score): {cuts}",
+        f"{'held-out source':<28} {'n':>6} {'hostl':>6}  {'prec':>6} {'recall':>6} "
+        f"{'f1':>6} {'fpr':>6}",
+    ]
+    by_lang: dict[str, Counts] = {}
+    for name, c in result.counts.items():
+        lang = SOURCES[name].lang
+        lines.append(_row(f"{name} ({lang})", c))
+        pooled = by_lang.setdefault(lang, Counts())
+        pooled.tp += c.tp
+        pooled.fp += c.fp
+        pooled.fn += c.fn
+        pooled.tn += c.tn
+    for lang, c in sorted(by_lang.items()):
+        lines.append(_row(f"ALL {lang}", c))
+    for name, c in result.civil.items():
+        lines.append(_row(f"civil complaints: {name}", c))
+    for name, c in result.threats.items():
+        lines.append(_row(f"critical vs threat: {name}", c))
+    crit = sum(c for c, _ in result.critical_clean.values())
+    seen = sum(n for _, n in result.critical_clean.values())
+    if seen:
+        worst = ", ".join(f"{k} {c}" for k, (c, _) in result.critical_clean.items() if c)
+        lines.append(
+            f"critical on not-hostile rows of the other sources: {crit} of {seen}"
+            + (f" ({worst})" if worst else "")
+        )
+    return "\n".join(lines)
+
+
+def _main_loso(shared: Path | None, commercial_only: bool, only: list[str]) -> int:
+    try:
+        from assistant.scoring.training import loso
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        print(f"error: --loso needs the 'train' extra ({exc})", file=sys.stderr)
+        return 2
+    folder = shared or shared_data_dir()
+    if not (folder / "hostility").is_dir():
+        print(f"error: no shared data under {folder}/hostility", file=sys.stderr)
+        return 2
+    try:
+        result = loso(
+            folder,
+            commercial_only=commercial_only,
+            only=only,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+    except ImportError as exc:
+        print(
+            f"error: --loso needs the 'train' extra: pip install '.[train]' ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    if not result.counts:
+        print(f"error: no such source: {', '.join(only)}", file=sys.stderr)
+        return 2
+    print(format_loso(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="assistant eval-scoring",
@@ -132,7 +202,38 @@ def main(argv: list[str] | None = None) -> int:
             "example: assistant eval-scoring ../shared/data/hostility/fr.jsonl --split heldout"
         ),
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl")
+    parser.add_argument("files", nargs="*", type=Path, metavar="FILE.jsonl")
+    parser.add_argument(
+        "--loso",
+        action="store_true",
+        help=(
+            "leave-one-source-out: for each source of the shared data, train on all the others "
+            "and score it at the shipped per-language thresholds (needs the 'train' extra; a few "
+            "minutes on one core). FILE arguments are not used"
+        ),
+    )
+    parser.add_argument(
+        "--shared",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=(
+            "with --loso: the shared data folder "
+            "(default: $ASSISTANT_SHARED_DATA or ../shared/data)"
+        ),
+    )
+    parser.add_argument(
+        "--commercial-only",
+        action="store_true",
+        help="with --loso: leave out the non-commercial and unlicensed sources and HurtLex",
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --loso: hold out only this source (repeatable; default: every source)",
+    )
     parser.add_argument(
         "--threshold",
         type=float,
@@ -159,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0.0 <= args.threshold <= 1.0:
         parser.error("--threshold must be between 0 and 1")
+    if args.loso:
+        return _main_loso(args.shared, args.commercial_only, args.source)
+    if not args.files:
+        parser.error("give FILE.jsonl arguments, or --loso")
 
     examples: list[Example] = []
     for path in args.files:

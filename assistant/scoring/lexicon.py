@@ -267,14 +267,15 @@ REFLEXIVE = _squeezed("s m y se me")
 REFLEXIVE_VERBS = _squeezed("attarde attardes attardent attarder")
 
 # Threats of violence: regexes over the squeezed token string (see ``_squeeze_pattern``).
+_GROUPS_RE = "|".join(sorted(GROUPS, key=lambda g: (-len(g), g)))
 _THREAT_PATTERNS = [
     # English: "i will kill you", "we're gonna find you", "i'll shoot u"
     r"\b(?:i|we|im|ima|imma|il|wel)(?: re| m| ll| am| will| is| are| gonna| going to| finna"
     r"| gon| bout to| about to){0,3} (?:kill|murder|shoot|stab|beat|hurt|find|burn|rape|"
     r"end|strangle|choke|slap|punch|smash|bomb|destroy|come for|hunt|break) (?:you|u|ya|yall|"
     r"your|ur|all of you|every one of you|y all)\b",
-    r"\b(?:you|u|your|ur|yall)(?: re| are| r)? (?:dead|gonna die|going to die|a dead man|"
-    r"next)\b",
+    r"\b(?:you|u|your|ur|yall)(?: re| are| r)? (?:dead|gonna die|going to die|a dead man)\b",
+    r"\b(?:you|u|yall)(?: re| are| r) next\b",
     r"\b(?:i|we) know where (?:you|u) (?:live|work|are)\b",
     r"\bwatch your back\b",
     r"\b(?:bomb|burn down|shoot up|blow up) (?:your|the|ur) (?:store|shop|office|offices|hq|"
@@ -293,6 +294,20 @@ _THREAT_PATTERNS = [
     r"\b(?:bruler|cramer|faire sauter|exploser|incendier|bruler) (?:votre|vos|ta|ton|tes|"
     r"la|le|l) (?:boutique|boutiques|agence|agences|magasin|magasins|locaux|siege|bureau|"
     r"bureaux|maison|voiture)\b",
+    # Against a group: "we will kill all the <group>", "je vais buter tous les <group>",
+    # "<group> should all be shot", "il faut exterminer les <group>".
+    r"\b(?:i|we|im|ima|imma|il|wel)(?: re| m| ll| am| will| are| gonna| going to| want to"
+    r"| wana){0,3} (?:kill|murder|shoot|stab|hang|burn|slaughter|exterminate|gas|lynch|"
+    r"behead|massacre) (?:al |every |some |those |these |the |any )?(?:\w+ ){0,2}(?:"
+    + _GROUPS_RE
+    + r")\b",
+    r"\b(?:" + _GROUPS_RE + r") (?:should|must|need to|ought to|deserve to)(?: al)?(?: be)? "
+    r"(?:kiled|shot|hanged|hung|burned|burnt|gased|exterminated|slaughtered|lynched|die)\b",
+    r"\b(?:je|j|on|nous|il faut)(?: vais| va| vas| alons| veux| voudrais)? (?:tuer|buter|"
+    r"egorger|masacrer|exterminer|bruler|gazer|pendre|decapiter|abatre|fusiler) (?:tous |"
+    r"toutes )?(?:les|ces|des)(?: \w+){0,2} (?:" + _GROUPS_RE + r")\b",
+    r"\b(?:" + _GROUPS_RE + r") (?:devraient|doivent|meritent)(?: tous| toutes)? (?:etre )?"
+    r"(?:tues|abatus|pendus|gazes|extermines|egorges|brules|fusiles|mourir|crever)\b",
     # A weapon emoji aimed at someone.
     r"\b(?:xknifex|xgunx|xbombx|xcoffinx)\b.*\b(?:you|u|toi|vous|te|t|@user)\b",
     r"\b(?:you|u|toi|vous|te|t|@user)\b.*\b(?:xknifex|xgunx|xbombx|xcoffinx)\b",
@@ -306,6 +321,9 @@ THREAT_TRIGGERS = _squeezed(
     cramer brule bruler frapper frappe butter casser tabasser tabasse exploser faire mort morts
     sait sais connait connais mourir payer prendre regretter finir sauter incendier pendre
     violer decapiter eclater xknifex xgunx xbombx xcoffinx
+    hang slaughter exterminate gas lynch behead massacre kiled shot hanged hung burned burnt
+    gased exterminated slaughtered lynched egorger masacrer exterminer gazer pendre decapiter
+    abatre fusiler tues abatus pendus gazes extermines egorges brules fusiles
     """
 )
 
@@ -321,6 +339,30 @@ THREAT_RE = re.compile("|".join(_squeeze_pattern(p) for p in _THREAT_PATTERNS))
 # Terms that are ordinary words in the other language ("retard" is a delay in French, "con" a
 # scam in English): they only count when the text is not detected as that other language.
 NOT_IN = {"retard": "fr", "retarded": "fr", "retards": "fr", "con": "en", "cons": "en"}
+GATED = "_"  # what such a word becomes for the learned model in that language
+_GATE_WORDS = frozenset(NOT_IN) | REFLEXIVE_VERBS
+
+
+def gate(keys: list[str], lang: str | None) -> list[str]:
+    """``keys`` with the words harmless in ``lang`` (and a reflexive ``s'attarde``) replaced
+    by ``GATED``, for the model, which otherwise learns "cons" from French insults and flags
+    "pros and cons"."""
+    if _GATE_WORDS.isdisjoint(keys):
+        return keys
+    out = keys
+    if lang and any(NOT_IN.get(k) == lang for k in keys):
+        out = [GATED if NOT_IN.get(k) == lang else k for k in keys]
+    # "il s'attarde", "je m'y attarde" (to linger) is the verb, not the insult.
+    for i in range(1, len(out)):
+        if out[i] in REFLEXIVE_VERBS and out[i - 1] in REFLEXIVE:
+            out = out if out is not keys else list(keys)
+            out[i] = GATED
+    return out
+
+
+# Squeezing doubled letters makes a few terms collide with ordinary words ("ass" -> "as",
+# "coon" -> "con"): those terms only match when the unsqueezed token is the term itself.
+COLLISIONS = frozenset(("as", "con", "cons", "niger", "nigers"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +372,7 @@ class Entry:
     weight: float
     keys: tuple[str, ...]  # squeezed tokens
     not_in: str | None = None  # a language code in which the term is a harmless word
+    exact: frozenset[str] | None = None  # unsqueezed spellings required (see COLLISIONS)
 
 
 @dataclass(slots=True)
@@ -338,32 +381,54 @@ class Lexicon:
 
     first: dict[str, list[Entry]] = field(default_factory=dict)
     by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
+    _memo: dict[str, list[Entry]] = field(default_factory=dict)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
-        entry = Entry(term, category, weight, keys, NOT_IN.get(term))
+        self._memo.clear()
+        exact = None
+        raw = normalize(term).tokens
+        if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
+            exact = frozenset((raw[0], raw[0] + "s", raw[0] + "es"))
+        entry = Entry(term, category, weight, keys, NOT_IN.get(term), exact)
         self.first.setdefault(keys[0], []).append(entry)
         if len(keys) == 1:
             self.by_initial.setdefault(keys[0][0], []).append(entry)
 
-    def lookup(self, keys: list[str], i: int, lang: str = "und") -> list[Entry]:
-        """Entries whose tokens start at position ``i`` of ``keys`` (in a text in ``lang``)."""
+    def candidates(self, key: str) -> list[Entry]:
+        """Entries starting with ``key`` or its singular (memoised: most tokens have none)."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self.first.get(key)
+            if hit is None:
+                singular = strip_plural(key)
+                if singular is not None:
+                    hit = self.first.get(singular)
+                    if hit is None and key.endswith("es"):
+                        hit = self.first.get(key[:-1])
+            hit = hit or []
+            if len(self._memo) >= 200_000:
+                self._memo.clear()
+            self._memo[key] = hit
+        return hit
+
+    def lookup(
+        self, keys: list[str], i: int, lang: str = "und", raw: list[str] | None = None
+    ) -> list[Entry]:
+        """Entries whose tokens start at position ``i`` of ``keys`` (in a text in ``lang``;
+        ``raw``: the unsqueezed tokens, for the entries in ``COLLISIONS``)."""
         key = keys[i]
         found: list[Entry] = []
-        candidates = self.first.get(key)
-        if candidates is None:
-            singular = strip_plural(key)
-            if singular is not None:
-                candidates = self.first.get(singular)
-                if candidates is None and key.endswith("es"):
-                    candidates = self.first.get(key[:-1])
+        candidates = self.candidates(key)
         if candidates:
             if i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE:
                 return found
             for entry in candidates:
                 if entry.not_in == lang:
+                    continue
+                if entry.exact is not None and (raw is None or raw[i] not in entry.exact):
                     continue
                 n = len(entry.keys)
                 if n == 1 or tuple(keys[i + 1 : i + n]) == entry.keys[1:]:

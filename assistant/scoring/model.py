@@ -1,18 +1,30 @@
-"""The learned half of the scorer: a logistic regression over character n-grams.
+"""The learned half of the scorer: a logistic regression over words, character n-grams and
+target-aware features.
 
 Features of a text (already normalised and squeezed into ``keys``):
 
-* for each token ``t``: ``w:t`` and the character 2- to 5-grams of ``" " + t + " "``
-  (tokens longer than 24 characters are cut, ``@user`` contributes only ``w:@user``);
-* for each pair of consecutive tokens: ``b:t1 t2``.
+* for each token ``t``: ``w:t`` and the character 2- to 5-grams of ``" " + t + " "`` (tokens
+  longer than 24 characters are cut, ``@user`` contributes only ``w:@user``);
+* for each pair of consecutive tokens: ``b:t1 t2``;
+* **target** features: after an addressee marker (second person ``you``/``tu``/``vous``…, a
+  handle, a vocative ``sale``/``espèce``/``bande``, or ``your``/``votre`` + a staff noun such
+  as ``ceo``/``conseiller``), each of the next ``TARGET_WINDOW`` tokens adds ``y:<word>``
+  (plural stripped) and, when the model ships a word-category lexicon (HurtLex),
+  ``yh:<category>`` for each category of that word. (Categories of unaimed words are not
+  features: HurtLex is noisy — *pur*, *simple* — and an insult word aimed at no one is what
+  the lexicon rules already weigh down.) "you are a disgrace"
+  thus carries ``y:disgrace`` and "vous êtes des minables" ``yh:dmc``, which is the same
+  feature as in English: the lexicon categories are the bridge between the two languages.
+  A text with an aimed token also has ``t:aimed``.
 
 All counts are multiplied by ``1 / sqrt(number of features)``, so a long text is not hostile
-just because it is long. The score is ``sigmoid(intercept + scale * sum(weights))``.
+just because it is long. The score is ``sigmoid(intercept + sum(weights))``.
 
-Because every character n-gram lives inside one token, a token's contribution is a number
-that can be cached; that is what makes pure Python fast enough (and gives per-word evidence).
-``features`` is the reference definition, used by the training script; ``Model.logit`` is the
-fast path and must agree with it (a test checks that).
+Every character n-gram and lexicon feature lives inside one token, so a token's contribution
+is cached; the few target features are looked up per text. That is what makes pure Python
+fast enough (and gives per-word evidence: a target feature counts for the word it points at).
+``features`` is the reference definition, used by the training script; ``Model.contributions``
+is the fast path and must agree with it (a test checks that).
 """
 
 from __future__ import annotations
@@ -20,20 +32,96 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
-from assistant.scoring.normalize import USER
+from assistant.scoring.normalize import USER, squeeze, strip_plural
 
-__all__ = ["MODEL_FILE", "Model", "features"]
+__all__ = [
+    "MODEL_FILE",
+    "STAFF",
+    "TARGET_WINDOW",
+    "Model",
+    "features",
+    "target_positions",
+]
 
 MODEL_FILE = "model.json"
 _MAX_TOKEN = 24
 _NGRAMS = (2, 3, 4, 5)
 _CACHE_MAX = 200_000
+TARGET_WINDOW = 4
+
+Categories = Mapping[str, tuple[str, ...]]
 
 
-def token_features(token: str) -> list[str]:
+def _set(block: str) -> frozenset[str]:
+    return frozenset(squeeze(w) for w in block.split())
+
+
+# Someone is addressed: second person (EN/FR), a handle, a vocative.
+_MARKERS = _set(
+    f"""
+    you u ur your youre yours yourself yourselves yall thou
+    tu te toi ton ta tes vous vos votre {USER}
+    espece bande
+    """
+)
+# "t'es", "t'as": the elided "tu" (but not the "t" of "don't").
+_T_VERBS = _set("es as etais avais auras seras")
+_POSSESSIVE = _set("your ur yours votre vos ton ta tes")
+# The brand's staff: "your CEO", "vos conseillers" point at the brand's people.
+STAFF = _set(
+    """
+    ceo ceos boss bosses manager managers staff employee employees agent agents rep reps
+    team support owner owners founder management executives people
+    pdg patron patrons directeur directeurs dirigeant dirigeants conseiller conseillers
+    conseillere conseilleres employe employes equipe equipes vendeur vendeurs technicien
+    techniciens responsable responsables gens service
+    """
+)
+
+
+def target_positions(keys: list[str]) -> list[int]:
+    """Positions of the tokens that follow an addressee marker (within ``TARGET_WINDOW``)."""
+    out: list[int] = []
+    if _MARKERS.isdisjoint(keys) and "t" not in keys:
+        return out  # no addressee marker at all (most texts): nothing to scan
+    last = -1
+    n = len(keys)
+    for i, key in enumerate(keys):
+        marker = (
+            key in _MARKERS
+            or (key == "t" and i + 1 < n and keys[i + 1] in _T_VERBS)
+            or (key in STAFF and i > 0 and keys[i - 1] in _POSSESSIVE)
+        )
+        if not marker:
+            continue
+        for j in range(max(i + 1, last + 1), min(n, i + 1 + TARGET_WINDOW)):
+            if keys[j] not in _MARKERS:
+                out.append(j)
+            last = j
+    return out
+
+
+def _stem(key: str) -> str:
+    """A plural's singular, crudely: the final ``s``/``x`` dropped (``minables``, ``idiots``)."""
+    return key[:-1] if len(key) > 3 and key[-1] in "sx" else key
+
+
+def categories_of(key: str, cats: Categories) -> tuple[str, ...]:
+    hit = cats.get(key)
+    if hit is None and len(key) > 3 and key[-1] in "sx":
+        hit = cats.get(key[:-1])
+        if hit is None:
+            singular = strip_plural(key)
+            if singular is not None:
+                hit = cats.get(singular)
+    return hit or ()
+
+
+def token_features(token: str, cats: Categories | None = None) -> list[str]:
     if token == USER:
         return ["w:" + USER]
     token = token[:_MAX_TOKEN]
@@ -46,15 +134,26 @@ def token_features(token: str) -> list[str]:
     return out
 
 
-def features(keys: list[str]) -> dict[str, float]:
+def _target_features(key: str, cats: Categories) -> list[str]:
+    return ["y:" + _stem(key), *("yh:" + c for c in categories_of(key, cats))]
+
+
+def features(keys: list[str], cats: Categories | None = None) -> dict[str, float]:
     """Reference feature vector (name -> value) of squeezed tokens ``keys``."""
+    cats = cats or {}
     counts: dict[str, float] = {}
     for key in keys:
-        for f in token_features(key):
+        for f in token_features(key, cats):
             counts[f] = counts.get(f, 0.0) + 1.0
     for a, b in itertools.pairwise(keys):
         f = f"b:{a} {b}"
         counts[f] = counts.get(f, 0.0) + 1.0
+    aimed = target_positions(keys)
+    for j in aimed:
+        for f in _target_features(keys[j], cats):
+            counts[f] = counts.get(f, 0.0) + 1.0
+    if aimed:
+        counts["t:aimed"] = 1.0
     total = sum(counts.values())
     if total:
         scale = 1.0 / math.sqrt(total)
@@ -64,12 +163,27 @@ def features(keys: list[str]) -> dict[str, float]:
 
 
 class Model:
-    """Weights loaded from the shipped JSON; thread-compatible (the cache only grows)."""
+    """Weights loaded from the shipped JSON; thread-compatible (the caches only grow)."""
 
-    def __init__(self, weights: dict[str, float], intercept: float) -> None:
+    def __init__(
+        self,
+        weights: dict[str, float],
+        intercept: float,
+        *,
+        categories: Categories | None = None,
+        thresholds: Mapping[str, float] | None = None,
+    ) -> None:
         self.weights = weights
         self.intercept = intercept
+        self.categories: Categories = categories or {}
+        # Raw-score threshold per language (the shipped operating point); see ``Scorer``.
+        self.thresholds: dict[str, float] = dict(thresholds or {})
         self._cache: dict[str, tuple[float, int]] = {}
+        self._tcache: dict[str, tuple[float, int]] = {}
+        # First words of the weighted bigrams: other pairs need no lookup.
+        self._bigram_first = frozenset(
+            f[2:].split(" ", 1)[0] for f in weights if f.startswith("b:")
+        )
 
     @classmethod
     def load(cls, path: Path | None = None) -> Model:
@@ -77,26 +191,56 @@ class Model:
             raw = resources.files("assistant.scoring").joinpath(MODEL_FILE).read_bytes()
         else:
             raw = path.read_bytes()
-        data = json.loads(raw)
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Model:
         weights = data["weights"]
         if not isinstance(weights, dict):
             raise ValueError("model file: 'weights' must be an object")
-        return cls(weights, float(data["intercept"]))
+        lex = data.get("categories") or {}
+        if not isinstance(lex, dict):
+            raise ValueError("model file: 'categories' must be an object")
+        cats = {k: tuple(str(v).split()) for k, v in lex.items()}
+        thresholds = data.get("thresholds") or {}
+        if not isinstance(thresholds, dict):
+            raise ValueError("model file: 'thresholds' must be an object")
+        intercept = data["intercept"]
+        if not isinstance(intercept, int | float):
+            raise ValueError("model file: 'intercept' must be a number")
+        return cls(
+            weights,
+            float(intercept),
+            categories=cats,
+            thresholds={str(k): float(v) for k, v in thresholds.items()},
+        )
 
     def token(self, key: str) -> tuple[float, int]:
         """(sum of the weights of the token's features, number of features)."""
         hit = self._cache.get(key)
         if hit is None:
             get = self.weights.get
-            feats = token_features(key)
+            feats = token_features(key, self.categories)
             hit = (sum(get(f, 0.0) for f in feats), len(feats))
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
             self._cache[key] = hit
         return hit
 
+    def _target(self, key: str) -> tuple[float, int]:
+        hit = self._tcache.get(key)
+        if hit is None:
+            get = self.weights.get
+            feats = _target_features(key, self.categories)
+            hit = (sum(get(f, 0.0) for f in feats), len(feats))
+            if len(self._tcache) >= _CACHE_MAX:
+                self._tcache.clear()
+            self._tcache[key] = hit
+        return hit
+
     def contributions(self, keys: list[str]) -> tuple[float, list[float]]:
-        """Logit and each token's share of it (bigram weights split between the two tokens)."""
+        """Logit and each token's share of it (bigram weights split between the two tokens,
+        a target feature counted for the word it points at)."""
         total = 0.0
         count = 0
         per = [0.0] * len(keys)
@@ -107,19 +251,31 @@ class Model:
             count += n
         if len(keys) > 1:
             get = self.weights.get
+            first = self._bigram_first
             for i in range(len(keys) - 1):
+                if keys[i] not in first:
+                    continue
                 w = get(f"b:{keys[i]} {keys[i + 1]}", 0.0)
                 if w:
                     per[i] += w / 2
                     per[i + 1] += w / 2
             count += len(keys) - 1
+        aimed = target_positions(keys)
+        extra = 0.0
+        if aimed:
+            extra = self.weights.get("t:aimed", 0.0)
+            count += 1
+            for j in aimed:
+                w, n = self._target(keys[j])
+                per[j] += w
+                count += n
         if not count:
             return self.intercept, per
         scale = 1.0 / math.sqrt(count)
         for i in range(len(per)):
             per[i] *= scale
             total += per[i]
-        return self.intercept + total, per
+        return self.intercept + total + extra * scale, per
 
     def logit(self, keys: list[str]) -> float:
         return self.contributions(keys)[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,10 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.scoring import lexicon as lx
 from assistant.scoring.lang import detect
-from assistant.scoring.model import Model
+from assistant.scoring.model import STAFF, Model
 from assistant.scoring.normalize import USER, normalize, squeeze
 
-__all__ = ["Assessment", "Category", "Scorer", "Severity"]
+__all__ = ["Assessment", "Category", "Scorer", "Severity", "Target"]
+
+_POSSESSIVE = frozenset(("your", "ur", "votre", "vos", "ton", "ta", "tes"))
 
 
 class Category(StrEnum):
@@ -46,6 +49,27 @@ class Severity(StrEnum):
     CRITICAL = "critical"
 
 
+class Target(StrEnum):
+    """At whom the hostility is aimed (best effort)."""
+
+    ADDRESSEE = "addressee"  # the account addressed: the brand or its staff
+    GROUP = "group"  # a group of people (identity attack)
+    OTHER = "other"  # someone or something else (a third party, untargeted)
+
+
+@dataclass(slots=True)
+class _Raw:
+    score: float
+    lexicon: float
+    model: float
+    cats: dict[str, float]
+    evidence: list[tuple[float, str]]
+    lang: str
+    blocked: bool
+    group_attack: bool
+    aimed: bool
+
+
 class Assessment(BaseModel):
     """The verdict on one text, with what drove it."""
 
@@ -61,6 +85,9 @@ class Assessment(BaseModel):
     """``fr``, ``en``, the caller's code, or ``und``."""
     evidence: list[str]
     """What drove the decision, most important first, e.g. ``insult: « connards »``."""
+    target: Target = Target.OTHER
+    """At whom the text's hostility is (or would be) aimed: ``addressee`` (the account
+    addressed, i.e. the brand or its staff), ``group`` (an identity attack) or ``other``."""
 
 
 # Swearing alone never makes a text hostile: its share, and the cap on the model, stay below.
@@ -69,6 +96,7 @@ _PROFANITY_CAP = 0.45
 _UNAIMED_PENALTY = 0.1
 _MILD = 0.5  # insult weights below this are "mild" (complaint vocabulary)
 _GROUP_WINDOW = 3
+_QUOTES = ('"', "“", "”", "«", "»")
 _EVIDENCE_MIN = 0.1  # a word's share of the model's logit worth quoting
 _MAX_EVIDENCE = 5
 
@@ -115,6 +143,7 @@ class Scorer:
         block_terms: Iterable[str] = (),
         *,
         model_path: Path | None = None,
+        model: Model | None = None,
     ) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be in [0, 1]")
@@ -122,12 +151,52 @@ class Scorer:
         self._allow = _Phrases(allow_terms)
         self._block = _Phrases(block_terms)
         self._lexicon = lx.build()
-        self._model = Model.load(model_path)
+        self._model = model if model is not None else Model.load(model_path)
+        # Raw-score operating point per language; other languages use the strictest.
+        self._cuts = dict(self._model.thresholds)
+        self._cut_other = max(self._cuts.values(), default=0.5)
+
+    @property
+    def model(self) -> Model:
+        return self._model
+
+    def cut(self, lang: str) -> float:
+        """The raw score that maps to 0.5 for texts in ``lang`` (the shipped operating point)."""
+        return self._cuts.get(lang, self._cut_other)
 
     def score_batch(self, texts: Sequence[str], lang: str | None = None) -> list[Assessment]:
         return [self.score(t, lang) for t in texts]
 
+    def raw(self, text: str, lang: str | None = None) -> tuple[float, float, str]:
+        """(lexicon score, model probability before the per-language rescaling, language):
+        what the training script chooses each language's cut on."""
+        r = self._raw(text, lang)
+        return r.lexicon, r.model, r.lang
+
     def score(self, text: str, lang: str | None = None) -> Assessment:
+        r = self._raw(text, lang)
+        score = round(r.score, 4)
+        hostile = score >= self.threshold
+        severity = self._severity(score, hostile, r.cats, r.blocked)
+        if r.group_attack:
+            target = Target.GROUP
+        elif r.aimed:
+            target = Target.ADDRESSEE
+        else:
+            target = Target.OTHER
+        evidence = sorted(r.evidence, key=lambda e: -e[0])
+        texts = list(dict.fromkeys(e for _, e in evidence))[:_MAX_EVIDENCE]
+        return Assessment(
+            score=score,
+            hostile=hostile,
+            categories={k: round(v, 4) for k, v in r.cats.items()},
+            severity=severity,
+            lang=r.lang or "und",
+            evidence=texts,
+            target=target,
+        )
+
+    def _raw(self, text: str, lang: str | None) -> _Raw:
         norm = normalize(text)
         tokens = norm.tokens
         keys = [squeeze(t) for t in tokens]
@@ -161,8 +230,12 @@ class Scorer:
         cats = {c.value: 0.0 for c in Category}
         insult_hits: list[int] = []
         swear_hits: list[int] = []
+        unaimed_insult = False
+        candidates = lex.candidates
         for i in range(len(keys)):
-            for entry in lex.lookup(keys, i, code):
+            if not candidates(keys[i]):
+                continue  # most tokens: no entry starts here
+            for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
                 quote = _quote(" ".join(shown[i : i + n]))
                 w = entry.weight
@@ -178,6 +251,7 @@ class Scorer:
                     label = "insult" if w >= _MILD else "insult (mild)"
                     if not aimed:
                         w -= _UNAIMED_PENALTY
+                        unaimed_insult = True
                 elif entry.category == lx.PROFANITY:
                     swear_hits.append(i)
                     label = "profanity"
@@ -204,7 +278,10 @@ class Scorer:
                 a = joined.count(" ", 0, match.start())
                 b = a + match.group(0).count(" ") + 1
                 weapon = any(k.startswith("x") and k.endswith("x") for k in keys[a:b])
-                w = 0.8 if weapon else 0.95
+                # A text that quotes someone ("you can write '…' but …") is more often
+                # reporting a threat than making one: hostile, but it does not page.
+                quoting = sum(text.count(q) for q in _QUOTES) >= 2
+                w = 0.8 if weapon or quoting else 0.95
                 cats[lx.THREAT] = max(cats[lx.THREAT], w)
                 span = " ".join(shown[a:b]) if b - a <= 8 else " ".join(shown[a : a + 8]) + " …"
                 evidence.append((w + 0.01, f"threat: {_quote(span)}"))
@@ -263,15 +340,19 @@ class Scorer:
         swearing = cats[lx.PROFANITY] > 0
         h_lex = max(strong, _PROFANITY_SHARE if swearing else 0.0)
 
-        logit, per_token = self._model.contributions(keys)
-        p = _sigmoid(logit)
-        if swearing and strong < _MILD:
+        logit, per_token = self._model.contributions(lx.gate(keys, code))
+        p_model = _sigmoid(logit)
+        # The model's probability is rescaled so that the language's cut becomes 0.5; the
+        # lexicon keeps its own calibrated weights.
+        p = _rescale(p_model, self.cut(code or "und"))
+        if (swearing or unaimed_insult) and strong < _MILD and not groups:
+            # Swearing alone, or an insult word the lexicon found aimed at no one ("this is
+            # stupid", "c'est débile"): the model may not overrule the lexicon's reading.
             p = min(p, _PROFANITY_CAP)
         score = max(h_lex, p)
         if blocked:
             score = 1.0
-        score = round(min(1.0, max(0.0, score)), 4)
-        hostile = score >= self.threshold
+        score = min(1.0, max(0.0, score))
 
         if p > h_lex and p >= _MILD:
             # The model drove the decision: say which words pushed it.
@@ -290,16 +371,12 @@ class Scorer:
             else:
                 evidence.append((rank, f"model {p:.2f}"))
 
-        severity = self._severity(score, hostile, cats, bool(blocked))
-        evidence.sort(key=lambda e: -e[0])
-        texts = list(dict.fromkeys(e for _, e in evidence))[:_MAX_EVIDENCE]
-        return Assessment(
-            score=score,
-            hostile=hostile,
-            categories={k: round(v, 4) for k, v in cats.items()},
-            severity=severity,
-            lang=code or "und",
-            evidence=texts,
+        # At whom: a group (identity attack), the addressee (second person, a handle, a
+        # vocative, "your staff", a one/two-word message) or someone else.
+        group_attack = cats[lx.IDENTITY] >= _MILD
+        aimed = second or words <= 2 or any(k in lx.VOCATIVE for k in keys) or _staff(keys)
+        return _Raw(
+            score, h_lex, p_model, cats, evidence, code or "und", bool(blocked), group_attack, aimed
         )
 
     @staticmethod
@@ -313,6 +390,20 @@ class Scorer:
         if score >= 0.7 or blocked:
             return Severity.MEDIUM
         return Severity.LOW
+
+
+def _staff(keys: list[str]) -> bool:
+    return any(k in STAFF and i > 0 and keys[i - 1] in _POSSESSIVE for i, k in enumerate(keys))
+
+
+def _rescale(raw: float, cut: float) -> float:
+    """Map the model's probability so that ``cut`` (the language's operating point) becomes 0.5,
+    piecewise linearly (monotone, 0 and 1 fixed)."""
+    if cut <= 0.0 or cut >= 1.0:
+        return raw
+    if raw < cut:
+        return 0.5 * raw / cut
+    return 0.5 + 0.5 * (raw - cut) / (1.0 - cut)
 
 
 def _sigmoid(z: float) -> float:

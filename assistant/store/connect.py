@@ -32,7 +32,10 @@ SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 # One server: calls fail fast while it is down or unreachable (a request then answers 503 well
 # within Slack's 3 s, and its sender retries). One quick retry covers a dropped connection
 # (e.g. after Redis restarted); a timeout is not retried (it would only double the wait).
+# A connection gets longer than a call: under load (many connections opened at once) a busy
+# machine can take more than half a second to accept, while a hung server accepts at once.
 REDIS_TIMEOUT_SECONDS = 0.5
+REDIS_CONNECT_TIMEOUT_SECONDS = 1.5
 REDIS_RETRIES = 1
 
 
@@ -41,7 +44,7 @@ def _single_server(url: str) -> aioredis.Redis:
         url,
         decode_responses=True,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
         retry=Retry(
             ExponentialWithJitterBackoff(base=0.01, cap=0.1),
             REDIS_RETRIES,

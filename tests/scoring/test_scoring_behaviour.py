@@ -57,7 +57,7 @@ CIVIL = [
     "Your support hung up on me twice, I am furious",
     "I want a refund NOW, this service is a joke",
     "your service is useless",  # mild: below the threshold on its own
-    "vous êtes des incompétents",
+    "le service client est incompétent",  # "mild" and aimed at no one
     "pros and cons of the new plan",  # "con" is French only
 ]
 
@@ -148,11 +148,26 @@ def test_evidence_quotes_the_words(scorer: Scorer) -> None:
 
 
 def test_model_evidence_names_words_when_lexicon_is_silent(scorer: Scorer) -> None:
-    a = scorer.score("I hate you")  # no lexicon entry: the learned model decides
+    a = scorer.score("you are a waste of space")  # no lexicon entry: the learned model decides
     assert a.hostile
     assert a.evidence[0].startswith("model ")
-    assert "« hate »" in a.evidence[0]
+    assert "« waste »" in a.evidence[0]
     assert a.categories["insult"] == a.score
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you are a disgrace",  # no swear word: found through the target features
+        "you are a waste of space",
+        "your staff are useless idiots",
+        "you disgust me",
+    ],
+)
+def test_targeted_insults_without_swearing_are_hostile(scorer: Scorer, text: str) -> None:
+    a = scorer.score(text)
+    assert a.hostile, (text, a)
+    assert a.target.value == "addressee"
 
 
 def test_allow_terms_never_count() -> None:

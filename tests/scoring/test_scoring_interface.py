@@ -101,6 +101,6 @@ def test_fast_path_matches_reference_features() -> None:
     ]:
         keys = [squeeze(t) for t in normalize(text).tokens]
         ref = model.intercept + sum(
-            model.weights.get(f, 0.0) * v for f, v in features(keys).items()
+            model.weights.get(f, 0.0) * v for f, v in features(keys, model.categories).items()
         )
         assert model.logit(keys) == pytest.approx(ref, abs=1e-9)
