@@ -122,7 +122,12 @@ class Assistant:
         )
         await sweeper.ensure()
         self.threads = ThreadService(
-            s, self.store, self.slack, on_due=self.jobs.wake, spawn=self.background.spawn
+            s,
+            self.store,
+            self.slack,
+            on_due=self.jobs.wake,
+            spawn=self.background.spawn,
+            scorer=scorer,
         )
         bolt_logger = logging.getLogger("assistant.bolt")
         bolt_logger.addFilter(_not_token_skipped)

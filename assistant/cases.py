@@ -94,6 +94,7 @@ class CaseService:
             manager_approvals_required=self.settings.ASSISTANT_MANAGER_APPROVALS_REQUIRED,
             approve_emoji=APPROVE_EMOJI,
             veto_emoji=VETO_EMOJI,
+            tone_extra_managers=self.settings.tone_extra_managers,
         )
 
 
@@ -131,7 +132,7 @@ class PostCard:
                 log.info("the card of an earlier attempt was found: %s", ts)
         if ts is None:
             text, card = self.cases.render(case)
-            await store.count_attempt(case_id, "card_attempts")
+            await store.count_attempt(case_id, "card_attempts", now=self.cases.clock())
             ts = await slack.post(case.channel, text, card, metadata=tag)
         await store.card_posted(case_id, case.channel, ts, self.cases.clock())
 

@@ -45,12 +45,15 @@ class Settings(BaseSettings):
     ASSISTANT_MANAGERS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_MANAGER_APPROVALS_REQUIRED: int = Field(1, ge=0, le=50)
     ASSISTANT_ONCALL: str | None = Field(None, pattern=r"^[USW][A-Z0-9]{2,}$")
+    ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS: int | None = Field(None, ge=0, le=50)
     ASSISTANT_SLA_SECONDS: int = Field(1800, ge=1)
     ASSISTANT_HOSTILITY_THRESHOLD: float = Field(0.5, ge=0.0, le=1.0)
     ASSISTANT_ALLOW_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_BLOCK_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_RETENTION_DAYS: int = Field(30, ge=1)
     ASSISTANT_JOB_LEASE_SECONDS: float = Field(60, ge=1)
+    ASSISTANT_DIGEST_DAY: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    ASSISTANT_DIGEST_HOUR: int = Field(9, ge=0, le=23)
     ASSISTANT_LOG_LEVEL: str = "INFO"
     ASSISTANT_LOG_FORMAT: Literal["text", "json"] = "text"
     INGEST_SECRET: SecretStr
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ASSISTANT_MANAGER_APPROVALS_REQUIRED cannot exceed ASSISTANT_APPROVALS_REQUIRED"
             )
+        if self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS and not self.ASSISTANT_MANAGERS:
+            raise ValueError(
+                "ASSISTANT_MANAGERS is empty but ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS > 0"
+            )
         if self.ASSISTANT_MANAGER_APPROVALS_REQUIRED > 0 and not self.ASSISTANT_MANAGERS:
             raise ValueError(
                 "ASSISTANT_MANAGERS is empty but ASSISTANT_MANAGER_APPROVALS_REQUIRED > 0"
@@ -142,6 +149,14 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.SLACK_APP_TOKEN is not None
+
+    @property
+    def tone_extra_managers(self) -> int:
+        """More manager approvals a tone-flagged proposal needs: the setting, else 1 when
+        managers are configured (0 without: nobody could give it)."""
+        if self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS is not None:
+            return self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS
+        return 1 if self.ASSISTANT_MANAGERS else 0
 
     @property
     def retention_seconds(self) -> int:
