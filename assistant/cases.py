@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import blocks
@@ -55,6 +56,8 @@ class CaseService:
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
         assessment = self.scorer.score(mention.text, lang=mention.lang)
+        day = datetime.fromtimestamp(self.clock(), UTC).date().isoformat()
+        await self.store.count_mention(day, hostile=assessment.hostile)  # for reports
         if not assessment.hostile:
             return IngestOutcome(
                 "not_hostile",

@@ -130,6 +130,11 @@ def mention_counts(day: str) -> str:
     return f"{PREFIX}:mentions:{day}"
 
 
+def marker(name: str) -> str:
+    """STRING: a one-off that happened (e.g. ``digest:2026-W48``, the week's digest posted)."""
+    return f"{PREFIX}:marker:{name}"
+
+
 def legacy_jobs() -> str:
     """The single job ZSET of versions before the sharded queue (migrated at start)."""
     return f"{PREFIX}:jobs"

@@ -221,6 +221,7 @@ class Store:
             "url": str(case.mention.url),
             "author": case.mention.author.handle,
             "mention_at": _ms(case.mention.created_at.timestamp()),
+            "sla_deadline": _ms(case.sla_deadline),
             "score": round(case.assessment.score, 4),
             "severity": case.assessment.severity,
             "categories": case.assessment.categories,
@@ -859,6 +860,12 @@ class Store:
         pipe.expire(keys.reads(name, month), 40 * 86400)
         total, _ = await pipe.execute()
         return int(total)
+
+    async def has_marker(self, name: str) -> bool:
+        return bool(await self.redis.exists(keys.marker(name)))
+
+    async def set_marker(self, name: str) -> None:
+        await self.redis.set(keys.marker(name), "1", ex=self.retention)
 
     async def acquire_lease(self, name: str, owner: str, seconds: float) -> bool:
         return bool(await self._run("lease", [keys.lease(name)], [owner, "acquire", _ms(seconds)]))
