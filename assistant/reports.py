@@ -9,6 +9,7 @@ only when a chart is drawn, so start-up and the CLI stay fast).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -297,42 +298,40 @@ def format_report(report: Report, *, names: dict[str, str] | None = None) -> str
 
 def render_chart(report: Report) -> bytes:
     """A PNG (CHART_SIZE pixels): median time from mention to publish per day (line, minutes)
-    over the volume of cases and replies per day (bars)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: the same on a laptop, a server and CI
-    from matplotlib import pyplot as plt
+    over the volume of cases and replies per day (bars). Pure (a Figure, no pyplot state), so
+    it may run in a worker thread."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # the Agg backend, no pyplot
+    from matplotlib.figure import Figure
 
     days = [d.day[5:] for d in report.days]
     x = list(range(len(days)))
-    fig, volume = plt.subplots(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
-    try:
-        width = 0.4
-        volume.bar([i - width / 2 for i in x], [d.cases for d in report.days], width,
-                   label="cases", color="#c0c4cc")  # fmt: skip
-        volume.bar([i + width / 2 for i in x], [d.published for d in report.days], width,
-                   label="replies published", color="#4a90d9")  # fmt: skip
-        volume.set_ylabel("per day")
-        volume.set_xticks(x, days, rotation=45 if len(days) > 14 else 0)
-        minutes = volume.twinx()
-        points = [(i, d.median_to_publish / 60) for i, d in zip(x, report.days, strict=True)
-                  if d.median_to_publish is not None]  # fmt: skip
-        if points:
-            minutes.plot([p[0] for p in points], [p[1] for p in points], "o-",
-                         color="#d9534f", label="median time to reply (min)")  # fmt: skip
-        minutes.set_ylabel("median time to reply (minutes)")
-        minutes.set_ylim(bottom=0)
-        handles = volume.get_legend_handles_labels()
-        more = minutes.get_legend_handles_labels()
-        volume.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left")
-        volume.set_title(f"Time to reply and volume per day — {_when(report.since)[:10]} to "
-                         f"{_when(report.until)[:10]}")  # fmt: skip
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=_DPI)
-        return out.getvalue()
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(CHART_SIZE[0] / _DPI, CHART_SIZE[1] / _DPI), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    volume = fig.subplots()
+    width = 0.4
+    volume.bar([i - width / 2 for i in x], [d.cases for d in report.days], width,
+               label="cases", color="#c0c4cc")  # fmt: skip
+    volume.bar([i + width / 2 for i in x], [d.published for d in report.days], width,
+               label="replies published", color="#4a90d9")  # fmt: skip
+    volume.set_ylabel("per day")
+    volume.set_xticks(x, days, rotation=45 if len(days) > 14 else 0)
+    minutes = volume.twinx()
+    points = [(i, d.median_to_publish / 60) for i, d in zip(x, report.days, strict=True)
+              if d.median_to_publish is not None]  # fmt: skip
+    if points:
+        minutes.plot([p[0] for p in points], [p[1] for p in points], "o-",
+                     color="#d9534f", label="median time to reply (min)")  # fmt: skip
+    minutes.set_ylabel("median time to reply (minutes)")
+    minutes.set_ylim(bottom=0)
+    handles = volume.get_legend_handles_labels()
+    more = minutes.get_legend_handles_labels()
+    volume.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left")
+    volume.set_title(f"Time to reply and volume per day — {_when(report.since)[:10]} to "
+                     f"{_when(report.until)[:10]}")  # fmt: skip
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=_DPI)
+    return out.getvalue()
 
 
 # -- reading the store --------------------------------------------------------------------
@@ -446,7 +445,7 @@ class WeeklyDigest:
 
     async def post(self, since: float, until: float) -> str:
         report = await period_report(self.store, since, until)
-        chart = render_chart(report)
+        chart = await asyncio.to_thread(render_chart, report)  # CPU work off the event loop
         text = format_report(report)
         return await self.slack.upload(
             self.settings.ASSISTANT_CHANNEL,
