@@ -3,6 +3,7 @@ Slack emulator's file upload flow and real Redis (one node and a Cluster)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -12,12 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from assistant import reports
 from assistant.models import CaseStatus
 from assistant.reports import WeeklyDigest
-from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, MANON, MAX, Sandbox
+from assistant.sandbox import ALICE, BOB, BOT_TOKEN, CAROL, CHANNEL, MANON, MAX, Sandbox
 from tests.conftest import BACKENDS
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react
@@ -171,3 +175,50 @@ async def test_audit_and_report_commands(world: Sandbox, redis_url: str, tmp_pat
         bad = cli(*args, redis_url=redis_url)
         assert bad.returncode == 2 and bad.stdout == ""
         assert len(bad.stderr.splitlines()) == 1 and message in bad.stderr, bad.stderr
+
+
+async def test_the_digest_job_runs_once_across_replicas(make_world: SandboxFactory) -> None:
+    async with make_world(ASSISTANT_DIGEST_DAY="sun", ASSISTANT_DIGEST_HOUR=23) as world:
+        replicas = [world.app, await world.add_replica(ASSISTANT_DIGEST_DAY="sun")]
+        (due,) = [v for m, v in (await world.app.store.pending_jobs()).items() if "digest" in m]
+        assert due == reports.next_digest(time.time(), "sun", 23)
+        # the day comes: both replicas' job runners see the job due at once
+        await world.app.store.enqueue("digest", "weekly", time.time())
+        for replica in replicas:
+            replica.jobs.wake()
+
+        async def rescheduled() -> bool:
+            pending = await world.app.store.pending_jobs()
+            return pending.get("digest:weekly", 0) > time.time() + 3600
+
+        await world.wait_for(rescheduled, 15, "the digest posted and rescheduled")
+        for replica in replicas:
+            replica.jobs.wake()
+        await asyncio.sleep(0.5)
+        uploads = world.slack.calls_to("files.completeUploadExternal")
+        assert [c.ok for c in uploads] == [True]
+        assert len(world.slack.calls_to("files.getUploadURLExternal")) == 1
+
+
+async def test_the_emulator_refuses_uploads_as_slack_does(world: Sandbox) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=world.slack.api_url)
+    with pytest.raises(SlackApiError) as err:
+        await client.files_completeUploadExternal(files=[{"id": "FNOPE"}], channel_id=CHANNEL)
+    assert err.value.response["error"] == "file_not_found"
+    with pytest.raises(SlackApiError) as err:
+        await client.files_getUploadURLExternal(filename="x.png", length=0)
+    assert err.value.response["error"] == "invalid_arguments"
+    reserved = await client.files_getUploadURLExternal(filename="x.png", length=4)
+    async with aiohttp.ClientSession() as http:
+        short = await http.post(str(reserved["upload_url"]), data=b"abc")
+        assert short.status == 400  # not the announced size
+    with pytest.raises(SlackApiError) as err:  # nothing was uploaded under that id
+        await client.files_completeUploadExternal(
+            files=[{"id": reserved["file_id"]}], channel_id=CHANNEL
+        )
+    assert err.value.response["error"] == "file_not_found"
+    done = await client.files_upload_v2(
+        channel=CHANNEL, content=b"\x89PNG....", filename="a.png", initial_comment="hi"
+    )
+    assert done["files"][0]["name"] == "a.png"
+    assert world.slack.files[done["files"][0]["id"]].content == b"\x89PNG...."
