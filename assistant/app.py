@@ -31,6 +31,7 @@ from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
 from assistant.metrics import Metrics
 from assistant.networks import build_networks
 from assistant.publishing import Publisher
+from assistant.reports import WeeklyDigest
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.sources.ingest import ingest_route
@@ -119,6 +120,7 @@ class Assistant:
         pager = Pager(s, self.slack)
         self.ingest = self.metrics.counted_ingest(self.cases.ingest)
         sweeper = Sweeper(self.store)
+        digest = WeeklyDigest(s, self.store, self.slack)
         job_handlers.update(
             {
                 keys.JOB_POST_CARD: CaseJob(PostCard(self.cases, pager)),
@@ -126,11 +128,18 @@ class Assistant:
                 keys.JOB_PUBLISH: CaseJob(Publisher(s, self.store, self.slack, self.networks)),
                 keys.JOB_SLA: CaseJob(Escalator(s, self.store, self.slack, pager)),
                 keys.JOB_SWEEP: sweeper,
+                keys.JOB_DIGEST: digest,
             }
         )
         await sweeper.ensure()
+        await digest.ensure()
         self.threads = ThreadService(
-            s, self.store, self.slack, on_due=self.jobs.wake, spawn=self.background.spawn
+            s,
+            self.store,
+            self.slack,
+            on_due=self.jobs.wake,
+            spawn=self.background.spawn,
+            scorer=scorer,
         )
         bolt_logger = logging.getLogger("assistant.bolt")
         bolt_logger.addFilter(_not_token_skipped)

@@ -228,11 +228,34 @@ def _participation_text(
     )
 
 
-def _status_text(case: Case) -> str:
+def tone_rule_text(extra_managers: int) -> str:
+    """What the tone check does, as the card and the flagged proposal's author read it."""
+    if extra_managers <= 0:
+        return "⚠️ Proposals the tone check finds hostile are marked ⚠️ (no extra approval)."
+    more = f"{extra_managers} more manager approval" + ("s" if extra_managers != 1 else "")
+    return f"⚠️ A proposal the tone check finds hostile is marked ⚠️ and needs {more} to pass."
+
+
+def _tone_status(case: Case, extra_managers: int) -> str:
+    n = case.flagged_proposals
+    if n <= 0:
+        return ""
+    which = f"{n} proposal" + ("s" if n != 1 else "")
+    more = (
+        f": {'each needs' if n != 1 else 'it needs'} {extra_managers} more manager "
+        + ("approvals" if extra_managers != 1 else "approval")
+        if extra_managers > 0
+        else ""
+    )
+    return f"\n⚠️ *Tone check:* {which} flagged as hostile{more}."
+
+
+def _status_text(case: Case, tone_extra_managers: int = 0) -> str:
     platform = _platform(case.mention.platform)
     if case.status is CaseStatus.OPEN:
         n = case.proposals
         text = f"🟢 *Open* — {n} proposal" + ("s" if n != 1 else "") + " so far."
+        text += _tone_status(case, tone_extra_managers)
     elif case.status is CaseStatus.APPROVED:
         text = f"⏳ *Approved* — publishing on {platform}…"
     elif case.status is CaseStatus.PUBLISHED:
@@ -280,12 +303,14 @@ def case_card(
     manager_approvals_required: int,
     approve_emoji: Sequence[str],
     veto_emoji: Sequence[str],
+    tone_extra_managers: int = 0,
 ) -> tuple[str, list[Block]]:
     """The case card: ``(fallback text, blocks)`` for ``chat.postMessage``/``chat.update``.
 
     Blocks: header (platform and state) · the mention as a block quote · author, reach and
     a link to the post · score, severity, categories and evidence · SLA deadline · how to
-    take part (only while the case is open) · the status (open with proposal count,
+    take part (only while the case is open, with the tone-check rule) · the status (open with
+    proposal count and the tone-flagged ones,
     approved, published with link and time, failed with the reason, escalation).
     """
     mention = case.mention
@@ -308,10 +333,12 @@ def case_card(
                     veto_emoji,
                     mention.platform,
                 )
+                + " "
+                + tone_rule_text(tone_extra_managers)
             )
         )
     blocks.append({"type": "divider"})
-    blocks.append(_section(_status_text(case)))
+    blocks.append(_section(_status_text(case, tone_extra_managers)))
 
     author = mention.author
     who = author.display_name.strip() or "@" + author.handle.removeprefix("@")

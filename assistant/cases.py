@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import blocks
@@ -59,6 +60,8 @@ class CaseService:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
         assessment = self.scorer.score(mention.text, lang=mention.lang)
         hostile, severity, opinion = await self._second_opinion(mention, assessment)
+        day = datetime.fromtimestamp(self.clock(), UTC).date().isoformat()
+        await self.store.count_mention(day, hostile=hostile)  # for reports
         if not hostile:
             return IngestOutcome(
                 "not_hostile",
@@ -120,6 +123,7 @@ class CaseService:
             manager_approvals_required=self.settings.ASSISTANT_MANAGER_APPROVALS_REQUIRED,
             approve_emoji=APPROVE_EMOJI,
             veto_emoji=VETO_EMOJI,
+            tone_extra_managers=self.settings.tone_extra_managers,
         )
 
 
@@ -157,7 +161,7 @@ class PostCard:
                 log.info("the card of an earlier attempt was found: %s", ts)
         if ts is None:
             text, card = self.cases.render(case)
-            await store.count_attempt(case_id, "card_attempts")
+            await store.count_attempt(case_id, "card_attempts", now=self.cases.clock())
             ts = await slack.post(case.channel, text, card, metadata=tag)
         await store.card_posted(case_id, case.channel, ts, self.cases.clock())
 

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         help="measure the hostility scorer on a labelled JSONL file",
         add_help=False,
     )
+    from assistant.audit_cli import add_commands
+
+    add_commands(sub)
     args, rest = parser.parse_known_args(argv)
     if args.command == "eval-scoring":
         from assistant.scoring.evaluate import main as eval_main
@@ -52,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return eval_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command in ("audit", "report"):
+        from assistant.audit_cli import run
+
+        return run(args)
     if args.command == "healthcheck":
         return _healthcheck()
     if args.command == "demo":

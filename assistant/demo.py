@@ -252,6 +252,59 @@ async def _hostile_edges(world: Sandbox, tl: Timeline) -> None:
     tl.say("assistant", "retry looked for the card's metadata first: found it, no second card")
 
 
+async def play_learning(world: Sandbox, tl: Timeline, data_dir: Path) -> None:
+    """Tone check, audit trail, report and the weekly digest (issue 10)."""
+    from assistant import reports
+
+    slack, mastodon = world.slack, world.mastodon
+    tl.section("Learn: tone check, audit trail, report with a chart")
+    notification = mastodon.add_mention("troll@mastodon.social", "bande de guignols incompétents")
+    status, answer = await world.ingest(webhook_body(notification))
+    if status != 202:
+        raise DemoFailed(f"ingest answered {status}: {answer}")
+    case_id = str(answer["case"])
+    case = await _step(world, lambda: _card(world, case_id), "the case card in Slack")
+    rude = "Les guignols, c'est vous, espèce de connard."
+    ts = await slack.post_message(CAROL, rude, channel=CHANNEL, thread_ts=case.card_ts)
+    tl.say("Carol", f"proposes « {rude} »")
+    await _step(
+        world, lambda: slack.message(CHANNEL, ts).reactions.get("warning"), "the tone warning"
+    )
+    tl.say("assistant", ":warning: on it — the tone check finds it hostile: one more manager")
+    await _react(world, tl, BOB, ts, "white_check_mark", "approves")
+    await _react(world, tl, MAX, ts, "white_check_mark", "approves (the usual quorum)")
+    await slack.drain()
+    if (await world.case(case_id)).status != CaseStatus.OPEN:
+        raise DemoFailed("a tone-flagged proposal passed with the usual quorum")
+    tl.say("assistant", "not enough for a flagged proposal: still open")
+    await _react(world, tl, MANON, ts, "white_check_mark", "approves (the second manager)")
+    await _step(world, lambda: _published(world, case_id), "the flagged reply published")
+    tl.say("Mastodon", "published after the second manager's approval")
+
+    history = await world.app.store.case_history(case_id)
+    tl.say("audit", f"`assistant audit {case_id}` — {len(history)} entries:")
+    for entry in history:
+        who = NAMES.get(entry.actor, entry.actor)
+        print(f"{'':>14}{reports.entry_row(entry)['time'][11:23]}  {who:<16} {entry.action}")
+    now = time.time()
+    report = await reports.period_report(world.app.store, now - 7 * 86400, now)
+    tl.say("report", "`assistant report --since 7d`:")
+    for line in reports.format_report(report, names=NAMES).splitlines():
+        print(f"{'':>14}{line}")
+    digest = reports.WeeklyDigest(world.settings, world.app.store, world.app.slack)
+    file_id = await digest.post(now - 7 * 86400, now)
+    file = slack.files.get(file_id)
+    if file is None or not file.shared or not (file.content or b"").startswith(b"\x89PNG"):
+        raise DemoFailed("the digest's chart was not uploaded to Slack")
+    chart = data_dir / "digest-chart.png"
+    chart.write_bytes(file.content or b"")
+    tl.say(
+        "digest",
+        f"posted in #{CHANNEL} with its chart ({len(file.content or b'')} bytes "
+        f"PNG via files.getUploadURLExternal + completeUploadExternal), copy: {chart}",
+    )
+
+
 async def _card(world: Sandbox, case_id: str) -> Any:
     case = await world.app.store.get_case(case_id)
     return case if case is not None and case.card_ts else None
@@ -290,6 +343,7 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
                 await play_network(world, tl, platform, number)
                 for number, platform in enumerate(("bluesky", "x"), start=7)
             ]
+            await play_learning(world, tl, data_dir)
     except DemoFailed as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         return 1

@@ -109,7 +109,7 @@ class Escalator:
             case.escalation_attempts
             and await self.slack.thread_has(case.channel, case.card_ts, tag)
         ):
-            await self.store.count_attempt(case_id, "escalation_attempts")
+            await self.store.count_attempt(case_id, "escalation_attempts", now=self.clock())
             await self.slack.post_in_thread(case.channel, case.card_ts, note, metadata=tag)
         await self.store.finish_case(case_id, "escalated", self.clock())
         log.info("escalated to on-call")

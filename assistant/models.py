@@ -96,6 +96,8 @@ class Case(BaseModel):
     card_ts: str | None = None
     proposals: int = 0
     """Active (not withdrawn) proposals in the thread."""
+    flagged_proposals: int = 0
+    """Active proposals the tone check found hostile (each needs more manager approvals)."""
     winner_ts: str | None = None
     approved_text: str | None = None
     published_url: str | None = None

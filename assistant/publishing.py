@@ -66,7 +66,7 @@ class Publisher:
             if case.publish_attempts:
                 posted = await network.find_reply(case, ref)
             if posted is None:
-                await self.store.count_attempt(case_id, "publish_attempts")
+                await self.store.count_attempt(case_id, "publish_attempts", now=self.clock())
                 posted = await network.publish(case, text, ref)
         except PublishError as exc:
             if exc.transient:

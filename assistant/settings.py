@@ -6,7 +6,7 @@ The environment names are a public contract (documented in the README).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     AnyHttpUrl,
@@ -25,32 +25,44 @@ class ConfigError(Exception):
     """Invalid configuration: one line naming the setting."""
 
 
-class Settings(BaseSettings):
+class StoreSettings(BaseSettings):
+    """The settings that reach the store: enough for ``assistant audit`` and ``report``."""
+
     # an empty variable (``FOO=`` in an env file or a ConfigMap) counts as unset
     model_config = SettingsConfigDict(
         env_prefix="", case_sensitive=True, extra="ignore", env_ignore_empty=True
     )
 
+    REDIS_URL: str | None = None
+    REDIS_CLUSTER: bool = False
+    ASSISTANT_DATA_DIR: Path = Path(".assistant")
+    ASSISTANT_RETENTION_DAYS: int = Field(30, ge=1)
+
+    @property
+    def retention_seconds(self) -> int:
+        return self.ASSISTANT_RETENTION_DAYS * 86400
+
+
+class Settings(StoreSettings):
     SLACK_BOT_TOKEN: SecretStr
     SLACK_SIGNING_SECRET: SecretStr
     SLACK_APP_TOKEN: SecretStr | None = None
     SLACK_API_URL: AnyHttpUrl = AnyHttpUrl(SLACK_DEFAULT_API_URL)
     PORT: int = Field(3000, ge=0, le=65535)
     HOST: str = "0.0.0.0"
-    REDIS_URL: str | None = None
-    REDIS_CLUSTER: bool = False
-    ASSISTANT_DATA_DIR: Path = Path(".assistant")
     ASSISTANT_CHANNEL: str = Field(pattern=r"^[CGD][A-Z0-9]{2,}$")
     ASSISTANT_APPROVALS_REQUIRED: int = Field(2, ge=1, le=50)
     ASSISTANT_MANAGERS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_MANAGER_APPROVALS_REQUIRED: int = Field(1, ge=0, le=50)
     ASSISTANT_ONCALL: str | None = Field(None, pattern=r"^[USW][A-Z0-9]{2,}$")
+    ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS: int | None = Field(None, ge=0, le=50)
     ASSISTANT_SLA_SECONDS: int = Field(1800, ge=1)
     ASSISTANT_HOSTILITY_THRESHOLD: float = Field(0.5, ge=0.0, le=1.0)
     ASSISTANT_ALLOW_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_BLOCK_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
-    ASSISTANT_RETENTION_DAYS: int = Field(30, ge=1)
     ASSISTANT_JOB_LEASE_SECONDS: float = Field(60, ge=1)
+    ASSISTANT_DIGEST_DAY: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+    ASSISTANT_DIGEST_HOUR: int = Field(9, ge=0, le=23)
     ASSISTANT_LOG_LEVEL: str = "INFO"
     ASSISTANT_LOG_FORMAT: Literal["text", "json"] = "text"
     INGEST_SECRET: SecretStr
@@ -133,6 +145,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "ASSISTANT_MANAGER_APPROVALS_REQUIRED cannot exceed ASSISTANT_APPROVALS_REQUIRED"
             )
+        if self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS and not self.ASSISTANT_MANAGERS:
+            raise ValueError(
+                "ASSISTANT_MANAGERS is empty but ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS > 0"
+            )
         if self.ASSISTANT_MANAGER_APPROVALS_REQUIRED > 0 and not self.ASSISTANT_MANAGERS:
             raise ValueError(
                 "ASSISTANT_MANAGERS is empty but ASSISTANT_MANAGER_APPROVALS_REQUIRED > 0"
@@ -149,14 +165,30 @@ class Settings(BaseSettings):
         return self.SLACK_APP_TOKEN is not None
 
     @property
-    def retention_seconds(self) -> int:
-        return self.ASSISTANT_RETENTION_DAYS * 86400
+    def tone_extra_managers(self) -> int:
+        """More manager approvals a tone-flagged proposal needs: the setting, else 1 when
+        managers are configured (0 without: nobody could give it)."""
+        if self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS is not None:
+            return self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS
+        return 1 if self.ASSISTANT_MANAGERS else 0
 
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (plus overrides); raise ConfigError in one line."""
+    return _load(Settings, overrides)
+
+
+def load_store_settings(**overrides: object) -> StoreSettings:
+    """Only the store's settings (the CLI's audit and report need no Slack credentials)."""
+    return _load(StoreSettings, overrides)
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def _load(cls: type[_S], overrides: dict[str, object]) -> _S:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
         message = str(err["msg"]).removeprefix("Value error, ")

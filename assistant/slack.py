@@ -157,6 +157,24 @@ class SlackGateway:
             params["thread_ts"] = thread_ts
         await self._call("chat.postEphemeral", **params)
 
+    async def upload(
+        self, channel: str, filename: str, content: bytes, *, title: str, comment: str, alt: str
+    ) -> str:
+        """Share a file in a channel with a message, through Slack's upload flow
+        (files.getUploadURLExternal, POST to the upload URL, files.completeUploadExternal:
+        slack_sdk's files_upload_v2). Returns the file id."""
+        data = await self._call(
+            "files.upload_v2",
+            channel=channel,
+            file=content,
+            filename=filename,
+            title=title,
+            initial_comment=comment,
+            alt_txt=alt,
+        )
+        files = data.get("files") or [data.get("file") or {}]
+        return str(files[0].get("id", ""))
+
     async def react(self, channel: str, ts: str, name: str) -> None:
         try:
             await self._call("reactions.add", channel=channel, timestamp=ts, name=name)

@@ -1,19 +1,22 @@
 """Proposals and votes in a case thread: what counts, and the atomic decision (vote.lua).
 
-The quorum rule itself lives in ``store/lua/vote.lua`` so that the decision is one atomic
-step in Redis: ≥ N approvals from distinct humans, ≥ M of them managers, no manager veto.
-This module decides what an event means before that step: which emoji count, who may vote,
-what a proposal's text is (the rich text the voters saw), whether the case's network can
-publish it (its length rule, from the network registry).
+The quorum rule is readable here as pure functions (``tally``, ``managers_required``,
+``decide``) and executed atomically by ``store/lua/vote.lua``; unit tests compare the two on
+the same inputs. The rule: ≥ N approvals from distinct humans, ≥ M of them managers, no
+manager veto; a proposal the tone check flags (the hostility scorer finds the proposal itself
+hostile) needs ``ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS`` more manager approvals — it is
+marked ⚠️, never refused. This module also decides what an event means before that step:
+which emoji count, who may vote, what a proposal's text is (the rich text the voters saw),
+whether the case's network can publish it (its length rule, from the network registry).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import blocks, text
 from assistant.cases import APPROVE_EMOJI, VETO_EMOJI
@@ -25,9 +28,13 @@ from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store, VoteResult
 
+if TYPE_CHECKING:
+    from assistant.scoring import Scorer
+
 log = logging.getLogger(__name__)
 
 ACCEPTED_REACTION = "memo"  # the bot's acknowledgement on an accepted proposal
+TONE_REACTION = "warning"  # the bot's visible mark on a proposal the tone check flags
 # Work before the ack is bounded: at most this many people named in a proposal are resolved
 # (users.info, cached; concurrently). A proposal naming more is refused, whatever its length.
 MAX_PROPOSAL_MENTIONS = 10
@@ -51,6 +58,45 @@ def classify_reaction(name: str) -> tuple[Literal["approve", "veto"], str] | Non
     if base in VETO_EMOJI:
         return "veto", base
     return None
+
+
+def tally(votes: Mapping[str, str]) -> tuple[int, int, int]:
+    """(approvals, manager approvals, manager vetoes) from a votes hash (field
+    ``user|kind|emoji`` -> ``"1"`` when a manager voted): distinct people, so one person with
+    two approve emoji counts once; a non-manager's veto counts for nothing."""
+    approvers: set[str] = set()
+    managers: set[str] = set()
+    vetoes: set[str] = set()
+    for field, manager in votes.items():
+        user, kind, _ = field.split("|", 2)
+        if kind == "approve":
+            approvers.add(user)
+            if manager == "1":
+                managers.add(user)
+        elif kind == "veto" and manager == "1":
+            vetoes.add(user)
+    return len(approvers), len(managers), len(vetoes)
+
+
+def managers_required(base: int, *, tone_flagged: bool, tone_extra: int) -> int:
+    """Manager approvals a proposal needs: the quorum's M, plus the tone surcharge if flagged."""
+    return base + (tone_extra if tone_flagged else 0)
+
+
+def decide(
+    approvals: int,
+    manager_approvals: int,
+    manager_vetoes: int,
+    *,
+    approvals_required: int,
+    managers_needed: int,
+) -> bool:
+    """Whether a proposal with these counts wins the case."""
+    return (
+        approvals >= approvals_required
+        and manager_approvals >= managers_needed
+        and manager_vetoes == 0
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +150,7 @@ class ThreadService:
         on_due: Callable[[], None],
         spawn: Callable[[Any], None],
         clock: Callable[[], float] = time.time,
+        scorer: Scorer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -111,6 +158,7 @@ class ThreadService:
         self.on_due = on_due
         self.spawn = spawn
         self.clock = clock
+        self.scorer = scorer  # the tone check (None: proposals are not tone-checked)
 
     # -- proposals -----------------------------------------------------------------------
 
@@ -165,6 +213,7 @@ class ThreadService:
                 thread_ts=msg.thread_ts,
             )
         op: Literal["add", "edit"] = "edit" if known is not None else "add"
+        flagged, tone = self.tone(plain, case.mention.lang)
         outcome = await self.store.proposal(
             op,
             event_id=event_id,
@@ -174,10 +223,23 @@ class ThreadService:
             now=self.clock(),
             user=msg.user,
             text=plain,
+            tone_flagged=flagged,
+            tone_score=tone,
         )
-        if outcome == "added":
+        if outcome in ("added", "edited"):
             self.on_due()
+        if outcome == "added":
             self.spawn(self.slack.react(msg.channel, msg.ts, ACCEPTED_REACTION))
+        if outcome in ("added", "edited") and flagged:  # visible on the proposal, not a refusal
+            self.spawn(self.slack.react(msg.channel, msg.ts, TONE_REACTION))
+            self.spawn(
+                self.slack.ephemeral(
+                    msg.channel,
+                    msg.user,
+                    blocks.tone_rule_text(self.settings.tone_extra_managers),
+                    msg.thread_ts,
+                )
+            )
         elif outcome == "closed" and op == "add":
             raise ProposalRefused(
                 "This case is already settled: no new proposals are taken.",
@@ -186,6 +248,13 @@ class ThreadService:
                 thread_ts=msg.thread_ts,
             )
         return outcome
+
+    def tone(self, proposal: str, lang: str | None) -> tuple[bool, float]:
+        """The tone check: (flagged, score) of a proposal, by the mentions' hostility scorer."""
+        if self.scorer is None:
+            return False, 0.0
+        assessment = self.scorer.score(proposal, lang=lang)
+        return assessment.hostile, assessment.score
 
     async def _plain(self, msg: ThreadMessage) -> tuple[str, list[str]]:
         """The text the voters saw (from the rich text; the text field only without blocks)
@@ -250,6 +319,7 @@ class ThreadService:
             approvals_required=self.settings.ASSISTANT_APPROVALS_REQUIRED,
             manager_approvals_required=self.settings.ASSISTANT_MANAGER_APPROVALS_REQUIRED,
             now=self.clock(),
+            tone_extra_managers=self.settings.tone_extra_managers,
         )
         if result.outcome == "approved":
             with bound_case(case_id):

@@ -140,6 +140,32 @@ class MessageVersion:
     by: str  # who made that edit
 
 
+MAX_UPLOAD_BYTES = 1024 * 1024 * 1024  # Slack's own cap is 1 GB
+
+
+@dataclass
+class EmulatedFile:
+    """A file of Slack's upload flow (files.getUploadURLExternal → POST → complete)."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None = None
+    title: str = ""
+    content: bytes | None = None
+    shared: bool = False
+    channel: str | None = None
+    message_ts: str | None = None
+
+    def json(self) -> JSON:
+        return {
+            "id": self.id,
+            "name": self.filename,
+            "title": self.title or self.filename,
+            "size": self.length,
+        }
+
+
 @dataclass
 class EmulatedMessage:
     """A message stored by the emulator.
@@ -168,6 +194,7 @@ class EmulatedMessage:
     edited: JSON | None = None
     deleted: bool = False
     history: list[MessageVersion] = field(default_factory=list)
+    files: list[JSON] | None = None
 
     @property
     def is_reply(self) -> bool:
@@ -415,7 +442,12 @@ class SlackEmulator:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "apps.connections.open": self._apps_connections_open,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
+        self.files: dict[str, EmulatedFile] = {}
+        """Files by id: reserved by files.getUploadURLExternal, bytes POSTed to the upload
+        URL, shared in a channel by files.completeUploadExternal (Slack's upload flow)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -425,6 +457,7 @@ class SlackEmulator:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/link/", self._handle_socket)
         app.router.add_post("/response/{key}", self._handle_response_url)
+        app.router.add_post("/upload/{file_id}", self._handle_upload)
         self._session = aiohttp.ClientSession()
         try:
             await self._server.start(app, host, port)
@@ -1116,6 +1149,8 @@ class SlackEmulator:
         out["team"] = self.team_id
         if msg.blocks is not None:
             out["blocks"] = msg.blocks
+        if msg.files:
+            out["files"] = msg.files
         if msg.attachments is not None:
             out["attachments"] = msg.attachments
         if msg.thread_ts is not None:
@@ -1693,6 +1728,66 @@ class SlackEmulator:
             items.append(item)
         page, meta = self._page(items, params, 1000)
         return {"messages": page, **meta}
+
+    # ------------------------------------------------------------------ files (upload v2)
+
+    async def _files_get_upload_url_external(self, params: dict[str, Any]) -> JSON:
+        """Reserve a file: ``filename`` and ``length`` (bytes) are required, as in Slack."""
+        filename = str(params.get("filename") or "")
+        if not filename:
+            raise SlackError("invalid_arguments")
+        try:
+            length = int(params.get("length", ""))
+        except ValueError:
+            raise SlackError("invalid_arguments") from None
+        if length <= 0 or length > MAX_UPLOAD_BYTES:
+            raise SlackError("invalid_arguments")
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self.files[file_id] = EmulatedFile(file_id, filename, length, alt_txt=params.get("alt_txt"))
+        return {"upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        """The upload URL: the file's bytes in the body (raw or one multipart part)."""
+        file = self.files.get(request.match_info["file_id"])
+        if file is None or file.shared:
+            return web.Response(status=404, text="Not Found")
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            part = await reader.next()
+            data = await part.read() if isinstance(part, aiohttp.BodyPartReader) else b""
+        else:
+            data = await request.read()
+        if len(data) != file.length:  # Slack refuses a body of another size than announced
+            return web.Response(status=400, text=f"expected {file.length} bytes")
+        file.content = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _files_complete_upload_external(self, params: dict[str, Any]) -> JSON:
+        """Finish uploads and share them in ``channel_id`` with ``initial_comment``."""
+        entries = _json_param(params.get("files"), "invalid_arguments")
+        if not isinstance(entries, list) or not entries:
+            raise SlackError("invalid_arguments")
+        files: list[EmulatedFile] = []
+        for entry in entries:
+            file = self.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if file is None or file.content is None:
+                raise SlackError("file_not_found")
+            file.title = str(entry.get("title") or file.filename)
+            files.append(file)
+        out = [f.json() for f in files]
+        channel_id = params.get("channel_id")
+        if channel_id:
+            channel = self._channel(params, "channel_id")
+            self._check_post_rate(channel)
+            post = {"text": str(params.get("initial_comment") or "")}
+            if params.get("thread_ts"):
+                post["thread_ts"] = str(params["thread_ts"])
+            posted = self._bot_post(channel, {**post, "text": post["text"] or " "})
+            msg = self._live_message(channel, str(posted["ts"]))
+            msg.files = out
+            for file in files:
+                file.shared, file.channel, file.message_ts = True, channel, msg.ts
+        return {"files": out}
 
     async def _apps_connections_open(self, params: dict[str, Any]) -> JSON:
         ticket = uuid.uuid4().hex

@@ -1,6 +1,7 @@
 """Redis, the one store: the typed API over the key schema (keys.py) and Lua scripts (lua/)."""
 
 from assistant.store.store import (
+    AuditEntry,
     Claim,
     Job,
     Proposal,
@@ -10,4 +11,13 @@ from assistant.store.store import (
     is_unavailable,
 )
 
-__all__ = ["Claim", "Job", "Proposal", "RedisClient", "Store", "VoteResult", "is_unavailable"]
+__all__ = [
+    "AuditEntry",
+    "Claim",
+    "Job",
+    "Proposal",
+    "RedisClient",
+    "Store",
+    "VoteResult",
+    "is_unavailable",
+]

@@ -134,6 +134,10 @@ class EmbeddedRedis:
             await asyncio.sleep(0.02)
         proc.kill()
 
+    async def running(self) -> bool:
+        """Whether a server (e.g. the running app's) answers on this data directory's socket."""
+        return await self._ping()
+
     async def _ping(self) -> bool:
         if not self.socket.exists():
             return False

@@ -3,7 +3,8 @@
 Redis Cluster safe: every Lua script touches keys of one hash slot only, all passed in KEYS.
 - Keys of one case share the hash tag ``{case_id}``, and so do the markers of the Slack events
   applied to that case (a script dedups the event and changes the case in one slot).
-- Global structures are sharded under hash tags of their own, ``{jobs.N}`` and ``{open.N}``
+- Global structures are sharded under hash tags of their own, ``{jobs.N}``, ``{open.N}`` and
+  ``{opened.N}``
   with N < SHARDS, so that no single slot is a hot spot; a job or a case always maps to the
   same shard (CRC-32 of its id).
 - Lookups that cannot know the case (Slack message ts -> case) are plain keys in their own
@@ -26,6 +27,7 @@ JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state (id: cas
 JOB_PUBLISH = "publish"  # publish the approved reply: the outbox (id: case id)
 JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
 JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
+JOB_DIGEST = "digest"  # post the weekly digest (id: the ISO week, e.g. 2026-W48)
 CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA})
 
 
@@ -51,6 +53,13 @@ def proposal(case_id: str, ts: str) -> str:
 def votes(case_id: str, ts: str) -> str:
     """HASH: votes on a proposal; field "user|kind|emoji", value "1" if a manager voted."""
     return f"{PREFIX}:{{{case_id}}}:votes:{ts}"
+
+
+def audit(case_id: str) -> str:
+    """STREAM: the case's audit trail, one entry per decision (fields at, actor, action,
+    details JSON). In the case's slot so each Lua step writes its entry atomically with the
+    decision it records (lua/_audit.lua); capped (MAXLEN ~10000) and retained like the case."""
+    return f"{PREFIX}:{{{case_id}}}:audit"
 
 
 def event(case_id: str, event_id: str) -> str:
@@ -105,6 +114,25 @@ def open_cases(shard: int) -> str:
     Serves App Home, slash commands and reports without SCAN, and the sweep that re-queues
     what a crash between two steps left out (see jobs.Sweeper)."""
     return f"{PREFIX}:{{open.{shard}}}:cases"
+
+
+def opened_cases(shard: int) -> str:
+    """ZSET: every case (settled or not) by the time it opened (ms), trimmed to the retention.
+
+    How exports and reports find the audit streams of a period without SCAN: a period is the
+    cases opened in it (a cohort: a case opened on Monday and published on Tuesday is Monday's),
+    read from the SHARDS indexes by score, then each case's stream (keys.audit)."""
+    return f"{PREFIX}:{{opened.{shard}}}:cases"
+
+
+def mention_counts(day: str) -> str:
+    """HASH: mentions scored on a UTC day (``YYYY-MM-DD``): fields seen, hostile (reports)."""
+    return f"{PREFIX}:mentions:{day}"
+
+
+def marker(name: str) -> str:
+    """STRING: a one-off that happened (e.g. ``digest:2026-W48``, the week's digest posted)."""
+    return f"{PREFIX}:marker:{name}"
 
 
 def legacy_jobs() -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -73,6 +74,28 @@ class VoteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of a case's audit trail (keys.audit): when, who, what, and the details."""
+
+    case_id: str
+    at: float  # Unix seconds
+    actor: str  # a Slack user id, or "assistant"
+    action: str
+    details: dict[str, Any]
+
+    @classmethod
+    def from_stream(cls, case_id: str, fields: dict[str, str]) -> AuditEntry:
+        details = json.loads(fields.get("details") or "{}")
+        return cls(
+            case_id,
+            int(fields["at"]) / 1000,
+            fields.get("actor", ""),
+            fields.get("action", ""),
+            details if isinstance(details, dict) else {},  # cjson encodes {} as [] too
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Proposal:
     case_id: str
     ts: str
@@ -80,6 +103,7 @@ class Proposal:
     text: str
     status: str
     version: int
+    tone_flagged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +148,10 @@ class Store:
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
         self._claim_turn = 0
+        lua = files("assistant.store").joinpath("lua")
+        fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
         for name in (
+            "audit",
             "open_case",
             "proposal",
             "vote",
@@ -135,8 +162,8 @@ class Store:
             "finish_case",
             "lease",
         ):
-            source = files("assistant.store").joinpath(f"lua/{name}.lua").read_text()
-            self._scripts[name] = redis.register_script(source)
+            source = lua.joinpath(f"{name}.lua").read_text()
+            self._scripts[name] = redis.register_script(fragment + source)
 
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)
@@ -187,6 +214,19 @@ class Store:
         escalate = case.sla_deadline if escalate_at is None else escalate_at
         data = case.model_dump_json(include=set(_CASE_STATIC))
         index = keys.open_cases(keys.shard_of(case_id))
+        opened_index = keys.opened_cases(keys.shard_of(case_id))
+        details = {
+            "platform": case.mention.platform,
+            "mention_id": case.mention.id,
+            "url": str(case.mention.url),
+            "author": case.mention.author.handle,
+            "mention_at": _ms(case.mention.created_at.timestamp()),
+            "sla_deadline": _ms(case.sla_deadline),
+            "score": round(case.assessment.score, 4),
+            "severity": case.assessment.severity,
+            "categories": case.assessment.categories,
+            "evidence": case.assessment.evidence,
+        }
         args = [
             data,
             _ms(escalate),
@@ -195,18 +235,23 @@ class Store:
             keys.job_id(keys.JOB_POST_CARD, case_id),
             keys.job_id(keys.JOB_SLA, case_id),
             case_id,
+            json.dumps(details),
         ]
+        case_keys = [keys.case(case_id), keys.audit(case_id)]
         if self._one_node:  # all in one call: see open_case.lua
             due = keys.jobs_due(keys.job_shard(case_id))
-            opened = await self._run("open_case", [keys.case(case_id), index, due], args)
+            opened = await self._run("open_case", [*case_keys, index, due, opened_index], args)
         else:
             if await self.redis.exists(keys.case(case_id)):
                 return False, case_id  # a duplicate (the common one) costs one round trip
             pipe = self.redis.pipeline(transaction=False)
             pipe.zadd(index, {case_id: _ms(case.opened_at)}, nx=True)
             pipe.expire(index, self.retention)
+            pipe.zadd(opened_index, {case_id: _ms(case.opened_at)})
+            pipe.zremrangebyscore(opened_index, "-inf", _ms(case.opened_at - self.retention))
+            pipe.expire(opened_index, self.retention)
             await pipe.execute()
-            opened = await self._run("open_case", [keys.case(case_id)], args)
+            opened = await self._run("open_case", case_keys, args)
             if opened:
                 await self.enqueue_many(
                     [
@@ -243,6 +288,7 @@ class Store:
             status=CaseStatus(raw["status"]),
             card_ts=raw.get("card_ts"),
             proposals=int(raw.get("proposals", 0)),
+            flagged_proposals=int(raw.get("flagged", 0)),
             winner_ts=raw.get("winner_ts"),
             approved_text=raw.get("approved_text"),
             published_url=raw.get("published_url"),
@@ -260,9 +306,99 @@ class Store:
         self,
         case_id: str,
         field: Literal["publish_attempts", "escalation_attempts", "card_attempts"],
+        *,
+        now: float | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
-        """Record, before the call, that a publish, escalation or card post is being tried."""
-        await self.redis.hincrby(keys.case(case_id), field, 1)
+        """Record, before the call, that a publish, escalation or card post is being tried
+        (counted on the case and audited in one step: ``publish_attempt``, …)."""
+        action = field.removesuffix("s")
+        await self.audit(case_id, action, now=now, details=details, count=field)
+
+    async def audit(
+        self,
+        case_id: str,
+        action: str,
+        *,
+        actor: str = "assistant",
+        now: float | None = None,
+        details: dict[str, Any] | None = None,
+        count: str = "",
+    ) -> bool:
+        """Append one entry to a case's audit trail (lua/audit.lua); False if no such case.
+
+        The API for decisions made outside the Lua steps that audit themselves (open, card,
+        proposal, vote, finish): e.g. ``audit(case_id, "acknowledged", actor=user_id,
+        now=now, details={"level": 1})``. ``count`` also increments that field of the case
+        hash in the same step. A Lua step that decides something and must audit it atomically
+        calls the ``audit()`` fragment of lua/_audit.lua instead (prepended to every script)."""
+        at = _ms(time.time() if now is None else now)
+        result = await self._run(
+            "audit",
+            [keys.case(case_id), keys.audit(case_id)],
+            [self.retention, at, actor, action, json.dumps(details or {}), count],
+        )
+        return bool(result)
+
+    async def case_history(self, case_id: str) -> list[AuditEntry]:
+        """A case's audit trail, oldest first (empty if the case is unknown or expired)."""
+        raw = cast(list[tuple[str, dict[str, str]]], await self.redis.xrange(keys.audit(case_id)))
+        return [AuditEntry.from_stream(case_id, fields) for _, fields in raw]
+
+    async def histories(self, case_ids: list[str]) -> dict[str, list[AuditEntry]]:
+        """The audit trails of many cases (pipelined per batch on one node)."""
+        out: dict[str, list[AuditEntry]] = {}
+        for start in range(0, len(case_ids), SWEEP_BATCH):
+            batch = case_ids[start : start + SWEEP_BATCH]
+            if self._one_node:
+                pipe = self.redis.pipeline(transaction=False)
+                for case_id in batch:
+                    pipe.xrange(keys.audit(case_id))
+                pages = cast(list[list[tuple[str, dict[str, str]]]], await pipe.execute())
+            else:
+                pages = cast(
+                    list[list[tuple[str, dict[str, str]]]],
+                    list(await asyncio.gather(*(self.redis.xrange(keys.audit(c)) for c in batch))),
+                )
+            for case_id, page in zip(batch, pages, strict=True):
+                out[case_id] = [AuditEntry.from_stream(case_id, f) for _, f in page]
+        return out
+
+    async def cases_opened(self, since: float, until: float) -> list[str]:
+        """Ids of the cases opened in [since, until), oldest first, across the shards of the
+        cases-by-time index (keys.opened_cases): no SCAN."""
+        pages = cast(
+            list[list[tuple[str, float]]],
+            await asyncio.gather(
+                *(
+                    self.redis.zrangebyscore(
+                        keys.opened_cases(n), _ms(since), f"({_ms(until)}", withscores=True
+                    )
+                    for n in range(keys.SHARDS)
+                )
+            ),
+        )
+        pairs = sorted((float(score), str(m)) for page in pages for m, score in page)
+        return [member for _, member in pairs]
+
+    async def count_mention(self, day: str, *, hostile: bool) -> None:
+        """Count a scored mention on its UTC day (``YYYY-MM-DD``) for reports."""
+        key = keys.mention_counts(day)
+        pipe = self.redis.pipeline(transaction=False)  # one key: one node, in order
+        pipe.hincrby(key, "seen", 1)
+        if hostile:
+            pipe.hincrby(key, "hostile", 1)
+        pipe.expire(key, self.retention)
+        await pipe.execute()
+
+    async def mention_counts(self, days: list[str]) -> tuple[int, int]:
+        """(mentions seen, hostile) over the given UTC days."""
+        rows = await asyncio.gather(
+            *(self.redis.hmget(keys.mention_counts(d), "seen", "hostile") for d in days)
+        )
+        seen = sum(int(r[0] or 0) for r in rows)
+        hostile = sum(int(r[1] or 0) for r in rows)
+        return seen, hostile
 
     async def publish_ref(self, case_id: str, candidate: str) -> str:
         """The case's publish reference (e.g. Bluesky's record key): ``candidate`` if none was
@@ -305,7 +441,11 @@ class Store:
 
     async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
         """Record the card's ts; False when the case already had one (a duplicate post)."""
-        step: ScriptCall = ("card_posted", [keys.case(case_id)], [ts])
+        step: ScriptCall = (
+            "card_posted",
+            [keys.case(case_id), keys.audit(case_id)],
+            [ts, _ms(now), self.retention],
+        )
         result = int(await self._after_lookup(channel, ts, case_id, step))
         if result == 2:  # the state moved on while the card was being posted
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
@@ -326,7 +466,9 @@ class Store:
         also cancels the escalation timer, and a settled case leaves the open-case index."""
         recorded = bool(
             await self._run(
-                "finish_case", [keys.case(case_id)], [outcome, _ms(now), detail, status_id]
+                "finish_case",
+                [keys.case(case_id), keys.audit(case_id)],
+                [outcome, _ms(now), detail, status_id, self.retention],
             )
         )
         if recorded and self.metrics:
@@ -362,7 +504,11 @@ class Store:
         now: float,
         user: str = "",
         text: str = "",
+        tone_flagged: bool = False,
+        tone_score: float = 0.0,
     ) -> str:
+        """Add, edit or withdraw a proposal (lua/proposal.lua), audited in the same step. A
+        ``tone_flagged`` proposal (the scorer finds it hostile) needs more manager approvals."""
         step: ScriptCall = (
             "proposal",
             [
@@ -370,8 +516,19 @@ class Store:
                 keys.case(case_id),
                 keys.proposal(case_id, ts),
                 keys.votes(case_id, ts),
+                keys.audit(case_id),
             ],
-            [op, user, text, self.retention, EVENT_TTL_SECONDS],
+            [
+                op,
+                user,
+                text,
+                self.retention,
+                EVENT_TTL_SECONDS,
+                _ms(now),
+                1 if tone_flagged else 0,
+                round(tone_score, 4),
+                ts,
+            ],
         )
         answer = (
             await self._after_lookup(channel, ts, case_id, step)
@@ -379,7 +536,7 @@ class Store:
             else await self._run(*step)
         )
         result = str(answer)
-        if result in ("added", "withdrawn"):  # the card shows the number of proposals
+        if result in ("added", "edited", "withdrawn"):  # the card shows proposals and flags
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
         if self.metrics:
             self.metrics.proposals.labels(result).inc()
@@ -396,6 +553,7 @@ class Store:
             text=raw["text"],
             status=raw["status"],
             version=int(raw["version"]),
+            tone_flagged=raw.get("flagged") == "1",
         )
 
     async def vote(
@@ -412,7 +570,10 @@ class Store:
         approvals_required: int,
         manager_approvals_required: int,
         now: float,
+        tone_extra_managers: int = 0,
     ) -> VoteResult:
+        """Cast or retract a vote and decide the case (lua/vote.lua), audited in the same step;
+        a tone-flagged proposal needs ``tone_extra_managers`` more manager approvals."""
         outcome, a, m, v = await self._run(
             "vote",
             [
@@ -420,6 +581,7 @@ class Store:
                 keys.case(case_id),
                 keys.proposal(case_id, proposal_ts),
                 keys.votes(case_id, proposal_ts),
+                keys.audit(case_id),
             ],
             [
                 op,
@@ -433,6 +595,7 @@ class Store:
                 self.retention,
                 proposal_ts,
                 EVENT_TTL_SECONDS,
+                tone_extra_managers,
             ],
         )
         if outcome == "approved":  # the outbox: publish, and show the decision on the card
@@ -697,6 +860,12 @@ class Store:
         pipe.expire(keys.reads(name, month), 40 * 86400)
         total, _ = await pipe.execute()
         return int(total)
+
+    async def has_marker(self, name: str) -> bool:
+        return bool(await self.redis.exists(keys.marker(name)))
+
+    async def set_marker(self, name: str) -> None:
+        await self.redis.set(keys.marker(name), "1", ex=self.retention)
 
     async def acquire_lease(self, name: str, owner: str, seconds: float) -> bool:
         return bool(await self._run("lease", [keys.lease(name)], [owner, "acquire", _ms(seconds)]))

@@ -64,7 +64,7 @@ async def test_the_loop_shows_in_the_metrics(world: Sandbox) -> None:
                  status="429") == 1  # fmt: skip
     assert value(m, "coa_api_calls_total", service="slack", endpoint="chat.postMessage",
                  status="200") >= 1  # fmt: skip
-    assert value(m, "coa_scorer_seconds_count") == 2
+    assert value(m, "coa_scorer_seconds_count") == 3  # two mentions, one proposal (tone check)
     assert value(m, "coa_jobs_queued") >= 8  # the sweeps, at least
     assert ("coa_jobs_oldest_due_lag_seconds", ()) in m
 

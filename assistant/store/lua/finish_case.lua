@@ -1,10 +1,13 @@
--- finish_case: record a publish outcome (published / failed) or an escalation, exactly once.
--- One hash slot ({case_id}); the store then queues the card update and settles the jobs.
+-- finish_case: record a publish outcome (published / failed) or an escalation, exactly once,
+-- with its audit entry. One hash slot ({case_id}); the store then queues the card update and
+-- settles the jobs.
 -- KEYS[1] case hash              coa:{cid}:case
+-- KEYS[2] audit stream           coa:{cid}:audit
 -- ARGV[1] outcome: published | failed | escalated
 -- ARGV[2] now (ms)
 -- ARGV[3] published: public URL;  failed: reason
 -- ARGV[4] published: network status id
+-- ARGV[5] retention (s)
 -- Returns 1 when recorded, 0 when the case was not in a state to take it.
 local status = redis.call('HGET', KEYS[1], 'status')
 local outcome = ARGV[1]
@@ -13,12 +16,15 @@ if outcome == 'escalated' then
     return 0
   end
   redis.call('HSET', KEYS[1], 'escalated_at', ARGV[2])
+  audit(KEYS[2], ARGV[5], ARGV[2], 'assistant', 'escalated', {status = status})
 elseif status ~= 'approved' then
   return 0
 elseif outcome == 'published' then
   redis.call('HSET', KEYS[1], 'status', 'published', 'published_at', ARGV[2],
     'published_url', ARGV[3], 'published_id', ARGV[4])
+  audit(KEYS[2], ARGV[5], ARGV[2], 'assistant', 'published', {url = ARGV[3], status_id = ARGV[4]})
 else
   redis.call('HSET', KEYS[1], 'status', 'failed', 'failure', ARGV[3])
+  audit(KEYS[2], ARGV[5], ARGV[2], 'assistant', 'publish_failed', {reason = ARGV[3]})
 end
 return 1

@@ -1,12 +1,15 @@
--- open_case: open a case for a mention, unless that mention already has one.
+-- open_case: open a case for a mention, unless that mention already has one; its audit entry
+-- (case_opened, with the score and evidence) is written in the same step.
 -- The case id is derived from the mention's key, so the case hash itself is the ingest dedup.
--- On a Redis Cluster the store passes KEYS[1] only (one hash slot, {case_id}) and writes the
--- open-case index entry before and the case's jobs after, as separate idempotent steps. On one
--- node it passes KEYS[2..3] too and this script writes them in the same call (slots do not
--- matter there): one round trip per new case, as the hot ingest path deserves.
+-- On a Redis Cluster the store passes KEYS[1..2] only (one hash slot, {case_id}) and writes the
+-- index entries before and the case's jobs after, as separate idempotent steps. On one node it
+-- passes KEYS[3..5] too and this script writes them in the same call (slots do not matter
+-- there): one round trip per new case, as the hot ingest path deserves.
 -- KEYS[1] case hash              coa:{cid}:case
--- KEYS[2] (one node) open-case index     coa:{open.N}:cases
--- KEYS[3] (one node) the case's job shard coa:{jobs.N}:due
+-- KEYS[2] audit stream           coa:{cid}:audit
+-- KEYS[3] (one node) open-case index     coa:{open.N}:cases
+-- KEYS[4] (one node) the case's job shard coa:{jobs.N}:due
+-- KEYS[5] (one node) audit index         coa:{audit.N}:cases
 -- ARGV[1] case data (JSON: mention, assessment, channel, deadlines)
 -- ARGV[2] escalation due (ms): the SLA deadline, or now for a threat
 -- ARGV[3] retention (s)
@@ -14,6 +17,7 @@
 -- ARGV[5] post-card job member   card:<cid>
 -- ARGV[6] SLA job member         sla:<cid>
 -- ARGV[7] case id (the index member)
+-- ARGV[8] audit details (JSON: platform, severity, score, categories, evidence, url, author)
 -- Returns 1 when opened, 0 when the mention was already seen.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
@@ -22,11 +26,15 @@ local ttl = tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'status', 'open', 'data', ARGV[1], 'proposals', 0,
   'escalate_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ttl)
-if KEYS[3] then
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[7])
-  redis.call('EXPIRE', KEYS[2], ttl)
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[5])
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[2], ARGV[6])
+audit(KEYS[2], ttl, ARGV[4], 'assistant', 'case_opened', cjson.decode(ARGV[8]))
+if KEYS[4] then
+  redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[7])
   redis.call('EXPIRE', KEYS[3], ttl)
+  redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[5])
+  redis.call('ZADD', KEYS[4], 'NX', ARGV[2], ARGV[6])
+  redis.call('EXPIRE', KEYS[4], ttl)
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', tonumber(ARGV[4]) - ttl * 1000)
+  redis.call('EXPIRE', KEYS[5], ttl)
 end
 return 1

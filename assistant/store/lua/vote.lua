@@ -1,11 +1,16 @@
--- vote: cast or retract one emoji vote on a proposal and decide the case, atomically.
+-- vote: cast or retract one emoji vote on a proposal and decide the case, atomically, with
+-- the audit entry of what the vote did (counted, retracted, ignored and why, veto, approval).
 -- The first proposal of a case to reach the quorum wins; the case then takes no other decision.
+-- The quorum rule is voting.tally + voting.decide (pure Python; unit tests compare the two):
+-- >= N approvals from distinct humans, >= M of them managers (M + the tone surcharge when the
+-- proposal is tone-flagged), no manager veto.
 -- One hash slot ({case_id}); on "approved" the store queues the publish job (the outbox) and
 -- the card update right after, and the sweep re-queues them if a crash came in between.
 -- KEYS[1] event marker           coa:{cid}:evt:<event_id>
 -- KEYS[2] case hash              coa:{cid}:case
 -- KEYS[3] proposal hash          coa:{cid}:prop:<ts>
 -- KEYS[4] votes hash             coa:{cid}:votes:<ts>   field "user|kind|emoji" -> "1" manager / "0"
+-- KEYS[5] audit stream           coa:{cid}:audit
 -- ARGV[1] op: add | remove
 -- ARGV[2] voter user id
 -- ARGV[3] kind: approve | veto
@@ -17,33 +22,53 @@
 -- ARGV[9] retention (s)
 -- ARGV[10] proposal ts
 -- ARGV[11] event marker TTL (s)
+-- ARGV[12] extra manager approvals a tone-flagged proposal needs
 -- Returns {outcome, approvals, manager approvals, manager vetoes}; outcome is one of
 -- duplicate, unknown, closed, inactive, self, recorded, approved.
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[11])) == false then
   return {'duplicate', 0, 0, 0}
 end
 local status = redis.call('HGET', KEYS[2], 'status')
-local prop = redis.call('HMGET', KEYS[3], 'user', 'status', 'text')
+local prop = redis.call('HMGET', KEYS[3], 'user', 'status', 'text', 'flagged')
 if (not status) or (not prop[1]) then
   return {'unknown', 0, 0, 0}
 end
+local ttl, now, voter = tonumber(ARGV[9]), ARGV[8], ARGV[2]
+local what = {ts = ARGV[10], op = ARGV[1], kind = ARGV[3], emoji = ARGV[4],
+  manager = ARGV[5] == '1'}
+local function ignored(reason)
+  what.reason = reason
+  audit(KEYS[5], ttl, now, voter, 'vote_ignored', what)
+end
 if status ~= 'open' then
+  ignored('case ' .. status)
   return {'closed', 0, 0, 0}
 end
 if prop[2] ~= 'active' then
+  ignored('proposal ' .. prop[2])
   return {'inactive', 0, 0, 0}
 end
-if prop[1] == ARGV[2] then
+if prop[1] == voter then
+  ignored('self-vote')
   return {'self', 0, 0, 0}
 end
-local field = ARGV[2] .. '|' .. ARGV[3] .. '|' .. ARGV[4]
+local field = voter .. '|' .. ARGV[3] .. '|' .. ARGV[4]
 if ARGV[1] == 'add' then
   redis.call('HSET', KEYS[4], field, ARGV[5])
-  redis.call('EXPIRE', KEYS[4], tonumber(ARGV[9]))
+  redis.call('EXPIRE', KEYS[4], ttl)
 else
   redis.call('HDEL', KEYS[4], field)
 end
--- Tally distinct humans: a person with two approve emoji counts once.
+if ARGV[3] == 'veto' and ARGV[5] ~= '1' then
+  ignored('veto by a non-manager')
+else
+  local action = ARGV[1] == 'add' and 'vote_counted' or 'vote_retracted'
+  if ARGV[3] == 'veto' then
+    action = ARGV[1] == 'add' and 'veto' or 'veto_retracted'
+  end
+  audit(KEYS[5], ttl, now, voter, action, what)
+end
+-- Tally distinct humans: a person with two approve emoji counts once (voting.tally).
 local approvers, manager_approvers, manager_vetoes = {}, {}, {}
 local flat = redis.call('HGETALL', KEYS[4])
 for i = 1, #flat, 2 do
@@ -62,10 +87,17 @@ local function count(t)
   return n
 end
 local a, m, v = count(approvers), count(manager_approvers), count(manager_vetoes)
-if a >= tonumber(ARGV[6]) and m >= tonumber(ARGV[7]) and v == 0 then
+-- voting.decide: the tone surcharge applies to a flagged proposal
+local managers_needed = tonumber(ARGV[7])
+if prop[4] == '1' then
+  managers_needed = managers_needed + tonumber(ARGV[12])
+end
+if a >= tonumber(ARGV[6]) and m >= managers_needed and v == 0 then
   redis.call('HSET', KEYS[2], 'status', 'approved', 'winner_ts', ARGV[10],
-    'approved_text', prop[3], 'approved_at', ARGV[8])
+    'approved_text', prop[3], 'approved_at', now)
   redis.call('HSET', KEYS[3], 'status', 'won')
+  audit(KEYS[5], ttl, now, 'assistant', 'approved', {ts = ARGV[10], text = prop[3],
+    approvals = a, manager_approvals = m, tone_flagged = prop[4] == '1'})
   return {'approved', a, m, v}
 end
 return {'recorded', a, m, v}
