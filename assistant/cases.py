@@ -18,6 +18,7 @@ from assistant.store import Store
 
 if TYPE_CHECKING:
     from assistant.scoring import Scorer
+    from assistant.surge import SurgeService
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ VETO_EMOJI = ("x", "no_entry")
 
 @dataclass(frozen=True, slots=True)
 class IngestOutcome:
-    status: Literal["opened", "duplicate", "not_hostile"]
+    status: Literal["opened", "grouped", "duplicate", "not_hostile"]
     case_id: str | None
     score: float
     reason: str
@@ -51,6 +52,7 @@ class CaseService:
         self.scorer = scorer
         self.on_due = on_due
         self.clock = clock
+        self.surges: SurgeService | None = None  # set by the composition root
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
@@ -79,9 +81,21 @@ class CaseService:
         )
         # a credible threat goes to on-call at once; anything else when the SLA runs out
         escalate_at = now if case.assessment.severity == CRITICAL else case.sla_deadline
-        opened, case_id = await self.store.open_case(case, escalate_at=escalate_at)
+        grouped = False
+        if self.surges is not None and self.surges.enabled:
+            # counted once per mention (a resent one is a duplicate), then its fate decided
+            if await self.store.case_exists(case.case_id):
+                return IngestOutcome(
+                    "duplicate", case.case_id, assessment.score, "mention already seen"
+                )
+            grouped = (await self.surges.observe(case)).decision == "group"
+        opened, case_id = await self.store.open_case(case, escalate_at=escalate_at, grouped=grouped)
         if not opened:
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")
+        if grouped:
+            return IngestOutcome(
+                "grouped", case_id, assessment.score, "grouped under the surge card"
+            )
         with bound_case(case_id):
             log.info("case opened for %s (score %.2f)", mention.key, assessment.score)
         self.on_due()
@@ -131,8 +145,14 @@ class PostCard:
                 log.info("the card of an earlier attempt was found: %s", ts)
         if ts is None:
             text, card = self.cases.render(case)
-            await store.count_attempt(case_id, "card_attempts")
-            ts = await slack.post(case.channel, text, card, metadata=tag)
+            # the attempt is counted once the channel's limiter let the call go
+            ts = await slack.post(
+                case.channel,
+                text,
+                card,
+                metadata=tag,
+                before_send=lambda: store.count_attempt(case_id, "card_attempts"),
+            )
         await store.card_posted(case_id, case.channel, ts, self.cases.clock())
 
     async def give_up(self, case_id: str, reason: str) -> None:

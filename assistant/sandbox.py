@@ -240,6 +240,17 @@ class Sandbox:
         """Another replica of the app on the same Redis (it receives no Slack events)."""
         redis_url = self.settings.REDIS_URL or f"unix://{self.data_dir.resolve()}/redis.sock"
         overrides.setdefault("REDIS_CLUSTER", self.settings.REDIS_CLUSTER)
+        for name in (  # one shared limiter: every replica with the same rate
+            "ASSISTANT_SLACK_POSTS_PER_SECOND",
+            "ASSISTANT_SLACK_POST_BURST",
+            "ASSISTANT_SURGE_THRESHOLD",
+            "ASSISTANT_SURGE_WINDOW_SECONDS",
+            "ASSISTANT_SURGE_QUIET_SECONDS",
+            "ASSISTANT_SURGE_REACH",
+            "ASSISTANT_SURGE_CARDS_PER_MINUTE",
+            "ASSISTANT_SURGE_REFRESH_SECONDS",
+        ):
+            overrides.setdefault(name, getattr(self.settings, name))
         settings = settings_for(
             self.slack,
             self.mastodon,
@@ -259,8 +270,17 @@ class Sandbox:
 async def sandbox(
     data_dir: Path, *, redis_url: str | None = None, socket_mode: bool = False, **overrides: Any
 ) -> AsyncIterator[Sandbox]:
-    """Start the emulators and the assistant; stop everything on exit."""
+    """Start the emulators and the assistant; stop everything on exit.
+
+    The Slack emulator rate-limits nothing unless asked (``post_rate_limit``), so neither does
+    the app by default here (50 posts a second per channel), and surges are off (threshold 0):
+    the tests, the demo and the benchmarks that show them set both to Slack's figures."""
+    overrides.setdefault("ASSISTANT_SLACK_POSTS_PER_SECOND", 50)
+    overrides.setdefault("ASSISTANT_SLACK_POST_BURST", 50)
+    overrides.setdefault("ASSISTANT_SURGE_THRESHOLD", 0)
+    post_rate_limit = overrides.pop("slack_post_rate_limit", None)
     slack = SlackEmulator(
+        post_rate_limit=post_rate_limit,
         signing_secret=SIGNING_SECRET,
         bot_token=BOT_TOKEN,
         app_token=APP_TOKEN if socket_mode else None,

@@ -6,8 +6,18 @@ from assistant.store.store import (
     Proposal,
     RedisClient,
     Store,
+    SurgeSnapshot,
     VoteResult,
     is_unavailable,
 )
 
-__all__ = ["Claim", "Job", "Proposal", "RedisClient", "Store", "VoteResult", "is_unavailable"]
+__all__ = [
+    "Claim",
+    "Job",
+    "Proposal",
+    "RedisClient",
+    "Store",
+    "SurgeSnapshot",
+    "VoteResult",
+    "is_unavailable",
+]

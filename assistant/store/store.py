@@ -106,6 +106,18 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class SurgeSnapshot:
+    """A channel's surge as stored: the state hash, the most-followed authors (handle,
+    followers), a few sample texts (raw), the top grouped case ids, how many wait grouped."""
+
+    state: dict[str, str]
+    authors: list[tuple[str, int]]
+    samples: list[str]
+    grouped: list[str]
+    waiting: int
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     jobs: list[Job]
     next_due: float | None  # earliest score left in any shard (a due time or a lease expiry)
@@ -134,6 +146,11 @@ class Store:
             "card_posted",
             "finish_case",
             "lease",
+            "rate_limit",
+            "surge_step",
+            "surge_end",
+            "surge_mark",
+            "promote_case",
         ):
             source = files("assistant.store").joinpath(f"lua/{name}.lua").read_text()
             self._scripts[name] = redis.register_script(source)
@@ -175,7 +192,9 @@ class Store:
 
     # -- cases ---------------------------------------------------------------------------
 
-    async def open_case(self, case: Case, *, escalate_at: float | None = None) -> tuple[bool, str]:
+    async def open_case(
+        self, case: Case, *, escalate_at: float | None = None, grouped: bool = False
+    ) -> tuple[bool, str]:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
         the SLA deadline); (False, id) if the mention was already seen.
 
@@ -195,8 +214,11 @@ class Store:
             keys.job_id(keys.JOB_POST_CARD, case_id),
             keys.job_id(keys.JOB_SLA, case_id),
             case_id,
+            "grouped" if grouped else "",
         ]
-        if self._one_node:  # all in one call: see open_case.lua
+        if grouped:  # under a surge card: the case alone, no index entry, no jobs
+            opened = await self._run("open_case", [keys.case(case_id)], args)
+        elif self._one_node:  # all in one call: see open_case.lua
             due = keys.jobs_due(keys.job_shard(case_id))
             opened = await self._run("open_case", [keys.case(case_id), index, due], args)
         else:
@@ -216,9 +238,91 @@ class Store:
                 )
         if not opened:  # a concurrent ingest of the same mention won
             return False, case_id
-        if self.metrics:
+        if self.metrics and not grouped:
             self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
         return True, case_id
+
+    async def case_exists(self, case_id: str) -> bool:
+        return bool(await self.redis.exists(keys.case(case_id)))
+
+    async def promote_case(self, case_id: str, *, escalate_at: float, user: str, now: float) -> str:
+        """A grouped mention becomes a case with its card and SLA timer (the Promote button).
+        Same order as open_case on a cluster: index entry, the case (promote_case.lua), its
+        jobs; a crash in between is repaired by the sweep. Returns 'promoted', the status the
+        case already has, or 'missing'."""
+        index = keys.open_cases(keys.shard_of(case_id))
+        if not await self.case_exists(case_id):
+            return "missing"
+        await self.redis.zadd(index, {case_id: _ms(now)}, nx=True)
+        await self.redis.expire(index, self.retention)
+        outcome = str(
+            await self._run("promote_case", [keys.case(case_id)], [_ms(escalate_at), user])
+        )
+        if outcome == "promoted":
+            await self.enqueue_many(
+                [(keys.JOB_POST_CARD, case_id, now), (keys.JOB_SLA, case_id, escalate_at)]
+            )
+            if self.metrics:
+                self.metrics.cases_opened.labels("promoted", "surge").inc()
+        return outcome
+
+    # -- Slack's per-channel post rate and surges ------------------------------------------
+
+    async def post_slot(
+        self,
+        channel: str,
+        op: Literal["take", "priority", "penalize", "hold"],
+        *,
+        rate: float,
+        burst: int,
+        ms: float = 0.0,
+    ) -> float:
+        """The channel's shared token bucket (rate_limit.lua): 0 when a post may go now, else
+        the seconds to wait before asking again."""
+        wait = await self._run("rate_limit", [keys.rate(channel)], [op, rate, burst, int(ms)])
+        return int(wait) / 1000
+
+    async def surge_step(self, channel: str, args: list[Any]) -> list[Any]:
+        """Count a hostile mention for ``channel`` and decide its fate (surge_step.lua)."""
+        return cast(list[Any], await self._run("surge_step", keys.surge_keys(channel), args))
+
+    async def surge_end(
+        self, channel: str, surge_id: str, now: float, quiet: float
+    ) -> tuple[str, float]:
+        verdict, when = await self._run(
+            "surge_end", [keys.surge(channel)], [_ms(now), _ms(quiet), surge_id]
+        )
+        return str(verdict), int(when) / 1000
+
+    async def surge_mark(self, channel: str, surge_id: str, **fields: str) -> bool:
+        flat = [v for pair in fields.items() for v in pair]
+        return bool(await self._run("surge_mark", [keys.surge(channel)], [surge_id, *flat]))
+
+    async def surge_snapshot(self, channel: str, *, top: int) -> SurgeSnapshot | None:
+        """The channel's surge as its card shows it (None when there was none)."""
+        pipe = self.redis.pipeline(transaction=False)  # one slot: one node
+        pipe.hgetall(keys.surge(channel))
+        pipe.zrevrange(keys.surge_authors(channel), 0, -1, withscores=True)
+        pipe.lrange(keys.surge_samples(channel), 0, -1)
+        pipe.zrevrange(keys.surge_grouped(channel), 0, top - 1)
+        pipe.zcard(keys.surge_grouped(channel))
+        state, authors, samples, grouped, waiting = await pipe.execute()
+        if not state or "id" not in state:
+            return None
+        return SurgeSnapshot(
+            state=cast(dict[str, str], state),
+            authors=[(str(a), int(f)) for a, f in authors],
+            samples=[str(x) for x in samples],
+            grouped=[str(g) for g in grouped],
+            waiting=int(waiting),
+        )
+
+    async def ungroup(self, channel: str, case_id: str) -> None:
+        """A grouped mention was promoted: it leaves the surge's promotable list."""
+        await self.redis.zrem(keys.surge_grouped(channel), case_id)
+
+    async def memory_usage(self, key: str) -> int:
+        return int(await self.redis.memory_usage(key) or 0)
 
     async def open_case_ids(self, *, limit: int = 1000) -> list[str]:
         """Ids of the cases not settled yet (open, approved), oldest first, across shards."""

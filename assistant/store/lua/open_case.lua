@@ -14,15 +14,18 @@
 -- ARGV[5] post-card job member   card:<cid>
 -- ARGV[6] SLA job member         sla:<cid>
 -- ARGV[7] case id (the index member)
+-- ARGV[8] 'grouped' for a mention grouped under a surge card: the case is stored with that
+--         status, without index entry or jobs (the Promote button opens it: promote_case.lua)
 -- Returns 1 when opened, 0 when the mention was already seen.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local ttl = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'open', 'data', ARGV[1], 'proposals', 0,
-  'escalate_at', ARGV[2])
+local grouped = ARGV[8] == 'grouped'
+redis.call('HSET', KEYS[1], 'status', grouped and 'grouped' or 'open', 'data', ARGV[1],
+  'proposals', 0, 'escalate_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ttl)
-if KEYS[3] then
+if KEYS[3] and not grouped then
   redis.call('ZADD', KEYS[2], 'NX', ARGV[4], ARGV[7])
   redis.call('EXPIRE', KEYS[2], ttl)
   redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[5])
