@@ -84,11 +84,16 @@ class CaseService:
         grouped = False
         if self.surges is not None and self.surges.enabled:
             # counted once per mention (a resent one is a duplicate), then its fate decided
-            if await self.store.case_exists(case.case_id):
+            step = await self.surges.observe(case, escalate_at=escalate_at)
+            if step.decision == "duplicate":
                 return IngestOutcome(
                     "duplicate", case.case_id, assessment.score, "mention already seen"
                 )
-            grouped = (await self.surges.observe(case)).decision == "group"
+            grouped = step.decision == "group"
+            if step.stored:  # one node: the step stored the grouped case too
+                return IngestOutcome(
+                    "grouped", case.case_id, assessment.score, "grouped under the surge card"
+                )
         opened, case_id = await self.store.open_case(case, escalate_at=escalate_at, grouped=grouped)
         if not opened:
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")

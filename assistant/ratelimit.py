@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from assistant.errors import Throttled
 from assistant.store import Store
 
-INLINE_WAIT = 1.0  # seconds a caller may sleep for its token before handing back to the queue
+INLINE_WAIT = 0.25  # seconds a caller may sleep for its token; longer: its job waits in the queue
 HOLD_SECONDS = 10.0  # plain posts yield to a pending priority post at most this long
 
 _priority: ContextVar[bool] = ContextVar("slack_post_priority", default=False)

@@ -111,11 +111,12 @@ def surge_over(last_mention: float, now: float, quiet: float) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class SurgeStep:
-    decision: Literal["none", "card", "group"]  # none: no surge in the channel
+    decision: Literal["none", "card", "group", "duplicate"]  # none: no surge in the channel
     reason: str
     surge_id: str
     entered: bool
     refresh: bool
+    stored: bool  # a grouped case already written by the step (one node)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +154,11 @@ class SurgeService:
     def enabled(self) -> bool:
         return self.policy.threshold > 0
 
-    async def observe(self, case: Case) -> SurgeStep:
+    async def observe(self, case: Case, *, escalate_at: float) -> SurgeStep:
         """Count a new hostile mention (not yet stored) for its channel; during a surge, say
-        whether it gets a card or is grouped. Queues the surge's jobs; no Slack call."""
+        whether it gets a card or is grouped (on one node, a grouped case is stored by the
+        same call). A mention already seen is a 'duplicate', not counted. Queues the surge's
+        jobs; no Slack call."""
         p, m, now = self.policy, case.mention, self.clock()
         cats = sorted(case.assessment.categories, key=lambda c: -case.assessment.categories[c])
         answer = await self.store.surge_step(
@@ -179,9 +182,18 @@ class SurgeService:
                 SAMPLES,
                 AUTHORS,
             ],
+            case=case,
+            escalate_at=escalate_at,
         )
-        decision, reason, surge_id, entered, refresh = answer
-        step = SurgeStep(str(decision), str(reason), str(surge_id), bool(entered), bool(refresh))  # type: ignore[arg-type]
+        decision, reason, surge_id, entered, refresh, stored = answer
+        step = SurgeStep(
+            str(decision),  # type: ignore[arg-type]
+            str(reason),
+            str(surge_id),
+            bool(entered),
+            bool(refresh),
+            bool(stored),
+        )
         channel = case.channel
         if step.entered:
             log.warning(

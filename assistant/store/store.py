@@ -282,9 +282,22 @@ class Store:
         wait = await self._run("rate_limit", [keys.rate(channel)], [op, rate, burst, int(ms)])
         return int(wait) / 1000
 
-    async def surge_step(self, channel: str, args: list[Any]) -> list[Any]:
-        """Count a hostile mention for ``channel`` and decide its fate (surge_step.lua)."""
-        return cast(list[Any], await self._run("surge_step", keys.surge_keys(channel), args))
+    async def surge_step(
+        self, channel: str, args: list[Any], *, case: Case | None = None, escalate_at: float = 0
+    ) -> list[Any]:
+        """Count a hostile mention for ``channel`` and decide its fate (surge_step.lua). With
+        ``case`` (not stored yet): a duplicate answers 'duplicate' uncounted, and on one node a
+        grouped case is stored by the same call (answer's 6th item: 1)."""
+        keys_ = keys.surge_keys(channel)
+        if case is not None:
+            if not self._one_node:
+                if await self.case_exists(case.case_id):
+                    return ["duplicate", "", "", 0, 0, 0]
+            else:
+                keys_.append(keys.case(case.case_id))
+                data = case.model_dump_json(include=set(_CASE_STATIC))
+                args = [*args, data, _ms(escalate_at)]
+        return cast(list[Any], await self._run("surge_step", keys_, args))
 
     async def surge_end(
         self, channel: str, surge_id: str, now: float, quiet: float

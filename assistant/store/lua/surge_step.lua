@@ -14,8 +14,18 @@
 -- ARGV[9] sample text (cut)   ARGV[10] threat (1/0)     ARGV[11] priority
 -- ARGV[12] reach threshold    ARGV[13] cards per minute ARGV[14] retention (s)
 -- ARGV[15] card refresh interval (ms)  ARGV[16] samples kept  ARGV[17] authors kept
--- Returns {decision ('none' outside a surge | 'card' | 'group'), reason, surge id,
---          entered (1 when this mention started the surge), refresh (1: queue a card update)}.
+-- On one node (slots do not matter there) the store also passes the case, so that a grouped
+-- mention — the hot path of a surge — costs this one call (the store looks for a duplicate
+-- first and calls open_case.lua on a cluster):
+-- KEYS[6] (one node) the case hash coa:{cid}:case: a duplicate is not counted; a grouped
+--         mention is stored here as open_case.lua would with its 'grouped' mode
+-- ARGV[18] (one node) case data (JSON)   ARGV[19] (one node) escalation due (ms)
+-- Returns {decision ('none' outside a surge | 'card' | 'group' | 'duplicate'), reason,
+--          surge id, entered (1 when this mention started the surge), refresh (1: queue a
+--          card update), stored (1 when the grouped case was written here)}.
+if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then
+  return {'duplicate', '', '', 0, 0, 0}
+end
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local threshold = tonumber(ARGV[3])
@@ -39,7 +49,7 @@ local state = redis.call('HMGET', KEYS[2], 'id', 'ended')
 local entered = 0
 if not state[1] or state[2] then
   if threshold <= 0 or count < threshold then
-    return {'none', '', '', 0, 0}
+    return {'none', '', '', 0, 0, 0}
   end
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
   redis.call('HSET', KEYS[2], 'id', ARGV[1], 'started', ARGV[1], 'count', 0, 'carded', 0,
@@ -80,6 +90,7 @@ elseif not best or priority > tonumber(best) then
   reason = 'top'
 end
 local decision = 'group'
+local stored = 0
 if reason ~= '' then
   decision = 'card'
   redis.call('HINCRBY', KEYS[2], 'carded', 1)
@@ -89,6 +100,12 @@ else
   redis.call('ZADD', KEYS[5], priority, ARGV[4])
   if not best or priority > tonumber(best) then
     redis.call('HSET', KEYS[2], 'best_grouped', ARGV[11])
+  end
+  if KEYS[6] then
+    redis.call('HSET', KEYS[6], 'status', 'grouped', 'data', ARGV[18], 'proposals', 0,
+      'escalate_at', ARGV[19])
+    redis.call('EXPIRE', KEYS[6], ttl)
+    stored = 1
   end
 end
 local refresh = 0
@@ -100,4 +117,4 @@ end
 for i = 2, 5 do
   redis.call('EXPIRE', KEYS[i], ttl)
 end
-return {decision, reason, id, entered, refresh}
+return {decision, reason, id, entered, refresh, stored}
