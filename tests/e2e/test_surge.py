@@ -131,9 +131,12 @@ async def test_a_surge_on_two_replicas(make_world: SandboxFactory) -> None:
             m = world.slack.message(CHANNEL, card[0].ts)
             return m if "Surge over" in card_text(m) else None
 
+        def summaries() -> list[str]:
+            thread = world.slack.thread(CHANNEL, card[0].ts)
+            return [m.text for m in thread if m.ts != card[0].ts and "Surge over" in m.text]
+
         await world.wait_for(ended, 15, "the end of the surge")
-        thread = [m for m in world.slack.thread(CHANNEL, card[0].ts) if m.ts != card[0].ts]
-        summary = [m.text for m in thread if "Surge over" in m.text]
+        summary = await world.wait_for(summaries, 5, "the summary")
         assert len(summary) == 1 and "12 hostile mentions" in summary[0]  # the 4th to the 15th
 
         # exactly one card, one page, and Slack never had to say 429
@@ -163,3 +166,32 @@ async def test_a_malformed_promote_click_is_refused(make_world: SandboxFactory, 
         assert click.attempts[-1].status == 400
         grouped = await world.app.store.surge_snapshot(CHANNEL, top=10)
         assert grouped is not None and grouped.waiting == int(grouped.state["grouped"]) > 0
+
+
+async def test_a_429_slows_the_channel_instead_of_retrying_blindly(
+    make_world: SandboxFactory,
+) -> None:
+    """Slack answers 429 Retry-After 2 to a card: no replica posts to the channel for 2 s (the
+    SDK does not retry it at once), and every card still gets posted exactly once."""
+    async with make_world() as world:
+        world.slack.rate_limit("chat.postMessage", times=1, retry_after=2)
+        ids = []
+        for i in range(3):
+            notification = world.mastodon.add_mention(
+                f"angry{i}@mastodon.social", f"bande de connards ({i})", language=None
+            )
+            status, answer = await world.ingest(webhook_body(notification))
+            assert status == 202
+            ids.append(answer["case"])
+        cases = [await world.card(case_id, timeout=15) for case_id in ids]
+        posts = [
+            c
+            for c in world.slack.calls
+            if c.method == "chat.postMessage" and c.params.get("channel") == CHANNEL
+        ]
+        (refused,) = [c for c in posts if c.status == 429]
+        after = [c.time - refused.time for c in posts if c.time > refused.time]
+        assert after and min(after) >= 1.9  # the whole channel waited out the Retry-After
+        assert len({c.card_ts for c in cases}) == 3
+        cards = [m for m in world.slack.bot_messages(CHANNEL) if not m.thread_ts]
+        assert len(cards) == 3  # nothing dropped, nothing twice
