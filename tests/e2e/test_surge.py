@@ -14,8 +14,7 @@ import pytest
 
 from assistant.emulators.slack import EmulatedMessage
 from assistant.models import CaseStatus
-from assistant.sandbox import ALICE, CHANNEL, INGEST_SECRET, Sandbox, webhook_body
-from assistant.sources.ingest import SIGNATURE_HEADER, sign
+from assistant.sandbox import ALICE, CHANNEL, Sandbox, webhook_body
 from assistant.surge_blocks import PROMOTE_ACTION
 from tests.e2e.conftest import SandboxFactory
 
@@ -30,18 +29,6 @@ SURGE = {
     "ASSISTANT_SLACK_POST_BURST": 2,
     "slack_post_rate_limit": 1.0,  # the emulator: Slack's 1 message a second per channel
 }
-
-
-async def ingest_at(world: Sandbox, port: int, body: dict[str, Any]) -> tuple[int, Any]:
-    raw = json.dumps(body).encode()
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: sign(INGEST_SECRET.encode(), raw),
-    }
-    async with world.http.post(
-        f"http://127.0.0.1:{port}/ingest/mentions", data=raw, headers=headers
-    ) as resp:
-        return resp.status, await resp.json()
 
 
 def surge_cards(world: Sandbox) -> list[EmulatedMessage]:
@@ -67,7 +54,7 @@ async def test_a_surge_on_two_replicas(make_world: SandboxFactory) -> None:
             notification = world.mastodon.add_mention(
                 f"angry{i}@mastodon.social", text, followers=followers, language=None
             )
-            status, answer = await ingest_at(world, ports[i % 2], webhook_body(notification))
+            status, answer = await world.ingest(webhook_body(notification), port=ports[i % 2])
             assert status == 202, answer
             answers.append(answer)
             return answer
