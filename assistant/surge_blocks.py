@@ -146,8 +146,7 @@ def surge_card(view: SurgeView) -> tuple[str, list[Block]]:
         )
     else:
         title = "🌊 Surge over"
-        mins = max(1, round((view.ended - view.started) / 60))
-        status = f"Ended {slack_date(view.ended)} after about {mins} min."
+        status = f"Ended {slack_date(view.ended)} after {_lasted(view.ended - view.started)}."
     blocks: list[Block] = [
         {
             "type": "header",
@@ -196,13 +195,19 @@ def surge_page_text(view: SurgeView, *, oncall: str | None) -> str:
 
 def surge_summary_text(view: SurgeView) -> str:
     assert view.ended is not None
-    mins = max(1, round((view.ended - view.started) / 60))
+    lasted = _lasted(view.ended - view.started)
     nets = ", ".join(f"{_network(p)} {n}" for p, n in sorted(view.networks.items()))
     return (
-        f"✅ Surge over after about {mins} min: {view.count} hostile mentions "
+        f"✅ Surge over after {lasted}: {view.count} hostile mentions "
         f"({nets or 'no network'}), {view.carded} with their own card, {view.grouped_count} "
         f"grouped, {view.promoted} promoted. Grouped mentions can still be opened from the card."
     )
+
+
+def _lasted(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    return f"about {round(seconds / 60)} min"
 
 
 def surge_failed_text(reason: str) -> str:
