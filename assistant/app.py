@@ -19,9 +19,9 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+import handlers.actions
 import handlers.events
 from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
@@ -31,14 +31,16 @@ from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
 from assistant.metrics import Metrics
 from assistant.networks import build_networks
 from assistant.publishing import Publisher
+from assistant.ratelimit import ChannelLimiter
 from assistant.reports import WeeklyDigest
 from assistant.settings import Settings
-from assistant.slack import SlackGateway
+from assistant.slack import RateLimitRetry, SlackGateway
 from assistant.sources.ingest import ingest_route
 from assistant.sources.poller import Poller
 from assistant.store import RedisClient, Store, keys
 from assistant.store.connect import connect
 from assistant.store.embedded import EmbeddedRedis
+from assistant.surge import SurgeCard, SurgeEnd, SurgePage, SurgeService
 from assistant.voting import ProposalRefused, ThreadService
 
 if TYPE_CHECKING:
@@ -92,12 +94,18 @@ class Assistant:
             base_url=s.slack_api_url,
             session=self._session,
             timeout=SLACK_TIMEOUT_SECONDS,
-            # Only 429s are retried by the SDK (Slack did not process those). No retry on a
-            # 5xx or a dropped connection: chat.postMessage has no idempotency key, and the
-            # message may exist; the job retries after looking for it (look-before-retry).
-            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+            # Only 429s are retried by the SDK (Slack did not process those), and not those
+            # of messages to a channel: they push the channel's limiter back instead. No
+            # retry on a 5xx or a dropped connection: chat.postMessage has no idempotency
+            # key, and the message may exist; the job retries after looking for it.
+            retry_handlers=[RateLimitRetry(max_retry_count=3)],
         )
-        self.slack = SlackGateway(client, self.store, manager_ids=s.ASSISTANT_MANAGERS)
+        self.limiter = ChannelLimiter(
+            self.store, rate=s.ASSISTANT_SLACK_POSTS_PER_SECOND, burst=s.ASSISTANT_SLACK_POST_BURST
+        )
+        self.slack = SlackGateway(
+            client, self.store, manager_ids=s.ASSISTANT_MANAGERS, limiter=self.limiter
+        )
         await self.slack.identify()
 
         scorer = self._scorer or _default_scorer(s, self.metrics)
@@ -118,6 +126,10 @@ class Assistant:
             moderation=_moderation(s, self._session),
         )
         pager = Pager(s, self.slack)
+        self.surges = SurgeService(
+            s, self.store, self.slack, pager, self.limiter, on_due=self.jobs.wake
+        )
+        self.cases.surges = self.surges
         self.ingest = self.metrics.counted_ingest(self.cases.ingest)
         sweeper = Sweeper(self.store)
         digest = WeeklyDigest(s, self.store, self.slack)
@@ -129,6 +141,9 @@ class Assistant:
                 keys.JOB_SLA: CaseJob(Escalator(s, self.store, self.slack, pager)),
                 keys.JOB_SWEEP: sweeper,
                 keys.JOB_DIGEST: digest,
+                keys.JOB_SURGE_CARD: SurgeCard(self.surges),
+                keys.JOB_SURGE_PAGE: SurgePage(self.surges),
+                keys.JOB_SURGE_END: SurgeEnd(self.surges),
             }
         )
         await sweeper.ensure()
@@ -150,6 +165,7 @@ class Assistant:
             logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
+        handlers.actions.register_surge(self.bolt, self.surges)
         handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
 
         self.jobs.start()

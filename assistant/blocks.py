@@ -281,6 +281,7 @@ _STATUS_LABEL = {
     CaseStatus.APPROVED: "approved",
     CaseStatus.PUBLISHED: "published",
     CaseStatus.FAILED: "publish failed",
+    CaseStatus.GROUPED: "grouped under a surge",
 }
 
 

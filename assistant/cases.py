@@ -20,6 +20,7 @@ from assistant.store import Store
 if TYPE_CHECKING:
     from assistant.scoring import Assessment, Scorer
     from assistant.scoring.moderation import Moderation, SecondOpinion
+    from assistant.surge import SurgeService
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ VETO_EMOJI = ("x", "no_entry")
 
 @dataclass(frozen=True, slots=True)
 class IngestOutcome:
-    status: Literal["opened", "duplicate", "not_hostile"]
+    status: Literal["opened", "grouped", "duplicate", "not_hostile"]
     case_id: str | None
     score: float
     reason: str
@@ -55,6 +56,7 @@ class CaseService:
         self.on_due = on_due
         self.clock = clock
         self.moderation = moderation
+        self.surges: SurgeService | None = None  # set by the composition root
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
@@ -90,9 +92,26 @@ class CaseService:
         )
         # a credible threat goes to on-call at once; anything else when the SLA runs out
         escalate_at = now if case.assessment.severity == CRITICAL else case.sla_deadline
-        opened, case_id = await self.store.open_case(case, escalate_at=escalate_at)
+        grouped = False
+        if self.surges is not None and self.surges.enabled:
+            # counted once per mention (a resent one is a duplicate), then its fate decided
+            step = await self.surges.observe(case, escalate_at=escalate_at)
+            if step.decision == "duplicate":
+                return IngestOutcome(
+                    "duplicate", case.case_id, assessment.score, "mention already seen"
+                )
+            grouped = step.decision == "group"
+            if step.stored:  # one node: the step stored the grouped case too
+                return IngestOutcome(
+                    "grouped", case.case_id, assessment.score, "grouped under the surge card"
+                )
+        opened, case_id = await self.store.open_case(case, escalate_at=escalate_at, grouped=grouped)
         if not opened:
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")
+        if grouped:
+            return IngestOutcome(
+                "grouped", case_id, assessment.score, "grouped under the surge card"
+            )
         with bound_case(case_id):
             log.info("case opened for %s (score %.2f)", mention.key, assessment.score)
         self.on_due()
@@ -161,8 +180,16 @@ class PostCard:
                 log.info("the card of an earlier attempt was found: %s", ts)
         if ts is None:
             text, card = self.cases.render(case)
-            await store.count_attempt(case_id, "card_attempts", now=self.cases.clock())
-            ts = await slack.post(case.channel, text, card, metadata=tag)
+            # the attempt is counted once the channel's limiter let the call go
+            ts = await slack.post(
+                case.channel,
+                text,
+                card,
+                metadata=tag,
+                before_send=lambda: store.count_attempt(
+                    case_id, "card_attempts", now=self.cases.clock()
+                ),
+            )
         await store.card_posted(case_id, case.channel, ts, self.cases.clock())
 
     async def give_up(self, case_id: str, reason: str) -> None:

@@ -315,6 +315,80 @@ async def _published(world: Sandbox, case_id: str) -> Any:
     return case if case is not None and case.status == CaseStatus.PUBLISHED else None
 
 
+SURGE_SETTINGS: dict[str, Any] = {  # a short surge: 5 mentions within a minute start one
+    "ASSISTANT_SURGE_THRESHOLD": 5,
+    "ASSISTANT_SURGE_WINDOW_SECONDS": 60,
+    "ASSISTANT_SURGE_QUIET_SECONDS": 2,
+    "ASSISTANT_SURGE_CARDS_PER_MINUTE": 2,
+    "ASSISTANT_SURGE_REFRESH_SECONDS": 0.5,
+    "ASSISTANT_SLACK_POSTS_PER_SECOND": 1,  # Slack's rate, on the app's side…
+    "ASSISTANT_SLACK_POST_BURST": 2,
+    "slack_post_rate_limit": 1.0,  # … and enforced by the Slack emulator (429 beyond)
+}
+
+
+def _surge_cards(world: Sandbox) -> list[Any]:
+    return [
+        m
+        for m in world.slack.bot_messages(CHANNEL)
+        if (m.metadata or {}).get("event_type") == "surge_card"
+    ]
+
+
+async def play_surge(world: Sandbox, tl: Timeline) -> None:
+    """A crowd after an outage: 14 hostile mentions in a few seconds. One live surge card
+    (ahead of the queued cards), one page, most mentions grouped, one promoted by a click,
+    the end after a quiet period, and Slack never answering 429."""
+    from assistant.surge_blocks import PROMOTE_ACTION
+
+    tl.say("crowd", "an outage: 14 hostile mentions arrive within seconds")
+    answers = []
+    for i in range(14):
+        followers = 250_000 if i == 6 else 30 + i
+        notification = world.mastodon.add_mention(
+            f"furieux{i}@mastodon.social",
+            f"bande de connards, rendez-nous le réseau <!channel> ({i})",
+            followers=followers,
+            language=None,
+        )
+        status, answer = await world.ingest(webhook_body(notification))
+        if status != 202:
+            raise DemoFailed(f"mention {i} answered {status}: {answer}")
+        answers.append(answer)
+    statuses = [a["status"] for a in answers]
+    tl.say(
+        "assistant",
+        f"{statuses.count('opened')} own cases (the first 4, the worst, a 250k-follower "
+        f"author), {statuses.count('grouped')} grouped under the surge card",
+    )
+    cards = await _step(world, lambda: _surge_cards(world), "the surge card")
+    card = cards[0]
+    tl.say("assistant", "🌊 live surge card posted, ahead of the case cards still queued")
+    await _step(world, lambda: _escalation(world, card.ts), "the surge page")
+    tl.say("assistant", "on-call paged once, in the surge card's thread")
+    grouped = next(a["case"] for a in answers if a["status"] == "grouped")
+    await world.slack.click_button(ALICE, CHANNEL, card.ts, PROMOTE_ACTION, value=grouped)
+    await _card(world, grouped)
+    tl.say(NAMES[ALICE], "clicks « Open a case » on a grouped mention → its own card")
+
+    def over() -> str | None:
+        blocks = json.dumps(world.slack.message(CHANNEL, card.ts).blocks)
+        if "Surge over" not in blocks:
+            return None
+        thread = world.slack.thread(CHANNEL, card.ts)[1:]
+        return next((m.text for m in thread if m.text.startswith("✅ Surge over")), None)
+
+    summary = await _step(world, over, "the end of the surge", timeout=15)
+    tl.say("assistant", summary)
+    if "<!channel>" in json.dumps(world.slack.message(CHANNEL, card.ts).blocks):
+        raise DemoFailed("hostile text pinged the channel from the surge card")
+    refused = len(world.slack.rate_limited())
+    if refused:
+        raise DemoFailed(f"Slack answered 429 {refused} times")
+    posts = len([c for c in world.slack.calls if c.method.startswith("chat.") and c.ok])
+    tl.say("slack", f"{posts} posts and updates at ≤ 1 a second: zero 429s")
+
+
 def _escalation(world: Sandbox, card_ts: str) -> str | None:
     for message in world.slack.thread(CHANNEL, card_ts)[1:]:
         if message.by_bot and "subteam^" in message.text:
@@ -344,6 +418,9 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
                 for number, platform in enumerate(("bluesky", "x"), start=7)
             ]
             await play_learning(world, tl, data_dir)
+        tl.section("Surge: a crowd at Slack's rate limit")
+        async with sandbox(data_dir / "surge", **SURGE_SETTINGS) as world:
+            await play_surge(world, tl)
     except DemoFailed as exc:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         return 1

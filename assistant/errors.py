@@ -51,6 +51,17 @@ class SlackError(ExternalError):
         self.outcome_unknown = outcome_unknown
 
 
+class Throttled(Exception):
+    """A Slack post or update must wait for the channel's rate limiter: nothing was sent. The
+    job runner reschedules the job after ``retry_after`` seconds without counting a failure
+    (what waits stays queued durably in Redis; nothing is dropped)."""
+
+    def __init__(self, channel: str, retry_after: float) -> None:
+        super().__init__(f"channel {channel} is rate-limited for {retry_after:.2f} s")
+        self.channel = channel
+        self.retry_after = retry_after
+
+
 # The former name of SlackError (then every Slack error counted as transient).
 SlackUnavailable = SlackError
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.errors import ExternalError
+from assistant.errors import ExternalError, Throttled
 from assistant.logs import bound_case
 from assistant.store import Job, Store, is_unavailable, keys
 
@@ -227,6 +227,10 @@ class JobRunner:
             again = await handler.run(job)
         except RetryLater as exc:
             await self._retry(job, handler, str(exc), exc.retry_after)
+            return
+        except Throttled as exc:  # waits for the channel's rate limiter: not a failure
+            self._count(job, "throttled")
+            await self.store.reschedule_job(job, self.clock() + exc.retry_after)
             return
         except ExternalError as exc:
             if exc.transient:

@@ -75,7 +75,7 @@ class Metrics:
         )  # fmt: skip
         self.escalations = Counter("coa_escalations", "Escalations to on-call", registry=r)
         self.job_runs = Counter(
-            "coa_job_runs", "Job runs, by kind and outcome (done, again, retry, gave_up)",
+            "coa_job_runs", "Job runs by kind and outcome (done, again, retry, throttled, gave_up)",
             ["kind", "outcome"], registry=r,
         )  # fmt: skip
         self.queue_depth = Gauge(

@@ -63,6 +63,7 @@ class CaseStatus(StrEnum):
     APPROVED = "approved"  # a proposal won; publish pending (in the outbox)
     PUBLISHED = "published"  # the reply is on the network
     FAILED = "failed"  # publishing failed permanently
+    GROUPED = "grouped"  # under a surge card, no card of its own (until promoted)
 
 
 class CaseScore(BaseModel):

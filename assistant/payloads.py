@@ -127,3 +127,40 @@ def loads_json(text: str) -> Any:
         return json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise ValueError("nested too deep") from None
+
+
+# -- block actions ---------------------------------------------------------------------------
+
+
+class _ActionUser(_Model):
+    id: Annotated[Id, Field(min_length=1)]
+
+
+class _ActionChannel(_Model):
+    id: Annotated[Id, Field(min_length=1)]
+
+
+class _Action(_Model):
+    action_id: Annotated[Str, Field(min_length=1, max_length=255)]
+    value: Annotated[Str, Field(min_length=1, max_length=2000)]
+
+
+class ButtonClick(_Model):
+    """A ``block_actions`` payload of one button click (the fields a listener uses)."""
+
+    type: Literal["block_actions"]
+    user: _ActionUser
+    channel: _ActionChannel
+    actions: Annotated[list[_Action], Field(min_length=1, max_length=1)]
+
+    @property
+    def value(self) -> str:
+        return self.actions[0].value
+
+
+def parse_click(body: Any) -> ButtonClick:
+    """A button click as a model (BadPayload naming the first bad field)."""
+    try:
+        return ButtonClick.model_validate(body)
+    except ValidationError as exc:
+        raise BadPayload(describe(exc)) from None

@@ -198,16 +198,17 @@ class Sandbox:
         *,
         secret: str = INGEST_SECRET,
         signature: str | None = None,
+        port: int | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """POST to /ingest/mentions, signed like a monitoring tool would (or as told)."""
+        """POST to /ingest/mentions, signed like a monitoring tool would (or as told); to the
+        replica listening on ``port`` if given."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         sig = sign(secret.encode(), raw) if signature is None else signature
         if sig:
             headers[SIGNATURE_HEADER] = sig
-        async with self.http.post(
-            f"{self.base_url}/ingest/mentions", data=raw, headers=headers
-        ) as resp:
+        base = self.base_url if port is None else f"http://127.0.0.1:{port}"
+        async with self.http.post(f"{base}/ingest/mentions", data=raw, headers=headers) as resp:
             return resp.status, await resp.json(content_type=None)
 
     async def hostile_mention(
@@ -243,6 +244,17 @@ class Sandbox:
         """Another replica of the app on the same Redis (it receives no Slack events)."""
         redis_url = self.settings.REDIS_URL or f"unix://{self.data_dir.resolve()}/redis.sock"
         overrides.setdefault("REDIS_CLUSTER", self.settings.REDIS_CLUSTER)
+        for name in (  # one shared limiter: every replica with the same rate
+            "ASSISTANT_SLACK_POSTS_PER_SECOND",
+            "ASSISTANT_SLACK_POST_BURST",
+            "ASSISTANT_SURGE_THRESHOLD",
+            "ASSISTANT_SURGE_WINDOW_SECONDS",
+            "ASSISTANT_SURGE_QUIET_SECONDS",
+            "ASSISTANT_SURGE_REACH",
+            "ASSISTANT_SURGE_CARDS_PER_MINUTE",
+            "ASSISTANT_SURGE_REFRESH_SECONDS",
+        ):
+            overrides.setdefault(name, getattr(self.settings, name))
         settings = settings_for(
             self.slack,
             self.mastodon,
@@ -268,8 +280,17 @@ async def sandbox(
     **overrides: Any,
 ) -> AsyncIterator[Sandbox]:
     """Start the emulators and the assistant; stop everything on exit. ``moderation=True``
-    also starts the moderation emulator and points ASSISTANT_MODERATION_URL at it."""
+    also starts the moderation emulator and points ASSISTANT_MODERATION_URL at it.
+
+    The Slack emulator rate-limits nothing unless asked (``post_rate_limit``), so neither does
+    the app by default here (50 posts a second per channel), and surges are off (threshold 0):
+    the tests, the demo and the benchmarks that show them set both to Slack's figures."""
+    overrides.setdefault("ASSISTANT_SLACK_POSTS_PER_SECOND", 50)
+    overrides.setdefault("ASSISTANT_SLACK_POST_BURST", 50)
+    overrides.setdefault("ASSISTANT_SURGE_THRESHOLD", 0)
+    post_rate_limit = overrides.pop("slack_post_rate_limit", None)
     slack = SlackEmulator(
+        post_rate_limit=post_rate_limit,
         signing_secret=SIGNING_SECRET,
         bot_token=BOT_TOKEN,
         app_token=APP_TOKEN if socket_mode else None,

@@ -63,6 +63,14 @@ class Settings(StoreSettings):
     ASSISTANT_JOB_LEASE_SECONDS: float = Field(60, ge=1)
     ASSISTANT_DIGEST_DAY: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
     ASSISTANT_DIGEST_HOUR: int = Field(9, ge=0, le=23)
+    ASSISTANT_SLACK_POSTS_PER_SECOND: float = Field(1.0, gt=0, le=50)
+    ASSISTANT_SLACK_POST_BURST: int = Field(2, ge=1, le=50)
+    ASSISTANT_SURGE_THRESHOLD: int = Field(50, ge=0)
+    ASSISTANT_SURGE_WINDOW_SECONDS: int = Field(600, ge=10)
+    ASSISTANT_SURGE_QUIET_SECONDS: int = Field(600, ge=1)
+    ASSISTANT_SURGE_REACH: int = Field(100_000, ge=0)
+    ASSISTANT_SURGE_CARDS_PER_MINUTE: int = Field(3, ge=0, le=60)
+    ASSISTANT_SURGE_REFRESH_SECONDS: float = Field(5.0, ge=0.5)
     ASSISTANT_LOG_LEVEL: str = "INFO"
     ASSISTANT_LOG_FORMAT: Literal["text", "json"] = "text"
     INGEST_SECRET: SecretStr

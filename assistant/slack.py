@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from assistant.errors import SlackError
+from assistant.ratelimit import ChannelLimiter
 from assistant.store import Store
 
 # Errors Slack answers with HTTP 200 that mean "try again", not "your request is wrong".
@@ -43,6 +49,9 @@ ACK_PATH_SECONDS = 1.5
 USER_CACHE_SECONDS = 24 * 3600
 GROUP_CACHE_SECONDS = 600
 _LOCAL_CACHE_SECONDS = 60.0
+# Messages to a channel: through the per-channel limiter (assistant/ratelimit.py), never
+# retried by the SDK on a 429 (the limiter is pushed back instead).
+LIMITED_METHODS = frozenset({"chat.postMessage", "chat.update"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +68,11 @@ class SlackGateway:
         store: Store,
         *,
         manager_ids: tuple[str, ...],
+        limiter: ChannelLimiter | None = None,
     ) -> None:
         self.client = client
         self.store = store
+        self.limiter = limiter
         self._manager_users = frozenset(m for m in manager_ids if not m.startswith("S"))
         self._manager_group = next((m for m in manager_ids if m.startswith("S")), None)
         self._users: dict[str, tuple[float, SlackUser]] = {}
@@ -69,15 +80,33 @@ class SlackGateway:
         self.bot_user_id: str | None = None
 
     async def _call(
-        self, method: str, *, within: float | None = None, **params: Any
+        self,
+        method: str,
+        *,
+        within: float | None = None,
+        before_send: Callable[[], Awaitable[object]] | None = None,
+        **params: Any,
     ) -> dict[str, Any]:
         """Call a Web API method through slack_sdk's own method (right verb and encoding);
-        ``within``: give up (transient error) after that many seconds."""
+        ``within``: give up (transient error) after that many seconds. A message to a channel
+        first takes the channel's token (may raise Throttled: nothing sent); a 429 pushes the
+        channel's limiter back by its Retry-After."""
+        channel = str(params.get("channel", ""))
+        limited = self.limiter is not None and method in LIMITED_METHODS and channel != ""
+        if limited:
+            assert self.limiter is not None
+            await self.limiter.acquire(channel)
+        if before_send is not None:  # e.g. count the attempt, once the call will be made
+            await before_send()
         try:
             async with asyncio.timeout(within):
                 response = await getattr(self.client, method.replace(".", "_"))(**params)
         except SlackApiError as exc:
-            raise sort_api_error(method, exc) from exc
+            error = sort_api_error(method, exc)
+            if limited and error.error in ("ratelimited", "rate_limited"):
+                assert self.limiter is not None
+                await self.limiter.slow_down(channel, error.retry_after or 1.0)
+            raise error from exc
         except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
             # no answer (or none we could read): the call may or may not have been processed
             raise SlackError(
@@ -249,6 +278,25 @@ class SlackGateway:
         members = frozenset(users)
         self._group = (now + _LOCAL_CACHE_SECONDS, members)
         return members
+
+
+class RateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """The SDK's 429 retry, except for messages to a channel: those go back to the channel's
+    limiter (pushed back by the Retry-After) and their job waits in the queue."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in LIMITED_METHODS:
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
 
 
 def sort_api_error(method: str, exc: SlackApiError) -> SlackError:

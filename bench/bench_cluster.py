@@ -51,31 +51,43 @@ HOSTILE = (
 # ---------------------------------------------------------------------- ingest load generator
 
 
-def _mention(prefix: str, n: int) -> bytes:
+def _mention(prefix: str, n: int, authors: int = 1) -> bytes:
     ident = f"{prefix}{n}"
+    who = n % authors  # a crowd of ``authors`` people (one by default), followers spread out
     return json.dumps(
         {
             "platform": "mastodon",
             "id": ident,
             "url": f"https://social.example/@colere/{ident}",
             "text": f"{HOSTILE[n % len(HOSTILE)]} ({ident})",
-            "author": {"id": "9", "handle": "colere@mastodon.social", "followers": 12},
+            "author": {
+                "id": str(9 + who),
+                "handle": f"colere{who or ''}@mastodon.social",
+                "followers": 12 if authors == 1 else (who * 7919) % 60_000,
+            },
             "created_at": "2026-11-24T00:00:00Z",
         }
     ).encode()
 
 
 async def _ingest_load(config: dict[str, Any]) -> dict[str, Any]:
+    """Senders POST new hostile mentions for ``seconds`` after ``warmup`` seconds, or, with
+    ``count``, exactly that many mentions as fast as they go (no warm-up)."""
     secret = str(config["secret"]).encode()
     prefix = uuid.uuid4().hex[:8]
-    counter = iter(range(10**9))
+    count = config.get("count")
+    authors = int(config.get("authors", 1))
+    counter = iter(range(count if count else 10**9))
     latencies: list[float] = []
     errors: list[str] = []
 
     async def sender(deadline: float) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
             while time.perf_counter() < deadline:
-                body = _mention(prefix, next(counter))
+                n = next(counter, None)
+                if n is None:
+                    return
+                body = _mention(prefix, n, authors)
                 signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
                 headers = {"Content-Type": "application/json", config["header"]: signature}
                 start = time.perf_counter()
@@ -87,21 +99,31 @@ async def _ingest_load(config: dict[str, Any]) -> dict[str, Any]:
                 else:
                     errors.append(f"HTTP {status}: {text[:200]!r}")
 
-    await asyncio.gather(
-        *(sender(time.perf_counter() + config["warmup"]) for _ in range(config["senders"]))
-    )
+    if not count:
+        await asyncio.gather(
+            *(sender(time.perf_counter() + config["warmup"]) for _ in range(config["senders"]))
+        )
     latencies.clear()
     began = time.perf_counter()
     await asyncio.gather(*(sender(began + config["seconds"]) for _ in range(config["senders"])))
     return {
         "elapsed": time.perf_counter() - began,
+        "began": time.time() - (time.perf_counter() - began),
         "latencies": latencies,
         "errors": errors[:5],
         "failed": len(errors),
     }
 
 
-async def run_ingest_load(url: str, senders: int, seconds: float, warmup: float) -> dict[str, Any]:
+async def run_ingest_load(
+    url: str,
+    senders: int,
+    seconds: float,
+    warmup: float,
+    *,
+    count: int | None = None,
+    authors: int = 1,
+) -> dict[str, Any]:
     from assistant.sandbox import INGEST_SECRET
     from assistant.sources.ingest import SIGNATURE_HEADER
 
@@ -112,6 +134,8 @@ async def run_ingest_load(url: str, senders: int, seconds: float, warmup: float)
         "senders": senders,
         "seconds": seconds,
         "warmup": warmup,
+        "count": count,
+        "authors": authors,
     }
     from bench_votes import run_generator
 

@@ -356,8 +356,12 @@ class SlackEmulator:
     ``retry_delays`` are the waits before retries 1..3 (Slack waits about 0 s, 1 min, 5 min);
     ``delivery_timeout`` is how long a delivery waits for the app (Slack: 3 s).
     ``post_rate_limit`` (off by default) enforces Slack's per-channel ``chat.postMessage``
-    limit: that many messages per second per channel after a burst of ``post_burst``, then
-    HTTP 429 with ``Retry-After``.
+    limit ("1 per second per channel, short bursts allowed"): that many messages per second
+    per channel (thread replies included) after a burst of ``post_burst``, then HTTP 429 with
+    ``Retry-After`` (whole seconds) and ``{"ok": false, "error": "ratelimited"}``; the message
+    is not posted. ``update_rate_per_minute`` (off by default) enforces ``chat.update``'s Tier
+    3 (50+ per minute per app and workspace) the same way. :meth:`rate_limited` lists the
+    calls answered 429.
     """
 
     def __init__(
@@ -383,6 +387,7 @@ class SlackEmulator:
         verification_token: str = "emulated-verification-token",
         post_rate_limit: float | None = None,
         post_burst: int = 3,
+        update_rate_per_minute: float | None = None,
         custom_emoji: Iterable[str] = ("partyparrot", "brand-logo"),
     ) -> None:
         self.signing_secret = signing_secret
@@ -407,6 +412,7 @@ class SlackEmulator:
         self.post_rate_limit = post_rate_limit
         self.post_burst = post_burst
         self._post_buckets: dict[str, tuple[float, float]] = {}
+        self.update_rate_per_minute = update_rate_per_minute
         self._bot_removed: set[str] = set()
 
         self.calls: list[ApiCall] = []
@@ -1435,15 +1441,22 @@ class SlackEmulator:
         return self._bot_post(channel, params)
 
     def _check_post_rate(self, channel: str) -> None:
-        if self.post_rate_limit is None:
-            return
+        if self.post_rate_limit is not None:
+            self._take("post:" + channel, self.post_rate_limit, float(self.post_burst))
+
+    def _take(self, bucket: str, rate: float, burst: float) -> None:
+        """A token of ``bucket`` (``rate`` per second, ``burst`` at most) or _RateLimited."""
         now = time.monotonic()
-        tokens, last = self._post_buckets.get(channel, (float(self.post_burst), now))
-        tokens = min(float(self.post_burst), tokens + (now - last) * self.post_rate_limit)
+        tokens, last = self._post_buckets.get(bucket, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
         if tokens < 1.0:
-            self._post_buckets[channel] = (tokens, now)
-            raise _RateLimited(max(1, math.ceil((1.0 - tokens) / self.post_rate_limit)))
-        self._post_buckets[channel] = (tokens - 1.0, now)
+            self._post_buckets[bucket] = (tokens, now)
+            raise _RateLimited(max(1, math.ceil((1.0 - tokens) / rate)))
+        self._post_buckets[bucket] = (tokens - 1.0, now)
+
+    def rate_limited(self, method: str | None = None) -> list[ApiCall]:
+        """The calls (to ``method``, or any) answered HTTP 429."""
+        return [c for c in self.calls if c.status == 429 and method in (None, c.method)]
 
     def _bot_post(self, channel: str, params: Mapping[str, Any]) -> JSON:
         text, blocks, attachments = self._content(params)
@@ -1483,6 +1496,9 @@ class SlackEmulator:
 
     async def _chat_update(self, params: dict[str, Any]) -> JSON:
         channel = self._channel(params)
+        if self.update_rate_per_minute is not None:  # Tier 3: per app and workspace
+            rate = self.update_rate_per_minute
+            self._take("update", rate / 60.0, max(1.0, rate / 6))
         msg = self._find(channel, params.get("ts"))
         if msg.user != self.bot_user_id:
             raise SlackError("cant_update_message")

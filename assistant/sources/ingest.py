@@ -1,12 +1,14 @@
 """``POST /ingest/mentions``: any tool delivers a mention, signed with INGEST_SECRET.
 
 Header ``X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>``. Answers 202 with the
-case when one is opened, 200 with a reason when the mention is not hostile or already seen,
-401 on a missing, malformed or bad signature (checked over the raw bytes before anything is
-parsed), 400 naming the bad field, 413 over 64 KiB, 408 for a body that does not arrive
-within 10 s, 503 (with ``Retry-After``) while Redis is unavailable — the sender retries, and
-nothing it was not told 200/202 about was kept.
-Work before the answer is bounded by the body limit: one scoring, one Lua step.
+case when one is opened (status ``opened``) or grouped under a surge card (``grouped``),
+200 with a reason when the mention is not hostile or already seen, 401 on a missing,
+malformed or bad signature (checked over the raw bytes before anything is parsed), 400
+naming the bad field, 413 over 64 KiB, 408 for a body that does not arrive within 10 s, 503
+(with ``Retry-After``) while Redis is unavailable — the sender retries, and nothing it was
+not told 200/202 about was kept.
+Work before the answer is bounded by the body limit: one scoring, one Lua step (three
+during surge detection: the dedup look, surge_step.lua, open_case.lua); no Slack call.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ def ingest_route(
             "score": round(outcome.score, 4),
             "reason": outcome.reason,
         }
-        return web.json_response(answer, status=202 if outcome.status == "opened" else 200)
+        accepted = outcome.status in ("opened", "grouped")
+        return web.json_response(answer, status=202 if accepted else 200)
 
     return handle

@@ -7,6 +7,7 @@ from assistant.store.store import (
     Proposal,
     RedisClient,
     Store,
+    SurgeSnapshot,
     VoteResult,
     is_unavailable,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Proposal",
     "RedisClient",
     "Store",
+    "SurgeSnapshot",
     "VoteResult",
     "is_unavailable",
 ]

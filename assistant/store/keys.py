@@ -29,6 +29,9 @@ JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
 JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
 JOB_DIGEST = "digest"  # post the weekly digest (id: the ISO week, e.g. 2026-W48)
 CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA})
+JOB_SURGE_CARD = "surgecard"  # post or refresh a channel's live surge card (id: channel)
+JOB_SURGE_PAGE = "surgepage"  # page on-call once for a surge (id: channel|surge id)
+JOB_SURGE_END = "surgeend"  # end the surge after its quiet period, with a summary (id: channel)
 
 
 def shard_of(ident: str) -> int:
@@ -172,3 +175,52 @@ def token(name: str) -> str:
 def reads(name: str, month: str) -> str:
     """STRING counter: posts read from a network account in a month (``YYYY-MM``), for budgets."""
     return f"{PREFIX}:reads:{name}:{month}"
+
+
+# -- Slack's per-channel post rate: hash tag {rate.<channel>} --------------------------------
+
+
+def rate(channel: str) -> str:
+    """HASH token bucket of a Slack channel shared by every replica (tokens, at, until, hold):
+    every chat.postMessage / chat.update to the channel takes a token (rate_limit.lua)."""
+    return f"{PREFIX}:{{rate.{channel}}}:bucket"
+
+
+# -- the live surge of a channel: hash tag {surge.<channel>} ---------------------------------
+
+
+def surge_rate(channel: str) -> str:
+    """HASH: hostile mentions per 10-second bucket (bucket number -> count), for detection."""
+    return f"{PREFIX}:{{surge.{channel}}}:rate"
+
+
+def surge(channel: str) -> str:
+    """HASH: the channel's live surge (id, started, last, count, carded, grouped, card_ts,
+    net:<platform>, cat:<category> counts, the per-minute card cap)."""
+    return f"{PREFIX}:{{surge.{channel}}}:state"
+
+
+def surge_authors(channel: str) -> str:
+    """ZSET: the surge's most-followed authors (handle -> followers), top few kept."""
+    return f"{PREFIX}:{{surge.{channel}}}:authors"
+
+
+def surge_samples(channel: str) -> str:
+    """LIST: a few recent texts of the surge (raw, cut; escaped when rendered)."""
+    return f"{PREFIX}:{{surge.{channel}}}:samples"
+
+
+def surge_grouped(channel: str) -> str:
+    """ZSET: the surge's grouped mentions (case id -> priority), the promotable ones."""
+    return f"{PREFIX}:{{surge.{channel}}}:grouped"
+
+
+def surge_keys(channel: str) -> list[str]:
+    """The keys of a channel's surge, in the order the surge scripts take them."""
+    return [
+        surge_rate(channel),
+        surge(channel),
+        surge_authors(channel),
+        surge_samples(channel),
+        surge_grouped(channel),
+    ]

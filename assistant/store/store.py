@@ -61,6 +61,22 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, UNAVAILABLE_ERRORS)
 
 
+def _audit_details(case: Case) -> dict[str, Any]:
+    """What the audit entry of a new (or grouped) case records."""
+    return {
+        "platform": case.mention.platform,
+        "mention_id": case.mention.id,
+        "url": str(case.mention.url),
+        "author": case.mention.author.handle,
+        "mention_at": _ms(case.mention.created_at.timestamp()),
+        "sla_deadline": _ms(case.sla_deadline),
+        "score": round(case.assessment.score, 4),
+        "severity": case.assessment.severity,
+        "categories": case.assessment.categories,
+        "evidence": case.assessment.evidence,
+    }
+
+
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
@@ -130,6 +146,18 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class SurgeSnapshot:
+    """A channel's surge as stored: the state hash, the most-followed authors (handle,
+    followers), a few sample texts (raw), the top grouped case ids, how many wait grouped."""
+
+    state: dict[str, str]
+    authors: list[tuple[str, int]]
+    samples: list[str]
+    grouped: list[str]
+    waiting: int
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     jobs: list[Job]
     next_due: float | None  # earliest score left in any shard (a due time or a lease expiry)
@@ -161,6 +189,11 @@ class Store:
             "card_posted",
             "finish_case",
             "lease",
+            "rate_limit",
+            "surge_step",
+            "surge_end",
+            "surge_mark",
+            "promote_case",
         ):
             source = lua.joinpath(f"{name}.lua").read_text()
             self._scripts[name] = redis.register_script(fragment + source)
@@ -202,7 +235,9 @@ class Store:
 
     # -- cases ---------------------------------------------------------------------------
 
-    async def open_case(self, case: Case, *, escalate_at: float | None = None) -> tuple[bool, str]:
+    async def open_case(
+        self, case: Case, *, escalate_at: float | None = None, grouped: bool = False
+    ) -> tuple[bool, str]:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
         the SLA deadline); (False, id) if the mention was already seen.
 
@@ -215,18 +250,7 @@ class Store:
         data = case.model_dump_json(include=set(_CASE_STATIC))
         index = keys.open_cases(keys.shard_of(case_id))
         opened_index = keys.opened_cases(keys.shard_of(case_id))
-        details = {
-            "platform": case.mention.platform,
-            "mention_id": case.mention.id,
-            "url": str(case.mention.url),
-            "author": case.mention.author.handle,
-            "mention_at": _ms(case.mention.created_at.timestamp()),
-            "sla_deadline": _ms(case.sla_deadline),
-            "score": round(case.assessment.score, 4),
-            "severity": case.assessment.severity,
-            "categories": case.assessment.categories,
-            "evidence": case.assessment.evidence,
-        }
+        details = _audit_details(case)
         args = [
             data,
             _ms(escalate),
@@ -236,9 +260,12 @@ class Store:
             keys.job_id(keys.JOB_SLA, case_id),
             case_id,
             json.dumps(details),
+            "grouped" if grouped else "",
         ]
         case_keys = [keys.case(case_id), keys.audit(case_id)]
-        if self._one_node:  # all in one call: see open_case.lua
+        if grouped:  # under a surge card: the case alone, no index entry, no jobs
+            opened = await self._run("open_case", case_keys, args)
+        elif self._one_node:  # all in one call: see open_case.lua
             due = keys.jobs_due(keys.job_shard(case_id))
             opened = await self._run("open_case", [*case_keys, index, due, opened_index], args)
         else:
@@ -261,9 +288,113 @@ class Store:
                 )
         if not opened:  # a concurrent ingest of the same mention won
             return False, case_id
-        if self.metrics:
+        if self.metrics and not grouped:
             self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
         return True, case_id
+
+    async def case_exists(self, case_id: str) -> bool:
+        return bool(await self.redis.exists(keys.case(case_id)))
+
+    async def promote_case(self, case_id: str, *, escalate_at: float, user: str, now: float) -> str:
+        """A grouped mention becomes a case with its card and SLA timer (the Promote button).
+        Same order as open_case on a cluster: index entry, the case (promote_case.lua), its
+        jobs; a crash in between is repaired by the sweep. Returns 'promoted', the status the
+        case already has, or 'missing'."""
+        index = keys.open_cases(keys.shard_of(case_id))
+        if not await self.case_exists(case_id):
+            return "missing"
+        opened_index = keys.opened_cases(keys.shard_of(case_id))
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(index, {case_id: _ms(now)}, nx=True)
+        pipe.expire(index, self.retention)
+        pipe.zadd(opened_index, {case_id: _ms(now)}, nx=True)  # reports count it from now
+        pipe.expire(opened_index, self.retention)
+        await pipe.execute()
+        outcome = str(
+            await self._run(
+                "promote_case",
+                [keys.case(case_id), keys.audit(case_id)],
+                [_ms(escalate_at), user, _ms(now), self.retention],
+            )
+        )
+        if outcome == "promoted":
+            await self.enqueue_many(
+                [(keys.JOB_POST_CARD, case_id, now), (keys.JOB_SLA, case_id, escalate_at)]
+            )
+            if self.metrics:
+                self.metrics.cases_opened.labels("promoted", "surge").inc()
+        return outcome
+
+    # -- Slack's per-channel post rate and surges ------------------------------------------
+
+    async def post_slot(
+        self,
+        channel: str,
+        op: Literal["take", "priority", "penalize", "hold"],
+        *,
+        rate: float,
+        burst: int,
+        ms: float = 0.0,
+    ) -> float:
+        """The channel's shared token bucket (rate_limit.lua): 0 when a post may go now, else
+        the seconds to wait before asking again."""
+        wait = await self._run("rate_limit", [keys.rate(channel)], [op, rate, burst, int(ms)])
+        return int(wait) / 1000
+
+    async def surge_step(
+        self, channel: str, args: list[Any], *, case: Case | None = None, escalate_at: float = 0
+    ) -> list[Any]:
+        """Count a hostile mention for ``channel`` and decide its fate (surge_step.lua). With
+        ``case`` (not stored yet): a duplicate answers 'duplicate' uncounted, and on one node a
+        grouped case is stored by the same call (answer's 6th item: 1)."""
+        keys_ = keys.surge_keys(channel)
+        if case is not None:
+            if not self._one_node:
+                if await self.case_exists(case.case_id):
+                    return ["duplicate", "", "", 0, 0, 0]
+            else:
+                keys_ += [keys.case(case.case_id), keys.audit(case.case_id)]
+                data = case.model_dump_json(include=set(_CASE_STATIC))
+                args = [*args, data, _ms(escalate_at), json.dumps(_audit_details(case))]
+        return cast(list[Any], await self._run("surge_step", keys_, args))
+
+    async def surge_end(
+        self, channel: str, surge_id: str, now: float, quiet: float
+    ) -> tuple[str, float]:
+        verdict, when = await self._run(
+            "surge_end", [keys.surge(channel)], [_ms(now), _ms(quiet), surge_id]
+        )
+        return str(verdict), int(when) / 1000
+
+    async def surge_mark(self, channel: str, surge_id: str, **fields: str) -> bool:
+        flat = [v for pair in fields.items() for v in pair]
+        return bool(await self._run("surge_mark", [keys.surge(channel)], [surge_id, *flat]))
+
+    async def surge_snapshot(self, channel: str, *, top: int) -> SurgeSnapshot | None:
+        """The channel's surge as its card shows it (None when there was none)."""
+        pipe = self.redis.pipeline(transaction=False)  # one slot: one node
+        pipe.hgetall(keys.surge(channel))
+        pipe.zrevrange(keys.surge_authors(channel), 0, -1, withscores=True)
+        pipe.lrange(keys.surge_samples(channel), 0, -1)
+        pipe.zrevrange(keys.surge_grouped(channel), 0, top - 1)
+        pipe.zcard(keys.surge_grouped(channel))
+        state, authors, samples, grouped, waiting = await pipe.execute()
+        if not state or "id" not in state:
+            return None
+        return SurgeSnapshot(
+            state=cast(dict[str, str], state),
+            authors=[(str(a), int(f)) for a, f in authors],
+            samples=[str(x) for x in samples],
+            grouped=[str(g) for g in grouped],
+            waiting=int(waiting),
+        )
+
+    async def ungroup(self, channel: str, case_id: str) -> None:
+        """A grouped mention was promoted: it leaves the surge's promotable list."""
+        await self.redis.zrem(keys.surge_grouped(channel), case_id)
+
+    async def memory_usage(self, key: str) -> int:
+        return int(await self.redis.memory_usage(key) or 0)
 
     async def open_case_ids(self, *, limit: int = 1000) -> list[str]:
         """Ids of the cases not settled yet (open, approved), oldest first, across shards."""

@@ -361,3 +361,27 @@ async def test_optional_per_channel_post_rate_limit() -> None:
         assert [m.text for m in emu.bot_messages("C1")] == ["1", "2", "later"]
     finally:
         await emu.stop()
+
+
+async def test_rate_limits_as_slack_documents_them() -> None:
+    """chat.postMessage: per channel, thread replies included, the refused message is not
+    posted; chat.update: Tier 3 per workspace; every 429 is listed by rate_limited()."""
+    emu = make_slack(post_rate_limit=1.0, post_burst=1, update_rate_per_minute=6)
+    await emu.start()
+    try:
+        web = AsyncWebClient(token=BOT_TOKEN, base_url=emu.api_url)
+        parent = (await web.chat_postMessage(channel="C1", text="parent"))["ts"]
+        with pytest.raises(SlackApiError) as err:
+            await web.chat_postMessage(channel="C1", text="reply", thread_ts=parent)
+        assert err.value.response.data == {"ok": False, "error": "ratelimited"}
+        assert [m.text for m in emu.bot_messages("C1")] == ["parent"]
+        await web.chat_update(channel="C1", ts=parent, text="edit 1")  # burst of 1 (6/min)
+        with pytest.raises(SlackApiError) as err:
+            await web.chat_update(channel="C1", ts=parent, text="edit 2")
+        assert err.value.response.status_code == 429
+        assert int(err.value.response.headers["Retry-After"]) == 10  # 6 a minute
+        assert emu.message("C1", parent).text == "edit 1"
+        assert [c.method for c in emu.rate_limited()] == ["chat.postMessage", "chat.update"]
+        assert len(emu.rate_limited("chat.update")) == 1
+    finally:
+        await emu.stop()

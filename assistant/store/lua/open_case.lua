@@ -18,16 +18,21 @@
 -- ARGV[6] SLA job member         sla:<cid>
 -- ARGV[7] case id (the index member)
 -- ARGV[8] audit details (JSON: platform, severity, score, categories, evidence, url, author)
+-- ARGV[9] 'grouped' for a mention grouped under a surge card: the case is stored with that
+--         status (audit: case_grouped), without index entries or jobs, whatever the node
+--         count (the Promote button opens it: promote_case.lua)
 -- Returns 1 when opened, 0 when the mention was already seen.
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 local ttl = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'status', 'open', 'data', ARGV[1], 'proposals', 0,
-  'escalate_at', ARGV[2])
+local grouped = ARGV[9] == 'grouped'
+redis.call('HSET', KEYS[1], 'status', grouped and 'grouped' or 'open', 'data', ARGV[1],
+  'proposals', 0, 'escalate_at', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ttl)
-audit(KEYS[2], ttl, ARGV[4], 'assistant', 'case_opened', cjson.decode(ARGV[8]))
-if KEYS[4] then
+audit(KEYS[2], ttl, ARGV[4], 'assistant', grouped and 'case_grouped' or 'case_opened',
+  cjson.decode(ARGV[8]))
+if KEYS[4] and not grouped then
   redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[7])
   redis.call('EXPIRE', KEYS[3], ttl)
   redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[5])

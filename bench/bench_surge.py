@@ -1,0 +1,200 @@
+"""Surge benchmark: 10,000 hostile mentions through the webhook as fast as this machine sends
+them, with surge mode on (the default: 50 within 10 minutes) and, as the baseline in the same
+run, off — side by side.
+
+    .venv/bin/python bench/bench_surge.py [--mentions 10000] [--senders 32] [--observe 20]
+
+The real app (``assistant.sandbox``: embedded Redis with its AOF, the Slack emulator
+rate-limiting ``chat.postMessage`` at Slack's 1 message a second per channel, burst 3) and
+the app's own limiter at its defaults (1 a second, burst 2). Signed mentions come from a
+separate load-generator process (bench_cluster.py's), from a crowd of 2,000 authors.
+Printed for each run:
+- ingest: mentions accepted (202), the time to accept them all, mentions/s, p50/p99 answer
+  latency (target: all 10,000 accepted in under 10 s);
+- Slack: messages posted or updated in the channel per second — the highest count in any
+  1-second window and the mean over the observation — and the emulator's 429s (target:
+  never above the limiter's rate, zero 429s);
+- the time from the first accepted mention (and from the surge's start) until the surge card
+  and the page to on-call exist (target under 5 s);
+- Redis memory per grouped mention: MEMORY USAGE of a sample of grouped cases plus their
+  share of the surge's index, and the growth of ``used_memory`` per accepted mention.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+RATE, BURST = 1.0, 2  # the app's limiter (its defaults)
+SLACK_RATE, SLACK_BURST = 1.0, 3  # the emulator: Slack's documented per-channel rate
+
+
+def slack_rate(calls: list[tuple[float, bool]], since: float, until: float) -> tuple[int, float]:
+    """(most successful writes in any 1-second window, mean writes/s) between two times."""
+    times = sorted(t for t, ok in calls if ok and since <= t <= until)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while times[j] < t - 1.0:
+            j += 1
+        best = max(best, i - j + 1)
+    return best, len(times) / max(1e-9, until - since)
+
+
+async def run(name: str, data_dir: Path, args: argparse.Namespace, surge: bool) -> dict[str, Any]:
+    from bench_cluster import run_ingest_load
+    from bench_votes import percentile
+
+    from assistant.sandbox import CHANNEL, sandbox
+    from assistant.store import keys
+
+    overrides: dict[str, Any] = {
+        "ASSISTANT_SLACK_POSTS_PER_SECOND": RATE,
+        "ASSISTANT_SLACK_POST_BURST": BURST,
+        "ASSISTANT_SURGE_THRESHOLD": 50 if surge else 0,
+        "slack_post_rate_limit": SLACK_RATE,
+    }
+    print(f"  {name}: {args.mentions} mentions…", flush=True)
+    async with sandbox(data_dir, redis_url=None, **overrides) as world:
+        world.slack.post_burst = SLACK_BURST
+        redis = world.app.store.redis
+        before = int((await redis.info("memory"))["used_memory"])
+        url = f"{world.base_url}/ingest/mentions"
+        load = await run_ingest_load(
+            url, args.senders, 600.0, 0.0, count=args.mentions, authors=2000
+        )
+        accepted = len(load["latencies"])
+        firsts = [
+            await redis.zrange(keys.open_cases(n), 0, 0, withscores=True)
+            for n in range(keys.SHARDS)
+        ]
+        first = min(float(s) / 1000 for page in firsts for _, s in page)
+        # watch the channel for a while: the cards and updates drain at the limiter's rate
+        started = time.time()
+        figures: dict[str, Any] = {"accepted": accepted, "load": load, "first": first}
+        card_at = page_at = None
+        while time.time() - started < args.observe:
+            await asyncio.sleep(0.1)
+            if card_at is None:
+                cards = [
+                    m
+                    for m in world.slack.bot_messages(CHANNEL)
+                    if (m.metadata or {}).get("event_type") == "surge_card"
+                ]
+                if cards:
+                    card_at = float(cards[0].ts)
+                    figures["card_ts"] = cards[0].ts
+            if card_at is not None and page_at is None:
+                pages = [
+                    m
+                    for m in world.slack.thread(CHANNEL, figures["card_ts"])[1:]
+                    if "subteam" in m.text
+                ]
+                page_at = float(pages[0].ts) if pages else None
+        until = time.time()
+        writes = [
+            (c.time, c.ok)
+            for c in world.slack.calls
+            if c.method in ("chat.postMessage", "chat.update")
+            and c.params.get("channel") == CHANNEL
+        ]
+        figures["peak"], figures["mean"] = slack_rate(writes, first, until)
+        figures["written"] = sum(1 for _, ok in writes if ok)
+        figures["429"] = len(world.slack.rate_limited())
+        figures["card"] = card_at - first if card_at else None
+        figures["page"] = page_at - first if page_at else None
+        after = int((await redis.info("memory"))["used_memory"])
+        figures["used_per_mention"] = (after - before) / max(1, accepted)
+        snap = await world.app.store.surge_snapshot(CHANNEL, top=1)
+        if snap is not None:
+            figures["surge_start"] = int(snap.state["id"]) / 1000 - first
+            figures["grouped"] = snap.waiting
+            ids = [str(i) for i in await redis.zrange(keys.surge_grouped(CHANNEL), 0, -1)]
+            sample = random.Random(1).sample(ids, min(300, len(ids)))
+            per_case = [await world.app.store.memory_usage(keys.case(i)) for i in sample]
+            index = await world.app.store.memory_usage(keys.surge_grouped(CHANNEL))
+            figures["bytes_grouped"] = sum(per_case) / max(1, len(per_case)) + index / max(
+                1, len(ids)
+            )
+        lat = load["latencies"]
+        figures["p50"], figures["p99"] = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
+    print(f"  {name}: done", flush=True)
+    return figures
+
+
+def fmt(value: float | None, unit: str = "s", digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f} {unit}"
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    from bench_votes import machine, verdict
+
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s %(message)s")
+    print(machine())
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-surge-") as tmp:
+        for name, surge in (("surge off", False), ("surge on", True)):
+            results[name] = await run(name, Path(tmp) / name.replace(" ", "-"), args, surge)
+    print()
+    print(
+        f"{args.mentions} hostile mentions, {args.senders} senders, 2,000 authors; Slack "
+        f"emulator {SLACK_RATE:.0f} msg/s per channel (burst {SLACK_BURST}); app limiter "
+        f"{RATE:.0f}/s (burst {BURST}); channel watched {args.observe:.0f} s after the load"
+    )
+    rows = [
+        ("accepted (202)", lambda f: f"{f['accepted']}"),
+        ("time to accept all", lambda f: fmt(f["load"]["elapsed"])),
+        ("ingest mentions/s", lambda f: f"{f['accepted'] / f['load']['elapsed']:.0f}"),
+        ("answer p50 / p99", lambda f: f"{f['p50']:.1f} / {f['p99']:.1f} ms"),
+        ("Slack writes, peak in 1 s", lambda f: f"{f['peak']}"),
+        ("Slack writes/s, mean", lambda f: f"{f['mean']:.2f}"),
+        ("Slack writes in all", lambda f: f"{f['written']}"),
+        ("429s from the emulator", lambda f: f"{f['429']}"),
+        ("surge started after", lambda f: fmt(f.get("surge_start"))),
+        ("surge card after", lambda f: fmt(f["card"])),
+        ("first page after", lambda f: fmt(f["page"])),
+        ("grouped mentions", lambda f: f"{f.get('grouped', 0)}"),
+        ("bytes per grouped mention", lambda f: fmt(f.get("bytes_grouped"), "B", 0)),
+        ("used_memory growth/mention", lambda f: f"{f['used_per_mention']:.0f} B"),
+    ]
+    header = f"{'':<28} | {'surge off (baseline)':>22} | {'surge on':>22}"
+    print(header)
+    print("-" * len(header))
+    off, on = results["surge off"], results["surge on"]
+    for label, show in rows:
+        print(f"{label:<28} | {show(off):>22} | {show(on):>22}")
+    print("(times after the first accepted mention)")
+    print()
+    print(f"all accepted in < 10 s: {verdict(on['load']['elapsed'] < 10)}")
+    print(
+        "never above the limiter, zero 429s: "
+        f"{verdict(on['peak'] <= BURST + RATE and on['429'] == 0 and off['429'] == 0)}"
+    )
+    card_page = on["card"] is not None and on["page"] is not None
+    print(f"surge card and page in < 5 s: {verdict(card_page and max(on['card'], on['page']) < 5)}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mentions", type=int, default=10_000)
+    parser.add_argument("--senders", type=int, default=32)
+    parser.add_argument("--observe", type=float, default=20.0, help="seconds to watch Slack")
+    from assistant import runtime
+
+    return runtime.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
