@@ -19,6 +19,7 @@ import aiohttp
 
 from assistant.app import Assistant
 from assistant.emulators.bluesky import BlueskyEmulator
+from assistant.emulators.llm import LLMEmulator
 from assistant.emulators.mastodon import MastodonEmulator
 from assistant.emulators.slack import EmulatedUser, SlackEmulator
 from assistant.emulators.x import XEmulator
@@ -39,6 +40,8 @@ BLUESKY_APP_PASSWORD = "sand-box0-app0-pass"
 X_CLIENT_ID = "sandbox-x-client"
 X_CLIENT_SECRET = "sandbox-x-secret"
 X_FIRST_REFRESH_TOKEN = "sandbox-x-first-refresh-token"
+LLM_API_KEY = "sandbox-llm-key"
+LLM_MODEL = "sandbox-model"
 MANAGER_GROUP = "SMANAGERS"
 ONCALL_GROUP = "SONCALL"
 
@@ -180,6 +183,8 @@ class Sandbox:
     bluesky: BlueskyEmulator
     x: XEmulator
     replicas: list[Assistant] = field(default_factory=list)
+    llm: LLMEmulator = field(default_factory=LLMEmulator)
+    """The chat completions endpoint; the app uses it only with ``sandbox(drafts=True)``."""
 
     @property
     def settings(self) -> Settings:
@@ -257,9 +262,15 @@ class Sandbox:
 
 @asynccontextmanager
 async def sandbox(
-    data_dir: Path, *, redis_url: str | None = None, socket_mode: bool = False, **overrides: Any
+    data_dir: Path,
+    *,
+    redis_url: str | None = None,
+    socket_mode: bool = False,
+    drafts: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[Sandbox]:
-    """Start the emulators and the assistant; stop everything on exit."""
+    """Start the emulators and the assistant; stop everything on exit. ``drafts``: point
+    ASSISTANT_LLM_* at the LLM emulator (else nothing calls it)."""
     slack = SlackEmulator(
         signing_secret=SIGNING_SECRET,
         bot_token=BOT_TOKEN,
@@ -273,6 +284,12 @@ async def sandbox(
     await mastodon.start()
     await bluesky.start()
     await x.start()
+    llm = LLMEmulator(api_key=LLM_API_KEY, model=LLM_MODEL)
+    await llm.start()
+    if drafts:
+        overrides.setdefault("ASSISTANT_LLM_URL", llm.base_url)
+        overrides.setdefault("ASSISTANT_LLM_MODEL", LLM_MODEL)
+        overrides.setdefault("ASSISTANT_LLM_API_KEY", LLM_API_KEY)
     if socket_mode:
         overrides.setdefault("SLACK_APP_TOKEN", APP_TOKEN)
     app = Assistant(
@@ -291,7 +308,7 @@ async def sandbox(
     try:
         await app.start()
         slack.events_url = f"http://127.0.0.1:{app.port}/slack/events"
-        world = Sandbox(slack, mastodon, app, http, data_dir, bluesky, x)
+        world = Sandbox(slack, mastodon, app, http, data_dir, bluesky, x, llm=llm)
         yield world
     finally:
         await slack.drain()
@@ -303,3 +320,4 @@ async def sandbox(
         await mastodon.stop()
         await bluesky.stop()
         await x.stop()
+        await llm.stop()

@@ -148,6 +148,22 @@ class SlackGateway:
             for m in data.get("messages", [])
         )
 
+    async def find_in_thread(
+        self, channel: str, thread_ts: str, metadata: dict[str, Any]
+    ) -> str | None:
+        """The ts of the bot's message carrying ``metadata`` in that thread, if any."""
+        data = await self._call(
+            "conversations.replies",
+            channel=channel,
+            ts=thread_ts,
+            include_all_metadata=True,
+            limit=200,
+        )
+        for m in data.get("messages", []):
+            if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
+                return str(m["ts"])
+        return None
+
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
 

@@ -26,7 +26,9 @@ JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state (id: cas
 JOB_PUBLISH = "publish"  # publish the approved reply: the outbox (id: case id)
 JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
 JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
-CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA})
+JOB_DRAFTS = "drafts"  # ask the LLM for drafts, post them as proposals (id: case id)
+JOB_PROPOSE_PAST = "pastprop"  # post a remembered reply as a proposal (id: case id.entry)
+CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA, JOB_DRAFTS})
 
 
 def shard_of(ident: str) -> int:
@@ -144,3 +146,28 @@ def token(name: str) -> str:
 def reads(name: str, month: str) -> str:
     """STRING counter: posts read from a network account in a month (``YYYY-MM``), for budgets."""
     return f"{PREFIX}:reads:{name}:{month}"
+
+
+# -- reply memory: one hash tag per language, {mem.<lang>} ----------------------------------
+# A lookup reads one language's postings in one round trip, so a language's keys share a slot
+# (Cluster spreads the languages). Every key has the retention TTL, refreshed when written.
+
+
+def memory_entries(lang: str) -> str:
+    """ZSET: remembered replies of a language (member: case id, score: remembered at, ms)."""
+    return f"{PREFIX}:{{mem.{lang}}}:entries"
+
+
+def memory_entry(lang: str, case_id: str) -> str:
+    """HASH: one remembered reply (mention, reply, terms, norm, platform, url, at)."""
+    return f"{PREFIX}:{{mem.{lang}}}:entry:{case_id}"
+
+
+def memory_term(lang: str, term: str) -> str:
+    """ZSET postings of a term: the most recent entries (case ids) that contain it."""
+    return f"{PREFIX}:{{mem.{lang}}}:term:{term}"
+
+
+def memory_claim(case_id: str, what: str) -> str:
+    """STRING marker in the case's slot: a suggestion proposed or a draft posted (once)."""
+    return f"{PREFIX}:{{{case_id}}}:once:{what}"

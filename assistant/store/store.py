@@ -29,6 +29,7 @@ from redis.exceptions import NoScriptError
 
 from assistant.models import Case, CaseStatus
 from assistant.store import keys
+from assistant.store.memory import MemoryIndex
 
 if TYPE_CHECKING:
     from assistant.metrics import Metrics
@@ -124,6 +125,7 @@ class Store:
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
         self._claim_turn = 0
+        self.memory = MemoryIndex(redis, retention_seconds=retention_seconds)
         for name in (
             "open_case",
             "proposal",
@@ -253,6 +255,7 @@ class Store:
             card_attempts=int(raw.get("card_attempts", 0)),
             failure=raw.get("failure"),
             publish_ref=raw.get("publish_ref"),
+            suggestions=json.loads(raw["suggestions"]) if "suggestions" in raw else None,
         )
         return Case.model_validate(fields)
 
