@@ -26,6 +26,44 @@ from assistant.scoring.normalize import USER, normalize, squeeze, strip_plural
 MAX_TERMS = 48  # terms kept from one mention (the longest texts are cut, not the index)
 MIN_SIMILARITY = 0.2  # below this, a past mention is not shown as similar
 _LANG = re.compile(r"^[a-z]{2,8}$")
+_IGNORED = STOP_WORDS | frozenset(
+    [
+        "en",
+        "par",
+        "sans",
+        "sous",
+        "entre",
+        "comme",
+        "alors",
+        "aussi",
+        "meme",
+        "tout",
+        "tous",
+        "toute",
+        "toutes",
+        "si",
+        "lui",
+        "etre",
+        "avoir",
+        "ete",
+        "fois",
+        "vraiment",
+        "encore",
+        "from",
+        "by",
+        "about",
+        "there",
+        "here",
+        "than",
+        "then",
+        "if",
+        "re",
+        "ve",
+        "ll",
+        "via",
+        "really",
+    ]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +94,29 @@ def terms(text: str, declared_lang: str | None = None) -> Terms:
     surface: dict[str, str] = {}
     for token in tokens:
         word = token.strip("*")
-        if len(word) < 2 or word == USER or word in STOP_WORDS:
+        if len(word) < 2 or word == USER or word in _IGNORED:
             continue
         key = squeeze(word)
         key = strip_plural(key) or key
-        if len(key) < 2 or key in STOP_WORDS:
+        if len(key) < 2 or key in _IGNORED:
             continue
         surface.setdefault(key, word)
         if len(surface) >= MAX_TERMS:
             break
     return Terms(language(text, declared_lang), surface)
+
+
+_WORD = re.compile(r"[\w@$*!|]+")
+
+
+def as_written(text: str, keys: list[str]) -> list[str]:
+    """The words of ``text`` behind ``keys`` as the author wrote them (``réseau``, not the
+    term ``reseau``), for the card; a key found in no single word is shown as is."""
+    written: dict[str, str] = {}
+    for word in _WORD.findall(text[:5000]):
+        for key in terms(word, "und").keys:
+            written.setdefault(key, word.lower())
+    return [written.get(k, k) for k in keys]
 
 
 def idf(df: int, total: int) -> float:

@@ -163,6 +163,11 @@ def memory_entry(lang: str, case_id: str) -> str:
     return f"{PREFIX}:{{mem.{lang}}}:entry:{case_id}"
 
 
+def memory_norms(lang: str) -> str:
+    """HASH: each remembered entry's vector norm (case id -> float), read for every candidate."""
+    return f"{PREFIX}:{{mem.{lang}}}:norms"
+
+
 def memory_term(lang: str, term: str) -> str:
     """ZSET postings of a term: the most recent entries (case ids) that contain it."""
     return f"{PREFIX}:{{mem.{lang}}}:term:{term}"

@@ -1,10 +1,15 @@
 """Reply memory in Redis: remembered replies and an inverted index of their mentions' terms.
 
-Keys (keys.memory_*) share one hash tag per language, ``{mem.<lang>}``: a lookup reads one
-language's postings in one pipelined round trip, then the few best candidates in a second.
-Each term's postings keep the POSTINGS_MAX most recent entries, so a lookup reads a bounded
-amount whatever the memory's size; every key has the retention TTL, refreshed when written,
-and entries older than the retention leave the index when a reply is remembered.
+Keys (keys.memory_*) share one hash tag per language, ``{mem.<lang>}``. A lookup is three
+round trips, each bounded whatever the memory's size: the query terms' frequencies (their
+weights); memory_lookup.lua, which takes the entries sharing a distinctive term as candidates
+(the most recent of each), adds the common terms they share and returns the best exact
+cosines; then the few best entries.
+A term's postings hold every entry that has it (their size is the term's document frequency),
+but a lookup reads only the POSTINGS_MAX most recent of each, so it reads a bounded amount
+whatever the memory's size. Every key has the retention TTL, refreshed when written, and
+entries older than the retention leave the postings written to (and the entry list) when a
+reply is remembered.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any, cast
 
 from assistant import similarity
@@ -21,8 +27,10 @@ from assistant.store import keys
 if TYPE_CHECKING:
     from assistant.store.store import RedisClient
 
-POSTINGS_MAX = 400  # most recent entries kept per term
-CANDIDATES = 24  # entries read in full and scored exactly
+POSTINGS_MAX = 500  # most recent entries of a distinctive term read by a lookup
+RARE_FRACTION = 0.05  # a term in more entries than this (and RARE_MIN) is common: it adds to
+RARE_MIN = 50  # the similarity of the candidates the distinctive terms found, brings none
+CANDIDATES_MAX = 500  # candidates whose exact similarity is computed
 MENTION_MAX = 1000  # characters of a mention kept with its reply
 REPLY_MAX = 3000
 
@@ -40,6 +48,8 @@ class MemoryIndex:
     def __init__(self, redis: RedisClient, *, retention_seconds: int) -> None:
         self.redis = redis
         self.retention = retention_seconds
+        source = files("assistant.store").joinpath("lua/memory_lookup.lua").read_text()
+        self._lookup = redis.register_script(source)
 
     async def remember(
         self,
@@ -57,7 +67,11 @@ class MemoryIndex:
         code, terms = found.lang, found.keys
         total = int(await self.redis.zcard(keys.memory_entries(code)))
         dfs = await self._dfs(code, terms)
-        weights = {t: similarity.idf(df + 1, total + 1) for t, df in zip(terms, dfs, strict=True)}
+        known = await self.redis.exists(keys.memory_entry(code, case_id))
+        grow = 0 if known else 1
+        weights = {
+            t: similarity.idf(df + grow, total + grow) for t, df in zip(terms, dfs, strict=True)
+        }
         ms = int(now * 1000)
         entry: dict[Any, Any] = {
             "mention": mention[:MENTION_MAX],
@@ -68,16 +82,22 @@ class MemoryIndex:
             "at": str(ms),
         }
         ttl = self.retention
+        cutoff = ms - ttl * 1000
+        gone = cast(list[str], await self.redis.zrangebyscore(keys.memory_entries(code), 0, cutoff))
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(keys.memory_entry(code, case_id), mapping=entry)
         pipe.expire(keys.memory_entry(code, case_id), ttl)
         pipe.zadd(keys.memory_entries(code), {case_id: ms})
-        pipe.zremrangebyscore(keys.memory_entries(code), 0, ms - ttl * 1000)
+        pipe.zremrangebyscore(keys.memory_entries(code), 0, cutoff)
         pipe.expire(keys.memory_entries(code), ttl)
+        if gone:
+            pipe.hdel(keys.memory_norms(code), *gone)
+        pipe.hset(keys.memory_norms(code), case_id, entry["norm"])
+        pipe.expire(keys.memory_norms(code), ttl)
         for term in terms:
             key = keys.memory_term(code, term)
             pipe.zadd(key, {case_id: ms})
-            pipe.zremrangebyrank(key, 0, -POSTINGS_MAX - 1)
+            pipe.zremrangebyscore(key, 0, cutoff)
             pipe.expire(key, ttl)
         await pipe.execute()
         return code
@@ -105,28 +125,46 @@ class MemoryIndex:
         code, terms = found.lang, found.keys
         if not terms or limit <= 0:
             return []
+        # 1. how many entries have each term (its weight)
         pipe = self.redis.pipeline(transaction=False)
         pipe.zcard(keys.memory_entries(code))
         for term in terms:
             pipe.zcard(keys.memory_term(code, term))
-            pipe.zrevrange(keys.memory_term(code, term), 0, POSTINGS_MAX - 1)
-        answers: list[Any] = await pipe.execute()
-        total = int(answers[0])
-        weights: dict[str, float] = {}
-        rough: dict[str, float] = {}
-        for i, term in enumerate(terms):
-            df, posting = int(answers[1 + 2 * i]), cast(list[str], answers[2 + 2 * i])
-            if df == 0:
-                weights[term] = similarity.idf(0, total)
-                continue
-            weights[term] = w = similarity.idf(df, total)
-            for member in posting:
-                rough[member] = rough.get(member, 0.0) + w * w
-        rough.pop(exclude, None)
-        if not rough:
+        counts = [int(n) for n in await pipe.execute()]
+        total, dfs = counts[0], dict(zip(terms, counts[1:], strict=True))
+        weights = {t: similarity.idf(dfs[t], total) for t in terms}
+        present = sorted((t for t in terms if dfs[t]), key=lambda t: dfs[t])
+        if not present:
             return []
+        # 2. in Redis (memory_lookup.lua): candidates are the entries sharing a distinctive
+        # term (the most recent of each); common terms add to their similarity
+        rare_max = max(RARE_MIN, int(total * RARE_FRACTION))
+        rare = [t for t in present if dfs[t] <= rare_max] or present[:2]
+        common = [t for t in present if t not in rare]
         qnorm = similarity.norm(weights, terms)
-        best = sorted(rough, key=lambda m: -rough[m])[:CANDIDATES]
+        flat = cast(
+            list[str],
+            await self._lookup(
+                keys=[
+                    keys.memory_norms(code),
+                    *(keys.memory_term(code, t) for t in rare + common),
+                ],
+                args=[
+                    len(rare),
+                    POSTINGS_MAX,
+                    CANDIDATES_MAX,
+                    repr(qnorm),
+                    repr(min_similarity),
+                    limit + 2,  # a spare or two in case one expired meanwhile
+                    exclude,
+                    *(repr(weights[t] ** 2) for t in rare + common),
+                ],
+            ),
+        )
+        cosine = {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
+        best = list(cosine)  # best first
+        if not best:
+            return []
         pipe = self.redis.pipeline(transaction=False)
         for member in best:
             pipe.hgetall(keys.memory_entry(code, member))
@@ -147,7 +185,7 @@ class MemoryIndex:
                     mention=row.get("mention", ""),
                     reply=row.get("reply", ""),
                     similarity=round(sim, 3),
-                    shared=[found.surface[k] for k in shared[:6]],
+                    shared=similarity.as_written(text, shared[:6]),
                 )
             )
         scored.sort(key=lambda s: -s.similarity)
