@@ -136,17 +136,7 @@ class SlackGateway:
 
     async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
         """Whether the bot already posted a message carrying ``metadata`` in that thread."""
-        data = await self._call(
-            "conversations.replies",
-            channel=channel,
-            ts=thread_ts,
-            include_all_metadata=True,
-            limit=200,
-        )
-        return any(
-            m.get("metadata") == metadata and m.get("user") == self.bot_user_id
-            for m in data.get("messages", [])
-        )
+        return await self.find_in_thread(channel, thread_ts, metadata) is not None
 
     async def find_in_thread(
         self, channel: str, thread_ts: str, metadata: dict[str, Any]

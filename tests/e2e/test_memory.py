@@ -119,3 +119,22 @@ async def test_a_suggestion_is_refused_once_the_case_is_settled(world: Sandbox) 
         lambda: any("already settled" in e.text for e in world.slack.ephemerals if e.user == DAVE),
         what="the clicker told",
     )
+
+
+async def test_a_malformed_click_is_refused_with_400_and_changes_nothing(world: Sandbox) -> None:
+    from urllib.parse import urlencode
+
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "<!channel>"},
+        "container": {"channel_id": CHANNEL, "message_ts": "1.2"},
+        "actions": [{"action_id": PROPOSE_ACTION, "value": "{}"}],
+        "team": {"id": "T1"},
+        "api_app_id": "A1",
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    answer = await world.slack.deliver_raw(
+        body, {"Content-Type": "application/x-www-form-urlencoded"}, sign=True
+    )
+    assert answer.status == 400, answer.body
+    assert "user" in answer.body
