@@ -82,8 +82,8 @@ class Publisher:
             case_id, "published", self.clock(), detail=posted.url, status_id=posted.id
         ):
             log.info("published: %s", posted.url)
-            await self._remember(case)
             await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
+            await self._remember(case)
 
     async def _remember(self, case: Case) -> None:
         if self.memory is None or case.approved_text is None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import random
 import statistics
@@ -152,7 +153,11 @@ async def main(entries: int, lookups: int) -> None:
             index = MemoryIndex(redis, retention_seconds=30 * 86400)
             took = await fill(index, entries, rng, vocab)
             sizes = {lang: await index.size(lang) for lang in ("fr", "en")}
-            print(f"Python {platform.python_version()} on {platform.machine()}, embedded Redis")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(
+                f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} "
+                f"CPUs (load average {load}), embedded Redis"
+            )
             print(
                 f"remembered {entries} replies in {took:.1f} s "
                 f"({entries / took:.0f}/s; fr {sizes['fr']}, en {sizes['en']})"

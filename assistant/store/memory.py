@@ -27,10 +27,10 @@ from assistant.store import keys
 if TYPE_CHECKING:
     from assistant.store.store import RedisClient
 
-POSTINGS_MAX = 500  # most recent entries of a distinctive term read by a lookup
+POSTINGS_MAX = 400  # most recent entries of a distinctive term read by a lookup
 RARE_FRACTION = 0.05  # a term in more entries than this (and RARE_MIN) is common: it adds to
 RARE_MIN = 50  # the similarity of the candidates the distinctive terms found, brings none
-CANDIDATES_MAX = 500  # candidates whose exact similarity is computed
+CANDIDATES_MAX = 400  # candidates whose exact similarity is computed
 MENTION_MAX = 1000  # characters of a mention kept with its reply
 REPLY_MAX = 3000
 
