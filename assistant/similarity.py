@@ -109,14 +109,14 @@ def terms(text: str, declared_lang: str | None = None) -> Terms:
 _WORD = re.compile(r"[\w@$*!|]+")
 
 
-def as_written(text: str, keys: list[str]) -> list[str]:
-    """The words of ``text`` behind ``keys`` as the author wrote them (``réseau``, not the
-    term ``reseau``), for the card; a key found in no single word is shown as is."""
+def as_written(text: str) -> dict[str, str]:
+    """Each term of ``text`` -> the word behind it as the author wrote it (``réseau``, not the
+    term ``reseau``), for the card."""
     written: dict[str, str] = {}
     for word in _WORD.findall(text[:5000]):
         for key in terms(word, "und").keys:
             written.setdefault(key, word.lower())
-    return [written.get(k, k) for k in keys]
+    return written
 
 
 def idf(df: int, total: int) -> float:

@@ -170,6 +170,7 @@ class MemoryIndex:
             pipe.hgetall(keys.memory_entry(code, member))
         rows = cast(list[dict[str, str]], await pipe.execute())
         scored: list[Suggestion] = []
+        written = similarity.as_written(text)
         for member, row in zip(best, rows, strict=True):
             if not row or "terms" not in row:
                 continue  # expired since the postings were read
@@ -185,7 +186,7 @@ class MemoryIndex:
                     mention=row.get("mention", ""),
                     reply=row.get("reply", ""),
                     similarity=round(sim, 3),
-                    shared=similarity.as_written(text, shared[:6]),
+                    shared=[written.get(k, k) for k in shared[:6]],
                 )
             )
         scored.sort(key=lambda s: -s.similarity)

@@ -33,28 +33,45 @@ for i = 1, r do
     end
   end
 end
-table.sort(members, function(a, b) return dots[a] > dots[b] end)
+-- the candidates: the `cap` members with the most distinctive weight (ties: most recent first)
+local n = #members
+local threshold = -1
+if n > cap then
+  local values = {}
+  for j = 1, n do values[j] = dots[members[j]] end
+  table.sort(values)  -- numbers only: C comparisons
+  threshold = values[n - cap + 1]
+end
 local scored = {}
-for j = 1, math.min(#members, cap) do
+local taken = 0
+for j = 1, n do
   local m = members[j]
   local dot = dots[m]
-  for i = r + 1, #KEYS - 1 do
-    if redis.call('ZSCORE', KEYS[1 + i], m) then
-      dot = dot + tonumber(ARGV[7 + i])
+  if dot >= threshold and taken < cap then
+    taken = taken + 1
+    for i = r + 1, #KEYS - 1 do
+      if redis.call('ZSCORE', KEYS[1 + i], m) then
+        dot = dot + tonumber(ARGV[7 + i])
+      end
     end
-  end
-  local norm = tonumber(redis.call('HGET', KEYS[1], m) or '0') or 0
-  if norm > 0 then
-    local sim = dot / (qnorm * norm)
-    if sim >= minsim then
-      scored[#scored + 1] = {m, sim}
+    local norm = tonumber(redis.call('HGET', KEYS[1], m) or '0') or 0
+    if norm > 0 then
+      local sim = dot / (qnorm * norm)
+      if sim >= minsim then
+        scored[#scored + 1] = {m, sim}
+      end
     end
   end
 end
-table.sort(scored, function(a, b) return a[2] > b[2] end)
+-- the best `limit`, best first (a few passes: limit is small)
 local out = {}
-for j = 1, math.min(#scored, limit) do
-  out[#out + 1] = scored[j][1]
-  out[#out + 1] = string.format('%.6f', scored[j][2])
+for _ = 1, math.min(#scored, limit) do
+  local best = nil
+  for j = 1, #scored do
+    if scored[j] and (best == nil or scored[j][2] > scored[best][2]) then best = j end
+  end
+  out[#out + 1] = scored[best][1]
+  out[#out + 1] = string.format('%.6f', scored[best][2])
+  scored[best] = false
 end
 return out
