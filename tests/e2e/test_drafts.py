@@ -4,6 +4,7 @@ an endpoint that fails, times out or cannot be reached means no drafts and one l
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -121,3 +122,15 @@ async def test_nothing_leaves_the_machine_without_the_setting(world: Sandbox) ->
     await react(world, MAX, ts)
     await published(world, case)
     assert world.llm.requests == [] and drafts(world, case) == []
+
+
+async def test_a_hostile_draft_stays_inert_in_slack(make_world: SandboxFactory) -> None:
+    async with make_world(drafts=True) as world:
+        world.llm.answer_with('{"replies": ["<!channel> merci <https://evil.example|ici> &"]}')
+        case = await open_case(world, FR)
+        (message,) = await world.wait_for(lambda: drafts(world, case), what="the draft")
+        shown = message.text + json.dumps(message.blocks)  # type: ignore[attr-defined]
+        assert "<!channel>" not in shown and "<https://evil" not in shown
+        assert "&lt;!channel&gt;" in message.text  # type: ignore[attr-defined]
+        prop = await world.app.store.get_proposal(case.case_id, message.ts)  # type: ignore[attr-defined]
+        assert prop is not None and prop.text == "<!channel> merci <https://evil.example|ici> &"

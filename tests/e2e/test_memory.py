@@ -9,6 +9,7 @@ import json
 from assistant.memory_blocks import PROPOSE_ACTION
 from assistant.models import Case
 from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, DAVE, MAX, Sandbox
+from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react
 
 FIRST = "Bande de connards, votre réseau est encore en panne <!channel> <@UMAX>"
@@ -138,3 +139,10 @@ async def test_a_malformed_click_is_refused_with_400_and_changes_nothing(world: 
     )
     assert answer.status == 400, answer.body
     assert "user" in answer.body
+
+
+async def test_suggestions_can_be_turned_off(make_world: SandboxFactory) -> None:
+    async with make_world(ASSISTANT_MEMORY_SUGGESTIONS=0) as world:
+        await remember_one(world)  # still remembered
+        case = await open_case(world, SIMILAR)
+        assert suggestion_sections(world, case) == [] and not case.suggestions
