@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_votes.py
 	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_surge.py
+	$(BIN)/python bench/bench_memory.py
 
 clean:
 	rm -rf $(VENV) .assistant .pytest_cache .mypy_cache .ruff_cache

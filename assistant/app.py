@@ -25,9 +25,11 @@ import handlers.actions
 import handlers.events
 from assistant.background import Background
 from assistant.cases import CaseService, PostCard, UpdateCard
+from assistant.drafts import Drafter
 from assistant.edge import MAX_SLACK_BODY, slack_events_route
 from assistant.escalation import Escalator, Pager
 from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
+from assistant.memory import ProposePast, ReplyMemory
 from assistant.metrics import Metrics
 from assistant.networks import build_networks
 from assistant.publishing import Publisher
@@ -133,11 +135,18 @@ class Assistant:
         self.ingest = self.metrics.counted_ingest(self.cases.ingest)
         sweeper = Sweeper(self.store)
         digest = WeeklyDigest(s, self.store, self.slack)
+        self.memory = ReplyMemory(s, self.store, self.slack, on_due=self.jobs.wake)
+        self.cases.memory = self.memory
+        publisher = Publisher(s, self.store, self.slack, self.networks)
+        publisher.memory = self.memory
+        if s.drafts_enabled:  # nothing leaves the machine unless ASSISTANT_LLM_URL is set
+            job_handlers[keys.JOB_DRAFTS] = Drafter(s, self.memory, self._session)
         job_handlers.update(
             {
                 keys.JOB_POST_CARD: CaseJob(PostCard(self.cases, pager)),
                 keys.JOB_UPDATE_CARD: CaseJob(UpdateCard(self.cases, pager)),
-                keys.JOB_PUBLISH: CaseJob(Publisher(s, self.store, self.slack, self.networks)),
+                keys.JOB_PUBLISH: CaseJob(publisher),
+                keys.JOB_PROPOSE_PAST: ProposePast(self.memory),
                 keys.JOB_SLA: CaseJob(Escalator(s, self.store, self.slack, pager)),
                 keys.JOB_SWEEP: sweeper,
                 keys.JOB_DIGEST: digest,
@@ -166,6 +175,7 @@ class Assistant:
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
         handlers.actions.register_surge(self.bolt, self.surges)
+        handlers.actions.register_memory(self.bolt, self.memory, tell=self._tell)
         handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
 
         self.jobs.start()
@@ -244,6 +254,9 @@ class Assistant:
             ),
             name="ephemeral",
         )
+
+    def _tell(self, channel: str, user: str, text: str, thread_ts: str | None) -> None:
+        self.background.spawn(self.slack.ephemeral(channel, user, text, thread_ts), name="tell")
 
     async def stop(self) -> None:
         """Drain: refuse new work, finish in-flight jobs and tasks, close shared resources."""

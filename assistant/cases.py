@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from assistant import blocks
+from assistant import blocks, memory_blocks
 from assistant.escalation import CRITICAL, Pager
 from assistant.logs import bound_case
 from assistant.models import Case, CaseScore, Mention
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
-from assistant.store import Store
+from assistant.store import Store, keys
 
 if TYPE_CHECKING:
+    from assistant.memory import ReplyMemory
     from assistant.scoring import Assessment, Scorer
     from assistant.scoring.moderation import Moderation, SecondOpinion
     from assistant.surge import SurgeService
@@ -57,6 +58,7 @@ class CaseService:
         self.clock = clock
         self.moderation = moderation
         self.surges: SurgeService | None = None  # set by the composition root
+        self.memory: ReplyMemory | None = None  # reply memory: suggestions on the card
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
@@ -136,6 +138,12 @@ class CaseService:
         return opinion.flagged, str(assessment.severity), opinion
 
     def render(self, case: Case) -> tuple[str, list[blocks.Block]]:
+        text, card = self._card(case)
+        if case.suggestions:  # before the divider and the status, which stay last
+            card = card[:-2] + memory_blocks.suggestion_blocks(case) + card[-2:]
+        return text, card[: blocks.MAX_BLOCKS]
+
+    def _card(self, case: Case) -> tuple[str, list[blocks.Block]]:
         return blocks.case_card(
             case,
             approvals_required=self.settings.ASSISTANT_APPROVALS_REQUIRED,
@@ -179,6 +187,8 @@ class PostCard:
             if ts is not None:
                 log.info("the card of an earlier attempt was found: %s", ts)
         if ts is None:
+            if self.cases.memory is not None:  # looked up once, kept with the case
+                case = await self.cases.memory.with_suggestions(case)
             text, card = self.cases.render(case)
             # the attempt is counted once the channel's limiter let the call go
             ts = await slack.post(
@@ -190,7 +200,10 @@ class PostCard:
                     case_id, "card_attempts", now=self.cases.clock()
                 ),
             )
-        await store.card_posted(case_id, case.channel, ts, self.cases.clock())
+        now = self.cases.clock()
+        await store.card_posted(case_id, case.channel, ts, now)
+        if self.cases.settings.drafts_enabled:  # the drafts go in the card's thread
+            await store.enqueue(keys.JOB_DRAFTS, case_id, now)
 
     async def give_up(self, case_id: str, reason: str) -> None:
         log.error("the card could not be posted: %s", reason)

@@ -36,6 +36,7 @@ from assistant.sandbox import (
 )
 
 DEMO_DIR = Path(".assistant/demo")
+BRAND_VOICE = "Vouvoiement, humour léger, jamais de sarcasme ; on propose toujours une solution."
 SLA_SECONDS = 4
 POLL_SECONDS = 0.2
 NAMES = {
@@ -168,6 +169,57 @@ async def play(world: Sandbox, tl: Timeline) -> str:
 
     await _hostile_edges(world, tl)
     return str(reply.url)
+
+
+async def play_memory(world: Sandbox, tl: Timeline) -> str:
+    """Reply memory and drafts: a mention like case 1's gets Bob's reply suggested, two
+    drafts from the LLM emulator, and Carol proposes the past reply with one click."""
+    from assistant.memory_blocks import PROPOSE_ACTION
+
+    slack, mastodon = world.slack, world.mastodon
+    tl.section("9. Reply memory and drafts")
+    insult = "encore sans réseau depuis ce matin, bande de connards"
+    notification = mastodon.add_mention("rechute@mastodon.social", insult, followers=300)
+    _, answer = await world.ingest(webhook_body(notification))
+    tl.say("@rechute (Mastodon)", f"« {insult} »")
+    case = await _step(world, lambda: _card(world, str(answer["case"])), "the memory card")
+    if not case.suggestions:
+        raise DemoFailed("no past reply suggested for a mention like case 1's")
+    best = case.suggestions[0]
+    tl.say(
+        "assistant",
+        f"card suggests a past reply ({round(best.similarity * 100)} % similar, shared words: "
+        f"{', '.join(best.shared)}): « {best.reply[:60]}… »",
+    )
+
+    def drafts() -> list[Any]:
+        found = [m for m in slack.thread(CHANNEL, case.card_ts)[1:] if "by the assistant" in m.text]
+        return found if len(found) == 2 else []
+
+    for message in await _step(world, drafts, "two drafts in the thread"):
+        prop = await world.app.store.get_proposal(case.case_id, message.ts)
+        if prop is None or prop.user != world.app.slack.bot_user_id:
+            raise DemoFailed("a draft is not the assistant's proposal")
+        tl.say("assistant", f"draft (LLM emulator, in French, a proposal): « {prop.text[:60]}… »")
+    await slack.click_button(CAROL, CHANNEL, str(case.card_ts), PROPOSE_ACTION)
+    tl.say("Carol", "clicks « Propose this » on the suggestion")
+
+    def carols() -> str | None:
+        for m in slack.thread(CHANNEL, case.card_ts)[1:]:
+            if f"Proposal by <@{CAROL}>" in m.text:
+                return m.ts
+        return None
+
+    ts = await _step(world, carols, "Carol's proposal in the thread")
+    tl.say("assistant", "posts it in the thread as Carol's proposal (her own vote won't count)")
+    await _react(world, tl, CAROL, ts, "white_check_mark", "on her own proposal — does not count")
+    await _react(world, tl, BOB, ts, "white_check_mark", "approves (1 of 2)")
+    await _react(world, tl, MAX, ts, "white_check_mark", "approves (2 of 2, a manager)")
+    done = await _step(world, lambda: _published(world, case.case_id), "the past reply published")
+    if done.approved_text != best.reply:
+        raise DemoFailed("the published text is not the suggested reply")
+    tl.say("Mastodon", f"the remembered reply is published again: {done.published_url}")
+    return str(done.published_url)
 
 
 # 290 characters: within Bluesky's 300 graphemes, over X's 280 weighted characters.
@@ -396,6 +448,14 @@ def _escalation(world: Sandbox, card_ts: str) -> str | None:
     return None
 
 
+def _brand_voice_file(data_dir: Path) -> Path:
+    """The demo team's brand voice (ASSISTANT_BRAND_VOICE_FILE), given to the drafts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    voice = data_dir / "brand-voice.txt"
+    voice.write_text(BRAND_VOICE, encoding="utf-8")
+    return voice
+
+
 async def run_demo(data_dir: Path = DEMO_DIR) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -404,9 +464,12 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
         "and X emulators"
     )
     tl = Timeline()
+    voice = _brand_voice_file(data_dir)
     try:
         async with sandbox(
             data_dir,
+            drafts=True,  # the LLM emulator: nothing leaves the machine
+            ASSISTANT_BRAND_VOICE_FILE=voice,
             ASSISTANT_SLA_SECONDS=SLA_SECONDS,
             BLUESKY_POLL_SECONDS=POLL_SECONDS,
             X_POLL_SECONDS=POLL_SECONDS,
@@ -418,6 +481,7 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
                 for number, platform in enumerate(("bluesky", "x"), start=7)
             ]
             await play_learning(world, tl, data_dir)
+            remembered = await play_memory(world, tl)
         tl.section("Surge: a crowd at Slack's rate limit")
         async with sandbox(data_dir / "surge", **SURGE_SETTINGS) as world:
             await play_surge(world, tl)
@@ -425,6 +489,7 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
         print(f"\nDEMO FAILED: {exc}", file=sys.stderr)
         return 1
     print()
+    print(f"Published reply (from the reply memory): {remembered}")
     for other in others:
         print(f"Published reply: {other}")
     print(f"Published reply: {url}")

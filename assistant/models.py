@@ -83,6 +83,21 @@ class CaseScore(BaseModel):
     """What the optional moderation service said, e.g. ``second opinion: flagged (hate 0.91)``."""
 
 
+class Suggestion(BaseModel):
+    """A past reply suggested on a card: the mention it answered and why it is similar."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entry: str
+    """The remembered entry: the id of the case whose reply it was."""
+    lang: str
+    mention: str
+    reply: str
+    similarity: float = Field(ge=0.0, le=1.0)
+    shared: list[str] = Field(default_factory=list)
+    """The shared words (as written in the new mention), weightiest first."""
+
+
 class Case(BaseModel):
     """A case as stored in Redis and rendered on its Slack card."""
 
@@ -114,3 +129,6 @@ class Case(BaseModel):
     """On-call messages started, likewise (the thread is checked before posting again)."""
     card_attempts: int = 0
     """Card posts started, likewise (the channel is checked for the card's metadata first)."""
+    suggestions: list[Suggestion] | None = None
+    """Past replies to similar mentions (reply memory), looked up once before the card is
+    posted; None until then."""

@@ -145,6 +145,10 @@ class _Action(_Model):
     value: Annotated[Str, Field(min_length=1, max_length=2000)]
 
 
+class _Container(_Model):
+    message_ts: Annotated[Str, Field(min_length=1, max_length=32)] | None = None
+
+
 class ButtonClick(_Model):
     """A ``block_actions`` payload of one button click (the fields a listener uses)."""
 
@@ -152,6 +156,7 @@ class ButtonClick(_Model):
     user: _ActionUser
     channel: _ActionChannel
     actions: Annotated[list[_Action], Field(min_length=1, max_length=1)]
+    container: _Container = _Container()
 
     @property
     def value(self) -> str:

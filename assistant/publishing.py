@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from assistant import blocks
 from assistant.errors import PublishError, SlackError
@@ -25,6 +26,9 @@ from assistant.networks.base import Network
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store
+
+if TYPE_CHECKING:
+    from assistant.memory import ReplyMemory
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ class Publisher:
         self.slack = slack
         self.networks = networks
         self.clock = clock
+        self.memory: ReplyMemory | None = None  # published replies are remembered there
 
     async def run(self, case_id: str) -> None:
         case = await self.store.get_case(case_id)
@@ -78,6 +83,15 @@ class Publisher:
         ):
             log.info("published: %s", posted.url)
             await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
+            await self._remember(case)
+
+    async def _remember(self, case: Case) -> None:
+        if self.memory is None or case.approved_text is None:
+            return
+        try:
+            await self.memory.remember(case, case.approved_text)
+        except Exception as exc:  # the reply is out: a memory miss must not retry the job
+            log.warning("the published reply was not remembered: %s", exc)
 
     async def give_up(self, case_id: str, reason: str) -> None:
         case = await self.store.get_case(case_id)

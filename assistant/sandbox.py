@@ -19,6 +19,7 @@ import aiohttp
 
 from assistant.app import Assistant
 from assistant.emulators.bluesky import BlueskyEmulator
+from assistant.emulators.llm import LLMEmulator
 from assistant.emulators.mastodon import MastodonEmulator
 from assistant.emulators.moderation import ModerationEmulator
 from assistant.emulators.slack import EmulatedUser, SlackEmulator
@@ -41,6 +42,8 @@ X_CLIENT_ID = "sandbox-x-client"
 X_CLIENT_SECRET = "sandbox-x-secret"
 X_FIRST_REFRESH_TOKEN = "sandbox-x-first-refresh-token"
 MODERATION_KEY = "sandbox-moderation-key"
+LLM_API_KEY = "sandbox-llm-key"
+LLM_MODEL = "sandbox-model"
 MANAGER_GROUP = "SMANAGERS"
 ONCALL_GROUP = "SONCALL"
 
@@ -183,6 +186,8 @@ class Sandbox:
     x: XEmulator
     replicas: list[Assistant] = field(default_factory=list)
     moderation: ModerationEmulator | None = None
+    llm: LLMEmulator = field(default_factory=LLMEmulator)
+    """The chat completions endpoint; the app uses it only with ``sandbox(drafts=True)``."""
 
     @property
     def settings(self) -> Settings:
@@ -277,10 +282,12 @@ async def sandbox(
     redis_url: str | None = None,
     socket_mode: bool = False,
     moderation: bool = False,
+    drafts: bool = False,
     **overrides: Any,
 ) -> AsyncIterator[Sandbox]:
     """Start the emulators and the assistant; stop everything on exit. ``moderation=True``
-    also starts the moderation emulator and points ASSISTANT_MODERATION_URL at it.
+    also starts the moderation emulator and points ASSISTANT_MODERATION_URL at it; ``drafts``
+    points ASSISTANT_LLM_* at the LLM emulator (else nothing calls it).
 
     The Slack emulator rate-limits nothing unless asked (``post_rate_limit``), so neither does
     the app by default here (50 posts a second per channel), and surges are off (threshold 0):
@@ -303,6 +310,12 @@ async def sandbox(
     await mastodon.start()
     await bluesky.start()
     await x.start()
+    llm = LLMEmulator(api_key=LLM_API_KEY, model=LLM_MODEL)
+    await llm.start()
+    if drafts:
+        overrides.setdefault("ASSISTANT_LLM_URL", llm.base_url)
+        overrides.setdefault("ASSISTANT_LLM_MODEL", LLM_MODEL)
+        overrides.setdefault("ASSISTANT_LLM_API_KEY", LLM_API_KEY)
     if socket_mode:
         overrides.setdefault("SLACK_APP_TOKEN", APP_TOKEN)
     moderator = ModerationEmulator(MODERATION_KEY) if moderation else None
@@ -326,7 +339,9 @@ async def sandbox(
     try:
         await app.start()
         slack.events_url = f"http://127.0.0.1:{app.port}/slack/events"
-        world = Sandbox(slack, mastodon, app, http, data_dir, bluesky, x, moderation=moderator)
+        world = Sandbox(
+            slack, mastodon, app, http, data_dir, bluesky, x, moderation=moderator, llm=llm
+        )
         yield world
     finally:
         await slack.drain()
@@ -340,3 +355,4 @@ async def sandbox(
         await x.stop()
         if moderator is not None:
             await moderator.stop()
+        await llm.stop()

@@ -73,6 +73,12 @@ class Settings(StoreSettings):
     ASSISTANT_SURGE_REFRESH_SECONDS: float = Field(5.0, ge=0.5)
     ASSISTANT_LOG_LEVEL: str = "INFO"
     ASSISTANT_LOG_FORMAT: Literal["text", "json"] = "text"
+    ASSISTANT_MEMORY_SUGGESTIONS: int = Field(3, ge=0, le=3)
+    ASSISTANT_LLM_URL: AnyHttpUrl | None = None
+    ASSISTANT_LLM_MODEL: str | None = Field(None, min_length=1, max_length=200)
+    ASSISTANT_LLM_API_KEY: SecretStr | None = None
+    ASSISTANT_LLM_TIMEOUT_SECONDS: float = Field(20, gt=0, le=120)
+    ASSISTANT_BRAND_VOICE_FILE: Path | None = None
     INGEST_SECRET: SecretStr
     MASTODON_BASE_URL: AnyHttpUrl | None = None
     MASTODON_ACCESS_TOKEN: SecretStr | None = None
@@ -117,6 +123,17 @@ class Settings(StoreSettings):
                 raise ValueError(f"{item!r} is not a Slack user ID (U…/W…) or user-group ID (S…)")
         return value
 
+    @field_validator("ASSISTANT_BRAND_VOICE_FILE")
+    @classmethod
+    def _check_voice(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        try:
+            value.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read {str(value)!r} ({type(exc).__name__})") from None
+        return value
+
     @field_validator("ASSISTANT_LOG_LEVEL")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -149,6 +166,15 @@ class Settings(StoreSettings):
                 "set either the OAuth 2.0 (X_CLIENT_ID…) or the OAuth 1.0a "
                 "(X_CONSUMER_KEY…) credentials for X, not both"
             )
+        if (self.ASSISTANT_LLM_URL is None) != (self.ASSISTANT_LLM_MODEL is None):
+            raise ValueError("ASSISTANT_LLM_URL and ASSISTANT_LLM_MODEL must be set together")
+        if (
+            self.ASSISTANT_LLM_URL is not None
+            and self.ASSISTANT_LLM_TIMEOUT_SECONDS >= self.ASSISTANT_JOB_LEASE_SECONDS
+        ):
+            raise ValueError(
+                "ASSISTANT_LLM_TIMEOUT_SECONDS must be below ASSISTANT_JOB_LEASE_SECONDS"
+            )
         if self.ASSISTANT_MANAGER_APPROVALS_REQUIRED > self.ASSISTANT_APPROVALS_REQUIRED:
             raise ValueError(
                 "ASSISTANT_MANAGER_APPROVALS_REQUIRED cannot exceed ASSISTANT_APPROVALS_REQUIRED"
@@ -167,6 +193,10 @@ class Settings(StoreSettings):
     def slack_api_url(self) -> str:
         url = str(self.SLACK_API_URL)
         return url if url.endswith("/") else url + "/"
+
+    @property
+    def drafts_enabled(self) -> bool:
+        return self.ASSISTANT_LLM_URL is not None
 
     @property
     def socket_mode(self) -> bool:

@@ -165,6 +165,12 @@ class SlackGateway:
 
     async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
         """Whether the bot already posted a message carrying ``metadata`` in that thread."""
+        return await self.find_in_thread(channel, thread_ts, metadata) is not None
+
+    async def find_in_thread(
+        self, channel: str, thread_ts: str, metadata: dict[str, Any]
+    ) -> str | None:
+        """The ts of the bot's message carrying ``metadata`` in that thread, if any."""
         data = await self._call(
             "conversations.replies",
             channel=channel,
@@ -172,10 +178,10 @@ class SlackGateway:
             include_all_metadata=True,
             limit=200,
         )
-        return any(
-            m.get("metadata") == metadata and m.get("user") == self.bot_user_id
-            for m in data.get("messages", [])
-        )
+        for m in data.get("messages", []):
+            if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
+                return str(m["ts"])
+        return None
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

@@ -6,7 +6,7 @@ does not depend on it (the lexicon and the model cover both languages at once).
 
 from __future__ import annotations
 
-__all__ = ["detect"]
+__all__ = ["STOP_WORDS", "detect"]
 
 
 def _set(block: str) -> frozenset[str]:
@@ -29,6 +29,9 @@ _EN = _set(
     thanks thank hi hello u ur lol
     """
 )
+
+STOP_WORDS = _FR | _EN
+"""Function words of both languages (no meaning of their own: similarity ignores them)."""
 
 
 def detect(tokens: list[str], raw: str = "") -> str:

@@ -28,10 +28,12 @@ JOB_PUBLISH = "publish"  # publish the approved reply: the outbox (id: case id)
 JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
 JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
 JOB_DIGEST = "digest"  # post the weekly digest (id: the ISO week, e.g. 2026-W48)
-CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA})
 JOB_SURGE_CARD = "surgecard"  # post or refresh a channel's live surge card (id: channel)
 JOB_SURGE_PAGE = "surgepage"  # page on-call once for a surge (id: channel|surge id)
 JOB_SURGE_END = "surgeend"  # end the surge after its quiet period, with a summary (id: channel)
+JOB_DRAFTS = "drafts"  # ask the LLM for drafts, post them as proposals (id: case id)
+JOB_PROPOSE_PAST = "pastprop"  # post a remembered reply as a proposal (id: case id.entry)
+CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA, JOB_DRAFTS})
 
 
 def shard_of(ident: str) -> int:
@@ -224,3 +226,33 @@ def surge_keys(channel: str) -> list[str]:
         surge_samples(channel),
         surge_grouped(channel),
     ]
+
+
+# -- reply memory: one hash tag per language, {mem.<lang>} ----------------------------------
+# A lookup reads one language's postings in one round trip, so a language's keys share a slot
+# (Cluster spreads the languages). Every key has the retention TTL, refreshed when written.
+
+
+def memory_entries(lang: str) -> str:
+    """ZSET: remembered replies of a language (member: case id, score: remembered at, ms)."""
+    return f"{PREFIX}:{{mem.{lang}}}:entries"
+
+
+def memory_entry(lang: str, case_id: str) -> str:
+    """HASH: one remembered reply (mention, reply, terms, norm, platform, url, at)."""
+    return f"{PREFIX}:{{mem.{lang}}}:entry:{case_id}"
+
+
+def memory_norms(lang: str) -> str:
+    """HASH: each remembered entry's vector norm (case id -> float), read for every candidate."""
+    return f"{PREFIX}:{{mem.{lang}}}:norms"
+
+
+def memory_term(lang: str, term: str) -> str:
+    """ZSET postings of a term: the most recent entries (case ids) that contain it."""
+    return f"{PREFIX}:{{mem.{lang}}}:term:{term}"
+
+
+def memory_claim(case_id: str, what: str) -> str:
+    """STRING marker in the case's slot: a suggestion proposed or a draft posted (once)."""
+    return f"{PREFIX}:{{{case_id}}}:once:{what}"

@@ -30,6 +30,7 @@ from redis.exceptions import NoScriptError
 
 from assistant.models import Case, CaseStatus
 from assistant.store import keys
+from assistant.store.memory import MemoryIndex
 
 if TYPE_CHECKING:
     from assistant.metrics import Metrics
@@ -178,6 +179,7 @@ class Store:
         self._claim_turn = 0
         lua = files("assistant.store").joinpath("lua")
         fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
+        self.memory = MemoryIndex(redis, retention_seconds=retention_seconds)
         for name in (
             "audit",
             "open_case",
@@ -430,6 +432,7 @@ class Store:
             card_attempts=int(raw.get("card_attempts", 0)),
             failure=raw.get("failure"),
             publish_ref=raw.get("publish_ref"),
+            suggestions=json.loads(raw["suggestions"]) if "suggestions" in raw else None,
         )
         return Case.model_validate(fields)
 

@@ -52,3 +52,11 @@ async def test_every_subscribed_event_is_acknowledged(world: Sandbox, manifest: 
     for name in events:
         delivery = await world.slack.send_event(sample_event(name, world))
         assert delivery.status == 200, (name, delivery.attempts)
+
+
+@pytest.mark.parametrize("manifest", ["manifest.yaml", "manifest.socket-mode.yaml"])
+def test_interactivity_is_on_for_the_card_buttons(manifest: str) -> None:
+    block = (DEPLOY / manifest).read_text().split("interactivity:", 1)[1]
+    assert re.search(r"^\s+is_enabled: true$", block.split("org_deploy_enabled", 1)[0], re.M)
+    if manifest == "manifest.yaml":  # HTTP mode: buttons are POSTed where events are
+        assert "request_url: https://assistant.example.com/slack/events" in block

@@ -109,3 +109,38 @@ def test_x_takes_one_kind_of_credentials(env: pytest.MonkeyPatch) -> None:
         env.setenv(name, value)
     with pytest.raises(ConfigError, match=r"either the OAuth 2\.0"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"ASSISTANT_LLM_URL": "http://localhost:11434/v1"}, "must be set together"),
+        ({"ASSISTANT_LLM_MODEL": "llama3"}, "must be set together"),
+        ({"ASSISTANT_LLM_URL": "not a url", "ASSISTANT_LLM_MODEL": "m"}, "ASSISTANT_LLM_URL"),
+        ({"ASSISTANT_BRAND_VOICE_FILE": "/nonexistent/voice.txt"}, "ASSISTANT_BRAND_VOICE_FILE"),
+        ({"ASSISTANT_MEMORY_SUGGESTIONS": "4"}, "ASSISTANT_MEMORY_SUGGESTIONS"),
+        (
+            {
+                "ASSISTANT_LLM_URL": "http://localhost:11434/v1",
+                "ASSISTANT_LLM_MODEL": "m",
+                "ASSISTANT_LLM_TIMEOUT_SECONDS": "90",
+            },
+            "below ASSISTANT_JOB_LEASE_SECONDS",
+        ),
+    ],
+)
+def test_bad_drafts_and_memory_settings_fail_in_one_line(
+    env: pytest.MonkeyPatch, values: dict[str, str], expected: str
+) -> None:
+    for name, value in values.items():
+        env.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_drafts_are_off_unless_the_url_is_set(env: pytest.MonkeyPatch, tmp_path: object) -> None:
+    assert not load_settings().drafts_enabled
+    env.setenv("ASSISTANT_LLM_URL", "http://localhost:11434/v1")
+    env.setenv("ASSISTANT_LLM_MODEL", "llama3")
+    assert load_settings().drafts_enabled
