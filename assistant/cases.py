@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -51,6 +51,7 @@ class CaseService:
         self.scorer = scorer
         self.on_due = on_due
         self.clock = clock
+        self.paused: Callable[[], Awaitable[float | None]] | None = None  # /ops pause
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
@@ -87,14 +88,21 @@ class CaseService:
         self.on_due()
         return IngestOutcome("opened", case_id, assessment.score, "hostile mention")
 
-    def render(self, case: Case) -> tuple[str, list[blocks.Block]]:
+    def render(
+        self, case: Case, *, paused_until: float | None = None
+    ) -> tuple[str, list[blocks.Block]]:
         return blocks.case_card(
             case,
             approvals_required=self.settings.ASSISTANT_APPROVALS_REQUIRED,
             manager_approvals_required=self.settings.ASSISTANT_MANAGER_APPROVALS_REQUIRED,
             approve_emoji=APPROVE_EMOJI,
             veto_emoji=VETO_EMOJI,
+            paused_until=paused_until,
         )
+
+    async def paused_until(self) -> float | None:
+        """Until when ``/ops pause`` holds (shown on every card), if it does."""
+        return await self.paused() if self.paused is not None else None
 
 
 def card_metadata(case_id: str) -> dict[str, Any]:
@@ -130,7 +138,7 @@ class PostCard:
             if ts is not None:
                 log.info("the card of an earlier attempt was found: %s", ts)
         if ts is None:
-            text, card = self.cases.render(case)
+            text, card = self.cases.render(case, paused_until=await self.cases.paused_until())
             await store.count_attempt(case_id, "card_attempts")
             ts = await slack.post(case.channel, text, card, metadata=tag)
         await store.card_posted(case_id, case.channel, ts, self.cases.clock())
@@ -153,7 +161,7 @@ class UpdateCard:
         case = await self.cases.store.get_case(case_id)
         if case is None or not case.card_ts:
             return  # the card is not posted yet: it will be posted with the current state
-        text, card = self.cases.render(case)
+        text, card = self.cases.render(case, paused_until=await self.cases.paused_until())
         await self.cases.slack.update(case.channel, case.card_ts, text, card)
 
     async def give_up(self, case_id: str, reason: str) -> None:

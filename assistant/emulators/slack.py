@@ -388,6 +388,7 @@ class SlackEmulator:
         self.deliveries: list[Delivery] = []
         self.interactions: list[Delivery] = []
         self.responses: list[ResponseUrlPost] = []
+        self.homes: dict[str, JSON] = {}  # user -> the Home tab view last published
         self._response_urls: dict[str, _ResponseTarget] = {}
 
         self._faults: dict[str, FaultQueue] = {}
@@ -415,6 +416,7 @@ class SlackEmulator:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "apps.connections.open": self._apps_connections_open,
+            "views.publish": self._views_publish,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -653,6 +655,21 @@ class SlackEmulator:
             raise ValueError("no_reaction")
         self._drop_reaction(msg, name, user)
         return await self._emit(self._reaction_event("reaction_removed", user, msg, name))
+
+    async def open_home(self, user: str) -> Delivery:
+        """A human opens the app's Home tab: an ``app_home_opened`` event."""
+        if user not in self.users:
+            raise ValueError(f"unknown user {user!r}")
+        event: JSON = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": dm_channel(user),
+            "tab": "home",
+            "event_ts": self.new_ts(),
+        }
+        if user in self.homes:
+            event["view"] = {"id": f"V{user[1:]}", "type": "home"}
+        return await self._emit(event)
 
     async def send_event(self, event: JSON) -> Delivery:
         """Deliver an arbitrary ``event`` object (wrapped in a fresh envelope)."""
@@ -1693,6 +1710,22 @@ class SlackEmulator:
             items.append(item)
         page, meta = self._page(items, params, 1000)
         return {"messages": page, **meta}
+
+    async def _views_publish(self, params: dict[str, Any]) -> JSON:
+        """views.publish: a ``home`` view of at most 100 blocks for a known user."""
+        user = str(params.get("user_id") or "")
+        view = _json_param(params.get("view"), "invalid_arguments")
+        if not user:
+            raise SlackError("invalid_arguments")
+        if user not in self.users or self.users[user].is_bot:
+            raise SlackError("user_not_found")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or len(blocks) > 100:
+            raise SlackError("invalid_blocks")
+        self.homes[user] = view
+        return {"view": {"id": f"V{user[1:]}", "type": "home", "blocks": blocks}}
 
     async def _apps_connections_open(self, params: dict[str, Any]) -> JSON:
         ticket = uuid.uuid4().hex

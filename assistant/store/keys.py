@@ -26,6 +26,10 @@ JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state (id: cas
 JOB_PUBLISH = "publish"  # publish the approved reply: the outbox (id: case id)
 JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
 JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
+JOB_PAGE = "page"  # notify the next step of an on-call page's policy (id: page id)
+JOB_PAGE_UPDATE = "pageupd"  # re-render a page's message (acked, resolved) (id: page id)
+JOB_HOME = "home"  # refresh the App Home of recent viewers, coalesced (id: "all")
+JOB_TROUBLE = "trouble"  # look whether Slack or a network keeps failing (id: "watch")
 CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA})
 
 
@@ -144,3 +148,47 @@ def token(name: str) -> str:
 def reads(name: str, month: str) -> str:
     """STRING counter: posts read from a network account in a month (``YYYY-MM``), for budgets."""
     return f"{PREFIX}:reads:{name}:{month}"
+
+
+# -- on-call pages: hash tag {pages} (pages are rare: one slot is no hot spot) ---------------
+
+
+def page(page_id: str) -> str:
+    """HASH: an on-call page (status open/acked/resolved, text, channel, thread_ts, case_id,
+    critical, step, ts, msg_channel, acked_by, acked_at, …)."""
+    return f"{PREFIX}:{{pages}}:page:{page_id}"
+
+
+def open_pages() -> str:
+    """ZSET: ids of the pages not acknowledged nor resolved, score = created at (ms)."""
+    return f"{PREFIX}:{{pages}}:open"
+
+
+def case_pages(case_id: str) -> str:
+    """SET: ids of the pages about a case (resolved when the case is settled)."""
+    return f"{PREFIX}:{{pages}}:case:{case_id}"
+
+
+def paused() -> str:
+    """STRING: Unix ms until which publishing and polling are paused (``/ops pause``), PX."""
+    return f"{PREFIX}:paused"
+
+
+def home_viewers() -> str:
+    """ZSET: users who opened the App Home, score = last opened (ms); refreshed on changes."""
+    return f"{PREFIX}:home:viewers"
+
+
+def trouble(dependency: str) -> str:
+    """STRING: Unix ms since when a dependency (``slack``, a network) keeps failing."""
+    return f"{PREFIX}:trouble:{dependency}"
+
+
+def daily(day: str) -> str:
+    """HASH: a day's figures (``YYYY-MM-DD``, UTC): opened, published."""
+    return f"{PREFIX}:daily:{day}"
+
+
+def reply_times(day: str) -> str:
+    """LIST: seconds from case opened to reply published, for the replies of a day (UTC)."""
+    return f"{PREFIX}:replytimes:{day}"
