@@ -31,6 +31,8 @@ State for assertions (all plain attributes):
   with each attempt's HTTP status.
 - :attr:`SlackEmulator.interactions`: every button click / slash command sent to the app.
 - :attr:`SlackEmulator.responses`: every POST the app made to a ``response_url``.
+- :attr:`SlackEmulator.homes`: the App Home view last published (``views.publish``) per user;
+  :meth:`SlackEmulator.open_home` sends ``app_home_opened``.
 """
 
 from __future__ import annotations
