@@ -27,7 +27,6 @@ from assistant.store.oncall import OncallStore
 log = logging.getLogger(__name__)
 
 CRITICAL = "critical"  # the scorer's severity for a credible threat of violence
-MAX_DIRECT_PAGES = 10  # members of an on-call group paged by direct message, at most
 
 
 class Pager:

@@ -108,11 +108,7 @@ class SlackGateway:
     async def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
     ) -> str:
-        params: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
-        if blocks is not None:
-            params["blocks"] = blocks
-        data = await self._call("chat.postMessage", **params, **extra)
-        return str(data["ts"])
+        return (await self.post_where(channel, text, blocks, **extra))[1]
 
     async def post_where(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
@@ -182,17 +178,7 @@ class SlackGateway:
 
     async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
         """Whether the bot already posted a message carrying ``metadata`` in that thread."""
-        data = await self._call(
-            "conversations.replies",
-            channel=channel,
-            ts=thread_ts,
-            include_all_metadata=True,
-            limit=200,
-        )
-        return any(
-            m.get("metadata") == metadata and m.get("user") == self.bot_user_id
-            for m in data.get("messages", [])
-        )
+        return await self.find_in_thread(channel, thread_ts, metadata) is not None
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

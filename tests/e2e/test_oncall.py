@@ -331,3 +331,17 @@ async def test_the_apps_own_trouble_pages_once_across_replicas(world: Sandbox) -
     world.app.trouble.record("mastodon", True)
     await world.app.trouble.check()
     assert await world.app.pages.troubles(["mastodon"]) == {}  # the episode is over
+
+
+async def test_ops_pause_stops_polling_until_resume(make_world: SandboxFactory) -> None:
+    async with make_world(BLUESKY_POLL_SECONDS=0.2) as w:
+        assert "Paused" in await ops(w, ALICE, "pause 5")
+        w.bluesky.add_mention("colere.bsky.social", "bande de connards, vous êtes nuls")
+        await asyncio.sleep(1.0)  # five polls' worth: none happened
+        assert await w.app.store.open_case_ids() == []
+        assert "Resumed" in await ops(w, ALICE, "resume")
+
+        async def opened() -> list[str]:
+            return await w.app.store.open_case_ids()
+
+        await w.wait_for(opened, 5, "the mention polled after resume")
