@@ -121,6 +121,7 @@ class Assistant:
         self.trouble = TroubleWatch(s, self.pages, pager)
         self.slack.health = self.trouble.record
         self.cases.paused = self.oncall.paused_until
+        self.cases.changed = self.oncall.changed
         self.ingest = self.metrics.counted_ingest(self._ingest)
         sweeper = Sweeper(self.store)
         hooks = _PublishHooks(self, pager)

@@ -52,6 +52,7 @@ class CaseService:
         self.on_due = on_due
         self.clock = clock
         self.paused: Callable[[], Awaitable[float | None]] | None = None  # /ops pause
+        self.changed: Callable[[], Awaitable[None]] | None = None  # App Home shows cases
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
@@ -163,6 +164,8 @@ class UpdateCard:
             return  # the card is not posted yet: it will be posted with the current state
         text, card = self.cases.render(case, paused_until=await self.cases.paused_until())
         await self.cases.slack.update(case.channel, case.card_ts, text, card)
+        if self.cases.changed is not None:  # proposals, decisions: App Home refreshes too
+            await self.cases.changed()
 
     async def give_up(self, case_id: str, reason: str) -> None:
         log.error("the card could not be updated: %s", reason)

@@ -182,6 +182,11 @@ async def test_app_home_lists_cases_pages_and_figures_and_stays_inert(
         assert "1 case(s) opened" in text and "0 reply(ies) published" in text
         assert "http" in text and "|card>" in text  # a link to the card
         assert "On call" in text and "<!subteam^SONCALL>" in text
+        assert "*Proposals awaiting votes*: 0" in text
+        await propose(w, case, BOB, "Une proposition")
+        await w.wait_for(
+            lambda: "*Proposals awaiting votes*: 1" in home(), 5, "App Home refreshed on a proposal"
+        )
 
 
 async def test_ops_help_status_oncall_and_unknown(world: Sandbox) -> None:
