@@ -350,3 +350,15 @@ async def test_ops_pause_stops_polling_until_resume(make_world: SandboxFactory) 
             return await w.app.store.open_case_ids()
 
         await w.wait_for(opened, 5, "the mention polled after resume")
+
+
+async def test_ops_and_the_acknowledge_button_work_over_socket_mode(
+    make_world: SandboxFactory,
+) -> None:
+    async with make_world(socket_mode=True, ASSISTANT_SLA_SECONDS=1) as w:
+        await w.slack.wait_for_socket()
+        case = await open_case(w)
+        page = await wait_page(w, case)
+        assert "pause MINUTES" in await ops(w, ALICE, "help")
+        assert (await w.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)).ok
+        await w.wait_for(lambda: "Acknowledged by" in shown(w, page), 5, "the page updated")
