@@ -37,6 +37,7 @@ HOME_COALESCE_SECONDS = 1.0  # changes within this window make one App Home refr
 HOME_VIEWERS_MAX = 50
 TROUBLE_CHECK_SECONDS = 10.0
 PAUSE_MAX_MINUTES = 1440
+PAGE_RETRY_SECONDS = 300  # a page whose delivery gave up is tried again this much later
 
 
 def page_tag(page_id: str, step: int) -> dict[str, object]:
@@ -164,7 +165,12 @@ class PageJob:
         return list(dict.fromkeys(users))[:MAX_DIRECT_PAGES]
 
     async def give_up(self, job: Job, reason: str) -> None:
-        log.error("page %s could not be delivered: %s", job.id, reason)
+        """A page is never dropped: after the runner's retries (e.g. Slack down for
+        minutes), it is tried again later (queued now, the runner leaves it queued)."""
+        log.error(
+            "page %s could not be delivered (again in %d s): %s", job.id, PAGE_RETRY_SECONDS, reason
+        )
+        await self.pages.store.enqueue(keys.JOB_PAGE, job.id, self.clock() + PAGE_RETRY_SECONDS)
 
 
 class PageUpdate:
@@ -401,7 +407,12 @@ class HomeRefresh:
             return
         view = ob.home_view(await self.service.home_data())
         for user in viewers[:HOME_VIEWERS_MAX]:
-            await self.service.slack.publish_home(user, view)
+            try:
+                await self.service.slack.publish_home(user, view)
+            except SlackError as exc:
+                if exc.transient:
+                    raise  # retried: publishing again is harmless
+                log.warning("App Home of %s not published: %s", user, exc.error)
 
     async def give_up(self, job: Job, reason: str) -> None:
         log.warning("App Home refresh failed: %s", reason)

@@ -116,7 +116,9 @@ class Publisher:
                 note = blocks.publish_failed_text(reason, self.settings.ASSISTANT_ONCALL)
                 await self._thread_note(case, note)
                 return
-            # a page (one per case and reason kind) in the thread, with its Acknowledge button
+            # the case is settled (its SLA page resolved); the failure is a page of its own,
+            # in the thread, with its Acknowledge button
+            await self.hooks.pager.resolve_case(case.case_id)
             note = blocks.publish_failed_text(reason, None, paged=True)
             await self.hooks.pager.page(
                 case.channel,

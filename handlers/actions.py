@@ -26,5 +26,6 @@ def register(app: AsyncApp, oncall: OncallService) -> None:
         click = parse_event(BlockActions, body)
         answer = await oncall.ack(click.actions[0].value or "", click.user.id, click.team_id)
         await ack()
-        with contextlib.suppress(Exception):  # the ack is recorded; the note is a courtesy
-            await respond(text=answer.text, response_type="ephemeral", replace_original=False)
+        if body.get("response_url"):  # a message's button (App Home has none: it refreshes)
+            with contextlib.suppress(Exception):  # the ack is recorded; the note is a courtesy
+                await respond(text=answer.text, response_type="ephemeral", replace_original=False)

@@ -16,6 +16,7 @@ from assistant.emulators.slack import EmulatedMessage
 from assistant.models import Case, CaseStatus
 from assistant.oncall_blocks import ACK_ACTION
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, OLIVIA, Sandbox
+from assistant.store import Job, keys
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import open_case, propose, published, react, thread_texts
 
@@ -183,6 +184,21 @@ async def test_app_home_lists_cases_pages_and_figures_and_stays_inert(
         assert "http" in text and "|card>" in text  # a link to the card
         assert "On call" in text and "<!subteam^SONCALL>" in text
         assert "*Proposals awaiting votes*: 0" in text
+        # the Acknowledge button in App Home (a view: no response_url)
+        click = {
+            "type": "block_actions",
+            "user": {"id": OLIVIA, "team_id": "T0001"},
+            "container": {"type": "view", "view_id": "VOLIVIA"},
+            "view": {"type": "home"},
+            "actions": [{"action_id": ACK_ACTION, "value": f"case.{case.case_id}"}],
+        }
+        raw = await w.slack.deliver_raw(
+            urlencode({"payload": json.dumps(click)}).encode(), FORM, sign=True
+        )
+        assert raw.status == 200, raw.body
+        await w.wait_for(lambda: ACK_ACTION not in home(), 5, "App Home without the open page")
+        page = await w.app.pages.get_page(f"case.{case.case_id}")
+        assert page is not None and page.acked_by == OLIVIA
         await propose(w, case, BOB, "Une proposition")
         await w.wait_for(
             lambda: "*Proposals awaiting votes*: 1" in home(), 5, "App Home refreshed on a proposal"
@@ -362,3 +378,17 @@ async def test_ops_and_the_acknowledge_button_work_over_socket_mode(
         assert "pause MINUTES" in await ops(w, ALICE, "help")
         assert (await w.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)).ok
         await w.wait_for(lambda: "Acknowledged by" in shown(w, page), 5, "the page updated")
+
+
+async def test_a_page_that_gave_up_is_tried_again_later_and_one_bad_viewer_blocks_no_home(
+    world: Sandbox,
+) -> None:
+    handler = world.app.jobs.handlers[keys.JOB_PAGE]
+    await handler.give_up(Job(keys.JOB_PAGE, "trouble.slack.1"), "Slack down")
+    due = (await world.app.store.pending_jobs())["page:trouble.slack.1"]
+    assert 250 < due - time.time() <= 300
+
+    await world.app.pages.add_viewer("UNOBODY", time.time())  # gone from the workspace
+    await world.app.pages.add_viewer(ALICE, time.time())
+    await open_case(world)  # a change App Home shows
+    await world.wait_for(lambda: world.slack.homes.get(ALICE), 5, "Alice's Home refreshed")
