@@ -65,6 +65,12 @@ class PageJob:
         page = await self.pages.get_page(job.id)
         if page is None or page.status != "open":
             return None
+        if page.case_id:  # settled meanwhile (even if a crash kept its resolution from running)
+            case = await self.pages.store.get_case(page.case_id)
+            if case is None or case.status in (CaseStatus.PUBLISHED, CaseStatus.FAILED):
+                if await self.pages.resolve(page.id, "settled", self.clock()):
+                    await self.pages.store.enqueue(keys.JOB_PAGE_UPDATE, page.id, self.clock())
+                return None
         step = step_at(self.policy, page.step)
         if step is None and page.step > 0:
             return None  # every level was paged: the page stays open (App Home, /ops)

@@ -99,10 +99,10 @@ class Publisher:
             case_id, "published", self.clock(), detail=posted.url, status_id=posted.id
         ):
             log.info("published: %s", posted.url)
-            if self.hooks is not None:
+            await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
+            if self.hooks is not None:  # (a crash before: the page job sees the case settled)
                 self.hooks.health(platform, True)
                 await self.hooks.published(case_id, self.clock() - case.opened_at)
-            await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
 
     async def give_up(self, case_id: str, reason: str) -> None:
         case = await self.store.get_case(case_id)

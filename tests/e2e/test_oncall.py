@@ -392,3 +392,16 @@ async def test_a_page_that_gave_up_is_tried_again_later_and_one_bad_viewer_block
     await world.app.pages.add_viewer(ALICE, time.time())
     await open_case(world)  # a change App Home shows
     await world.wait_for(lambda: world.slack.homes.get(ALICE), 5, "Alice's Home refreshed")
+
+
+async def test_a_page_whose_case_settled_without_its_resolution_resolves_itself(
+    make_world: SandboxFactory,
+) -> None:
+    async with make_world(ASSISTANT_SLA_SECONDS=1, ASSISTANT_ESCALATION_POLICY=TWO_LEVELS) as w:
+        case = await open_case(w)
+        page = await wait_page(w, case)
+        # what a crash between the publish and the page's resolution leaves: a settled case
+        await w.app.store.redis.hset(keys.case(case.case_id), "status", "published")
+        await w.wait_for(lambda: "Resolved" in shown(w, page), 5, "the page resolved")
+        await asyncio.sleep(1.5)
+        assert not any(t.startswith(f"<@{MAX}>") for t in thread_texts(w, case))
