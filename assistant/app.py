@@ -22,16 +22,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.actions
+import handlers.commands
 import handlers.events
+import handlers.home
 from assistant.background import Background
-from assistant.cases import CaseService, PostCard, UpdateCard
+from assistant.cases import CaseService, IngestOutcome, PostCard, UpdateCard
 from assistant.drafts import Drafter
 from assistant.edge import MAX_SLACK_BODY, slack_events_route
 from assistant.escalation import Escalator, Pager
 from assistant.jobs import CaseJob, JobHandler, JobRunner, Sweeper
 from assistant.memory import ProposePast, ReplyMemory
 from assistant.metrics import Metrics
+from assistant.models import Mention
 from assistant.networks import build_networks
+from assistant.oncall import HomeRefresh, OncallService, PageJob, PageUpdate, TroubleWatch
 from assistant.publishing import Publisher
 from assistant.ratelimit import ChannelLimiter
 from assistant.reports import WeeklyDigest
@@ -42,6 +46,7 @@ from assistant.sources.poller import Poller
 from assistant.store import RedisClient, Store, keys
 from assistant.store.connect import connect
 from assistant.store.embedded import EmbeddedRedis
+from assistant.store.oncall import OncallStore
 from assistant.surge import SurgeCard, SurgeEnd, SurgePage, SurgeService
 from assistant.voting import ProposalRefused, ThreadService
 
@@ -127,17 +132,25 @@ class Assistant:
             on_due=self.jobs.wake,
             moderation=_moderation(s, self._session),
         )
-        pager = Pager(s, self.slack)
+        self.pages = OncallStore(self.store)
+        self.oncall = OncallService(s, self.store, self.pages, self.slack, on_due=self.jobs.wake)
+        pager = Pager(s, self.slack, self.pages, on_change=self.oncall.changed)
+        self.pager = pager
+        self.trouble = TroubleWatch(s, self.pages, pager)
+        self.slack.health = self.trouble.record
+        self.cases.paused = self.oncall.paused_until
+        self.cases.changed = self.oncall.changed
         self.surges = SurgeService(
             s, self.store, self.slack, pager, self.limiter, on_due=self.jobs.wake
         )
         self.cases.surges = self.surges
-        self.ingest = self.metrics.counted_ingest(self.cases.ingest)
+        self.ingest = self.metrics.counted_ingest(self._ingest)
         sweeper = Sweeper(self.store)
+        hooks = _PublishHooks(self, pager)
         digest = WeeklyDigest(s, self.store, self.slack)
         self.memory = ReplyMemory(s, self.store, self.slack, on_due=self.jobs.wake)
         self.cases.memory = self.memory
-        publisher = Publisher(s, self.store, self.slack, self.networks)
+        publisher = Publisher(s, self.store, self.slack, self.networks, hooks=hooks)
         publisher.memory = self.memory
         if s.drafts_enabled:  # nothing leaves the machine unless ASSISTANT_LLM_URL is set
             job_handlers[keys.JOB_DRAFTS] = Drafter(s, self.memory, self._session)
@@ -153,6 +166,9 @@ class Assistant:
                 keys.JOB_SURGE_CARD: SurgeCard(self.surges),
                 keys.JOB_SURGE_PAGE: SurgePage(self.surges),
                 keys.JOB_SURGE_END: SurgeEnd(self.surges),
+                keys.JOB_PAGE: PageJob(s, self.pages, self.slack),
+                keys.JOB_PAGE_UPDATE: PageUpdate(s, self.pages, self.slack),
+                keys.JOB_HOME: HomeRefresh(self.oncall),
             }
         )
         await sweeper.ensure()
@@ -174,8 +190,11 @@ class Assistant:
             logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
+        handlers.home.register(self.bolt, self.oncall)
+        handlers.actions.register(self.bolt, self.oncall)
         handlers.actions.register_surge(self.bolt, self.surges)
         handlers.actions.register_memory(self.bolt, self.memory, tell=self._tell)
+        handlers.commands.register(self.bolt, self.oncall, s.ASSISTANT_COMMAND)
         handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
 
         self.jobs.start()
@@ -188,9 +207,12 @@ class Assistant:
         for platform, network in self.networks.items():
             if network.poll_seconds > 0:
                 poller = Poller(network, self.store, self.ingest)
+                poller.paused = self.oncall.paused_until
+                poller.health = self.trouble.record
                 self.pollers[platform] = poller
                 task = asyncio.create_task(poller.run(), name=f"{platform}-poller")
                 self._poller_tasks.append(task)
+        self.trouble.start()
         self.ready = True
         log.info(
             "assistant ready on port %s (%s mode)",
@@ -247,6 +269,14 @@ class Assistant:
         response.headers["Content-Type"] = content_type
         return response
 
+    async def _ingest(self, mention: Mention) -> IngestOutcome:
+        """Ingest, then count the case in today's figures and refresh App Home."""
+        outcome = await self.cases.ingest(mention)
+        if outcome.status == "opened":
+            await self.pages.count_opened(time.time())
+            await self.oncall.changed()
+        return outcome
+
     def _tell_user(self, refusal: ProposalRefused) -> None:
         self.background.spawn(
             self.slack.ephemeral(
@@ -269,6 +299,8 @@ class Assistant:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._web is not None:
             await self._web.cleanup()  # waits for in-flight requests
+        if hasattr(self, "trouble"):
+            await self.trouble.stop()
         if hasattr(self, "jobs"):
             await self.jobs.stop()
         await self.background.drain()
@@ -283,6 +315,25 @@ class Assistant:
             await self._embedded.stop()
         if connected:
             log.info("assistant stopped")
+
+
+class _PublishHooks:
+    """What on-call adds to publishing (publishing.PublishHooks)."""
+
+    def __init__(self, app: Assistant, pager: Pager) -> None:
+        self.app = app
+        self.pager = pager
+
+    async def paused_until(self) -> float | None:
+        return await self.app.oncall.paused_until()
+
+    async def published(self, case_id: str, seconds_to_reply: float) -> None:
+        await self.app.pages.record_reply(time.time(), seconds_to_reply)
+        await self.pager.resolve_case(case_id)
+        await self.app.oncall.changed()
+
+    def health(self, dependency: str, worked: bool) -> None:
+        self.app.trouble.record(dependency, worked)
 
 
 async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:

@@ -305,8 +305,11 @@ def case_card(
     approve_emoji: Sequence[str],
     veto_emoji: Sequence[str],
     tone_extra_managers: int = 0,
+    paused_until: float | None = None,
 ) -> tuple[str, list[Block]]:
     """The case card: ``(fallback text, blocks)`` for ``chat.postMessage``/``chat.update``.
+
+    ``paused_until``: ``/ops pause`` is on (a banner says so while the case is not settled).
 
     Blocks: header (platform and state) · the mention as a block quote · author, reach and
     a link to the post · score, severity, categories and evidence · SLA deadline · how to
@@ -324,6 +327,12 @@ def case_card(
         _assessment_section(case),
         _section(f"*Reply due* {slack_date(case.sla_deadline)}"),
     ]
+    if paused_until is not None and case.status in (CaseStatus.OPEN, CaseStatus.APPROVED):
+        banner = (
+            f"⏸️ *Paused*: publishing and polling are stopped until {slack_date(paused_until)}"
+            " (`/ops resume` to restart now)."
+        )
+        blocks.insert(1, {"type": "context", "elements": [_mrkdwn(banner)]})
     if case.status is CaseStatus.OPEN:
         blocks.append(
             _section(
@@ -387,15 +396,20 @@ def custom_emoji_refused(names: Sequence[str]) -> str:
     )
 
 
-def escalation_text(oncall: str | None, case: Case, sla_seconds: int) -> str:
-    """On-call ping for a case nobody settled in time (or that needs a human now)."""
+def escalation_text(
+    oncall: str | None, case: Case, sla_seconds: int, *, paged: bool = False
+) -> str:
+    """On-call ping for a case nobody settled in time (or that needs a human now).
+    ``paged``: the text of a page, whose message names who is paged (no ping here)."""
     mention = case.mention
     author = mention.author
     platform = _platform(mention.platform)
     who = "@" + _esc(author.handle.removeprefix("@"), 320)
     link = slack_link(str(mention.url), "the post")
-    ping = _ping(oncall)
-    nobody = "" if oncall else " (No on-call person or group is configured: ASSISTANT_ONCALL.)"
+    ping = "" if paged else _ping(oncall)
+    nobody = (
+        "" if oncall or paged else " (No on-call person or group is configured: ASSISTANT_ONCALL.)"
+    )
     return (
         f"{ping}🚨 This case needs attention: a hostile mention on {platform} by {who} "
         f"(severity {_esc(case.assessment.severity, 100)}, score {_pct(case.assessment.score)})"
@@ -404,14 +418,17 @@ def escalation_text(oncall: str | None, case: Case, sla_seconds: int) -> str:
     )
 
 
-def threat_text(oncall: str | None, case: Case) -> str:
+def threat_text(oncall: str | None, case: Case, *, paged: bool = False) -> str:
     """On-call ping at once for a mention scored as a credible threat of violence."""
     mention = case.mention
     who = "@" + _esc(mention.author.handle.removeprefix("@"), 320)
     link = slack_link(str(mention.url), "the post")
-    nobody = "" if oncall else " (No on-call person or group is configured: ASSISTANT_ONCALL.)"
+    nobody = (
+        "" if oncall or paged else " (No on-call person or group is configured: ASSISTANT_ONCALL.)"
+    )
+    ping = "" if paged else _ping(oncall)
     return (
-        f"{_ping(oncall)}🚨 Possible threat of violence on {_platform(mention.platform)} by "
+        f"{ping}🚨 Possible threat of violence on {_platform(mention.platform)} by "
         f"{who} (severity {_esc(case.assessment.severity, 100)}): a human should look now, "
         f"not at the end of the SLA. See {link} and the card above.{nobody}"
     )
@@ -442,9 +459,10 @@ def card_failed_text(
     )
 
 
-def publish_failed_text(reason: str, oncall: str | None) -> str:
-    """Thread message when publishing failed for good, pinging on-call if configured."""
-    ping = _ping(oncall)
+def publish_failed_text(reason: str, oncall: str | None, *, paged: bool = False) -> str:
+    """Thread message when publishing failed for good, pinging on-call if configured
+    (``paged``: the text of a page, whose message names who is paged)."""
+    ping = "" if paged else _ping(oncall)
     return (
         f"{ping}⚠️ Publishing the approved reply failed: {_esc(reason, REASON_MAX)}\n"
         "Nothing was posted. Check the account and post the reply by hand if needed."

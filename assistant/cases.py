@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,6 +59,8 @@ class CaseService:
         self.moderation = moderation
         self.surges: SurgeService | None = None  # set by the composition root
         self.memory: ReplyMemory | None = None  # reply memory: suggestions on the card
+        self.paused: Callable[[], Awaitable[float | None]] | None = None  # /ops pause
+        self.changed: Callable[[], Awaitable[None]] | None = None  # App Home shows cases
 
     async def ingest(self, mention: Mention) -> IngestOutcome:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
@@ -137,13 +139,15 @@ class CaseService:
             return True, str(assessment.severity), opinion  # a threat still pages
         return opinion.flagged, str(assessment.severity), opinion
 
-    def render(self, case: Case) -> tuple[str, list[blocks.Block]]:
-        text, card = self._card(case)
+    def render(
+        self, case: Case, *, paused_until: float | None = None
+    ) -> tuple[str, list[blocks.Block]]:
+        text, card = self._card(case, paused_until)
         if case.suggestions:  # before the divider and the status, which stay last
             card = card[:-2] + memory_blocks.suggestion_blocks(case) + card[-2:]
         return text, card[: blocks.MAX_BLOCKS]
 
-    def _card(self, case: Case) -> tuple[str, list[blocks.Block]]:
+    def _card(self, case: Case, paused_until: float | None) -> tuple[str, list[blocks.Block]]:
         return blocks.case_card(
             case,
             approvals_required=self.settings.ASSISTANT_APPROVALS_REQUIRED,
@@ -151,7 +155,12 @@ class CaseService:
             approve_emoji=APPROVE_EMOJI,
             veto_emoji=VETO_EMOJI,
             tone_extra_managers=self.settings.tone_extra_managers,
+            paused_until=paused_until,
         )
+
+    async def paused_until(self) -> float | None:
+        """Until when ``/ops pause`` holds (shown on every card), if it does."""
+        return await self.paused() if self.paused is not None else None
 
 
 def card_metadata(case_id: str) -> dict[str, Any]:
@@ -189,7 +198,7 @@ class PostCard:
         if ts is None:
             if self.cases.memory is not None:  # looked up once, kept with the case
                 case = await self.cases.memory.with_suggestions(case)
-            text, card = self.cases.render(case)
+            text, card = self.cases.render(case, paused_until=await self.cases.paused_until())
             # the attempt is counted once the channel's limiter let the call go
             ts = await slack.post(
                 case.channel,
@@ -223,8 +232,10 @@ class UpdateCard:
         case = await self.cases.store.get_case(case_id)
         if case is None or not case.card_ts:
             return  # the card is not posted yet: it will be posted with the current state
-        text, card = self.cases.render(case)
+        text, card = self.cases.render(case, paused_until=await self.cases.paused_until())
         await self.cases.slack.update(case.channel, case.card_ts, text, card)
+        if self.cases.changed is not None:  # proposals, decisions: App Home refreshes too
+            await self.cases.changed()
 
     async def give_up(self, case_id: str, reason: str) -> None:
         log.error("the card could not be updated: %s", reason)

@@ -22,6 +22,7 @@ from typing import Any
 
 from assistant.models import CaseStatus
 from assistant.networks import rule_for
+from assistant.oncall_blocks import ACK_ACTION
 from assistant.sandbox import (
     ALICE,
     BOB,
@@ -29,6 +30,7 @@ from assistant.sandbox import (
     CHANNEL,
     MANON,
     MAX,
+    OLIVIA,
     OTHER_BOT,
     Sandbox,
     sandbox,
@@ -166,6 +168,7 @@ async def play(world: Sandbox, tl: Timeline) -> str:
         world, lambda: _escalation(world, other.card_ts), "the SLA escalation", SLA_SECONDS + 10
     )
     tl.say("assistant", f"SLA missed → on-call pinged in the thread: « {note} »")
+    await _oncall(world, tl, other)
 
     await _hostile_edges(world, tl)
     return str(reply.url)
@@ -439,6 +442,32 @@ async def play_surge(world: Sandbox, tl: Timeline) -> None:
         raise DemoFailed(f"Slack answered 429 {refused} times")
     posts = len([c for c in world.slack.calls if c.method.startswith("chat.") and c.ok])
     tl.say("slack", f"{posts} posts and updates at ≤ 1 a second: zero 429s")
+
+
+async def _oncall(world: Sandbox, tl: Timeline, case: Any) -> None:
+    """The page's Acknowledge button, App Home and ``/ops``."""
+    tl.section("5b. On call acknowledges; App Home and /ops")
+    slack = world.slack
+    page = next(
+        m
+        for m in slack.thread(CHANNEL, case.card_ts)[1:]
+        if m.by_bot and ACK_ACTION in json.dumps(m.blocks or [])
+    )
+    tl.say("assistant", "the page carries an Acknowledge button (re-escalates until pressed)")
+    status = await slack.slash_command(OLIVIA, "/ops", "status", channel=CHANNEL)
+    if status.status != 200:
+        raise DemoFailed("/ops status was not answered")
+    tl.say("olivia", f"/ops status → « {' '.join(slack.ephemerals[-1].text.split())[:120]} »")
+    await slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)
+    await _step(
+        world,
+        lambda: "Acknowledged by" in json.dumps(slack.message(CHANNEL, page.ts).blocks),
+        "the acknowledgement on the page",
+    )
+    tl.say("olivia", "presses Acknowledge → page acknowledged, re-escalation stopped")
+    await slack.open_home(OLIVIA)
+    home = await _step(world, lambda: slack.homes.get(OLIVIA), "App Home")
+    tl.say("assistant", f"App Home published for Olivia ({len(home['blocks'])} blocks)")
 
 
 def _escalation(world: Sandbox, card_ts: str) -> str | None:

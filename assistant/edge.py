@@ -32,7 +32,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from assistant.payloads import EventEnvelope, describe, loads_json
+from assistant.payloads import BlockActions, EventEnvelope, describe, loads_json
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,11 @@ def check_slack_payload(text: str, content_type: str) -> tuple[str | None, str]:
     if kind == "event_callback":
         try:
             EventEnvelope.model_validate(payload)
+        except ValidationError as exc:
+            return describe(exc), kind
+    elif kind == "block_actions":
+        try:
+            BlockActions.model_validate(payload)
         except ValidationError as exc:
             return describe(exc), kind
     elif kind == "url_verification" and not isinstance(payload.get("challenge"), str):

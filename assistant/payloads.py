@@ -94,7 +94,55 @@ class MessageEvent(MessageFields):
     deleted_ts: Ts | None = None
 
 
-EventModel = TypeVar("EventModel", ReactionEvent, MessageEvent)
+class AppHomeOpened(_Model):
+    """``app_home_opened``: someone opened the app's Home (or Messages, About) tab."""
+
+    type: Literal["app_home_opened"]
+    user: Id
+    tab: Annotated[Str, Field(max_length=32)] = "home"
+
+
+class PayloadUser(_Model):
+    id: Id
+    team_id: Id | None = None
+
+
+class PayloadTeam(_Model):
+    id: Id
+
+
+class BlockAction(_Model):
+    action_id: Annotated[Str, Field(min_length=1, max_length=255)]
+    block_id: Annotated[Str, Field(max_length=255)] | None = None
+    value: Annotated[Str, Field(max_length=2000)] | None = None
+
+
+class BlockActions(_Model):
+    """An interactivity ``block_actions`` payload (a button click)."""
+
+    type: Literal["block_actions"]
+    user: PayloadUser
+    team: PayloadTeam | None = None
+    actions: Annotated[list[BlockAction], Field(min_length=1, max_length=25)]
+
+    @property
+    def team_id(self) -> str | None:
+        return self.team.id if self.team else self.user.team_id
+
+
+class SlashCommand(_Model):
+    """A slash command's form fields."""
+
+    command: Annotated[Str, Field(min_length=2, max_length=32, pattern=r"^/")]
+    text: Annotated[Str, Field(max_length=4000)] = ""
+    user_id: Annotated[Str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+    team_id: Id | None = None
+    channel_id: Id = ""
+
+
+EventModel = TypeVar(
+    "EventModel", ReactionEvent, MessageEvent, AppHomeOpened, BlockActions, SlashCommand
+)
 
 
 def parse_event(model: type[EventModel], event: Any) -> EventModel:

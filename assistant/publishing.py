@@ -15,22 +15,35 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from assistant import blocks
 from assistant.errors import PublishError, SlackError
+from assistant.escalation import Pager
 from assistant.jobs import RetryLater
 from assistant.models import Case, CaseStatus
 from assistant.networks import rule_for
 from assistant.networks.base import Network
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
-from assistant.store import Store
+from assistant.store import Store, keys
 
 if TYPE_CHECKING:
     from assistant.memory import ReplyMemory
 
 log = logging.getLogger(__name__)
+
+
+class PublishHooks(Protocol):
+    """What on-call adds to publishing: the pause, pages, health, figures."""
+
+    pager: Pager
+
+    async def paused_until(self) -> float | None: ...
+
+    async def published(self, case_id: str, seconds_to_reply: float) -> None: ...
+
+    def health(self, dependency: str, worked: bool) -> None: ...
 
 
 class Publisher:
@@ -42,6 +55,7 @@ class Publisher:
         networks: Mapping[str, Network],
         *,
         clock: Callable[[], float] = time.time,
+        hooks: PublishHooks | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -49,6 +63,7 @@ class Publisher:
         self.networks = networks
         self.clock = clock
         self.memory: ReplyMemory | None = None  # published replies are remembered there
+        self.hooks = hooks
 
     async def run(self, case_id: str) -> None:
         case = await self.store.get_case(case_id)
@@ -60,6 +75,10 @@ class Publisher:
             rule = rule_for(platform)
             name = rule.name if rule else platform
             await self._fail(case, f"publishing to {name} is not configured")
+            return
+        if self.hooks is not None and (until := await self.hooks.paused_until()) is not None:
+            # /ops pause: wait for its end (re-queued now → this job stays queued till then)
+            await self.store.enqueue(keys.JOB_PUBLISH, case_id, until)
             return
         text = network.rule.reply_text(case.mention.author.handle, case.approved_text)
         try:
@@ -74,6 +93,8 @@ class Publisher:
                 await self.store.count_attempt(case_id, "publish_attempts", now=self.clock())
                 posted = await network.publish(case, text, ref)
         except PublishError as exc:
+            if self.hooks is not None:
+                self.hooks.health(platform, not exc.transient)
             if exc.transient:
                 raise RetryLater(str(exc), exc.retry_after) from exc
             await self._fail(case, str(exc))
@@ -83,6 +104,9 @@ class Publisher:
         ):
             log.info("published: %s", posted.url)
             await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
+            if self.hooks is not None:  # (a crash before: the page job sees the case settled)
+                self.hooks.health(platform, True)
+                await self.hooks.published(case_id, self.clock() - case.opened_at)
             await self._remember(case)
 
     async def _remember(self, case: Case) -> None:
@@ -101,8 +125,21 @@ class Publisher:
     async def _fail(self, case: Case, reason: str) -> None:
         if await self.store.finish_case(case.case_id, "failed", self.clock(), detail=reason):
             log.error("publishing failed: %s", reason)
-            note = blocks.publish_failed_text(reason, self.settings.ASSISTANT_ONCALL)
-            await self._thread_note(case, note)
+            if self.hooks is None:
+                note = blocks.publish_failed_text(reason, self.settings.ASSISTANT_ONCALL)
+                await self._thread_note(case, note)
+                return
+            # the case is settled (its SLA page resolved); the failure is a page of its own,
+            # in the thread, with its Acknowledge button
+            await self.hooks.pager.resolve_case(case.case_id)
+            note = blocks.publish_failed_text(reason, None, paged=True)
+            await self.hooks.pager.page(
+                case.channel,
+                note,
+                thread_ts=case.card_ts,
+                key=f"publish.{case.case_id}",
+                case_id=None,  # settled already: a page about it is not resolved by settling
+            )
 
     async def _thread_note(self, case: Case, note: str) -> None:
         if not case.card_ts:

@@ -18,6 +18,14 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from assistant.oncall_policy import (
+    Policy,
+    QuietHours,
+    parse_policy,
+    parse_quiet_hours,
+    policy_from_settings,
+)
+
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
 
 
@@ -57,6 +65,10 @@ class Settings(StoreSettings):
     ASSISTANT_ONCALL: str | None = Field(None, pattern=r"^[USW][A-Z0-9]{2,}$")
     ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS: int | None = Field(None, ge=0, le=50)
     ASSISTANT_SLA_SECONDS: int = Field(1800, ge=1)
+    ASSISTANT_ESCALATION_POLICY: str | None = None
+    ASSISTANT_QUIET_HOURS: str | None = None
+    ASSISTANT_TROUBLE_SECONDS: int = Field(300, ge=10)
+    ASSISTANT_COMMAND: str = Field("/ops", pattern=r"^/[a-z0-9_\-]{1,31}$")
     ASSISTANT_HOSTILITY_THRESHOLD: float = Field(0.5, ge=0.0, le=1.0)
     ASSISTANT_ALLOW_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_BLOCK_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
@@ -134,6 +146,20 @@ class Settings(StoreSettings):
             raise ValueError(f"cannot read {str(value)!r} ({type(exc).__name__})") from None
         return value
 
+    @field_validator("ASSISTANT_ESCALATION_POLICY")
+    @classmethod
+    def _check_policy(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_policy(value)  # PolicyError (a ValueError): one line naming the problem
+        return value
+
+    @field_validator("ASSISTANT_QUIET_HOURS")
+    @classmethod
+    def _check_quiet_hours(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_quiet_hours(value)
+        return value
+
     @field_validator("ASSISTANT_LOG_LEVEL")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -209,6 +235,14 @@ class Settings(StoreSettings):
         if self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS is not None:
             return self.ASSISTANT_TONE_EXTRA_MANAGER_APPROVALS
         return 1 if self.ASSISTANT_MANAGERS else 0
+
+    @property
+    def escalation_policy(self) -> Policy:
+        return policy_from_settings(self.ASSISTANT_ESCALATION_POLICY, self.ASSISTANT_ONCALL)
+
+    @property
+    def quiet_hours(self) -> QuietHours | None:
+        return parse_quiet_hours(self.ASSISTANT_QUIET_HOURS) if self.ASSISTANT_QUIET_HOURS else None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -78,6 +78,8 @@ class SlackGateway:
         self._users: dict[str, tuple[float, SlackUser]] = {}
         self._group: tuple[float, frozenset[str]] | None = None
         self.bot_user_id: str | None = None
+        self.team_id: str | None = None
+        self.health: Callable[[str, bool], None] | None = None  # (dependency, worked)
 
     async def _call(
         self,
@@ -106,18 +108,26 @@ class SlackGateway:
             if limited and error.error in ("ratelimited", "rate_limited"):
                 assert self.limiter is not None
                 await self.limiter.slow_down(channel, error.retry_after or 1.0)
+            self._health(not error.outcome_unknown)  # a 5xx is Slack's trouble
             raise error from exc
         except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
             # no answer (or none we could read): the call may or may not have been processed
+            self._health(False)
             raise SlackError(
                 method, type(exc).__name__, transient=True, outcome_unknown=True
             ) from exc
+        self._health(True)
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _health(self, worked: bool) -> None:
+        if self.health is not None:
+            self.health("slack", worked)
 
     async def identify(self) -> str:
         """auth.test: learn the bot's own user id (its reactions and messages never count)."""
         data = await self._call("auth.test")
         self.bot_user_id = str(data["user_id"])
+        self.team_id = str(data.get("team_id") or "") or None
         return self.bot_user_id
 
     # -- messages ------------------------------------------------------------------------
@@ -125,11 +135,41 @@ class SlackGateway:
     async def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
     ) -> str:
+        return (await self.post_where(channel, text, blocks, **extra))[1]
+
+    async def post_where(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> tuple[str, str]:
+        """Like post, returning (the conversation id, ts): a user id as channel posts in the
+        app's DM with them, whose id chat.update then needs."""
         params: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
         if blocks is not None:
             params["blocks"] = blocks
         data = await self._call("chat.postMessage", **params, **extra)
-        return str(data["ts"])
+        return str(data.get("channel") or channel), str(data["ts"])
+
+    async def find_in_thread(
+        self, channel: str, thread_ts: str, metadata: dict[str, Any]
+    ) -> str | None:
+        """The ts of the bot's message carrying ``metadata`` in that thread, if any."""
+        data = await self._call(
+            "conversations.replies",
+            channel=channel,
+            ts=thread_ts,
+            include_all_metadata=True,
+            limit=200,
+        )
+        for m in data.get("messages", []):
+            if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
+                return str(m["ts"])
+        return None
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        await self._call("views.publish", user_id=user, view=view)
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        data = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
+        return str(data.get("permalink") or "")
 
     async def post_in_thread(
         self, channel: str, thread_ts: str, text: str, *, metadata: dict[str, Any] | None = None
@@ -166,22 +206,6 @@ class SlackGateway:
     async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
         """Whether the bot already posted a message carrying ``metadata`` in that thread."""
         return await self.find_in_thread(channel, thread_ts, metadata) is not None
-
-    async def find_in_thread(
-        self, channel: str, thread_ts: str, metadata: dict[str, Any]
-    ) -> str | None:
-        """The ts of the bot's message carrying ``metadata`` in that thread, if any."""
-        data = await self._call(
-            "conversations.replies",
-            channel=channel,
-            ts=thread_ts,
-            include_all_metadata=True,
-            limit=200,
-        )
-        for m in data.get("messages", []):
-            if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
-                return str(m["ts"])
-        return None
 
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

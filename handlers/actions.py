@@ -1,16 +1,20 @@
 """Bolt listeners of Block Kit actions (button clicks): parse into a model, one service call,
-answer. Every action the app's messages carry has a listener here (Bolt answers 404 to an
-action nothing matches).
+answer. Every action_id our Block Kit emits has a listener here (Bolt answers 404 to an
+action nothing matches; tests/e2e/test_manifest_events.py checks each). A payload without
+Slack's documented shape is refused 400 at the edge (assistant/edge.py) or here (BadPayload).
 
+- ``page_ack`` (a page's Acknowledge button, in Slack or App Home): records who and when and
+  stops re-escalation; the clicker gets an ephemeral note through the response_url.
 - ``surge_promote`` (the surge card's "Open a case" button): the grouped mention becomes a
   case with its own card; the clicker is told the outcome in an ephemeral answer.
 - ``memory_propose`` ("Propose this" on a card's past reply): the reply memory queues the
   proposal (its durable step) before Bolt acks; a refusal is shown to the clicker only.
-A malformed payload is a BadPayload (answered 400 by the app's error handler).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +22,27 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from assistant.memory import ReplyMemory
 from assistant.memory_blocks import PROPOSE_ACTION
-from assistant.payloads import parse_click
+from assistant.oncall import OncallService
+from assistant.oncall_blocks import ACK_ACTION
+from assistant.payloads import BlockActions, parse_click, parse_event
 from assistant.surge import SurgeService
 from assistant.surge_blocks import PROMOTE_ACTION
 
+log = logging.getLogger(__name__)
+
 Tell = Callable[[str, str, str, str | None], None]
 """(channel, user, text, thread_ts): an ephemeral message to one person."""
+
+
+def register(app: AsyncApp, oncall: OncallService) -> None:
+    @app.action(ACK_ACTION)
+    async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        click = parse_event(BlockActions, body)
+        answer = await oncall.ack(click.actions[0].value or "", click.user.id, click.team_id)
+        await ack()
+        if body.get("response_url"):  # a message's button (App Home has none: it refreshes)
+            with contextlib.suppress(Exception):  # the ack is recorded; the note is a courtesy
+                await respond(text=answer.text, response_type="ephemeral", replace_original=False)
 
 
 def register_surge(app: AsyncApp, surges: SurgeService) -> None:

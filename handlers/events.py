@@ -2,8 +2,9 @@
 
 The app runs with process_before_response, so the durable change (a Lua step in Redis) is
 made before Slack gets its 200; anything slow runs afterwards as a job or background task.
-Every event type the manifests subscribe to has a listener here: Bolt answers 404 to an event
-nothing matches, and Slack then retries it and may disable the app
+Every event type the manifests subscribe to has a listener here (``app_home_opened`` in
+handlers/home.py; button clicks in actions.py, the slash command in commands.py): Bolt
+answers 404 to an event nothing matches, and Slack then retries it and may disable the app
 (tests/e2e/test_manifest_events.py checks it on the running app); ``register_fallback``
 answers 200 to any other well-formed event.
 

@@ -31,6 +31,8 @@ State for assertions (all plain attributes):
   with each attempt's HTTP status.
 - :attr:`SlackEmulator.interactions`: every button click / slash command sent to the app.
 - :attr:`SlackEmulator.responses`: every POST the app made to a ``response_url``.
+- :attr:`SlackEmulator.homes`: the App Home view last published (``views.publish``) per user;
+  :meth:`SlackEmulator.open_home` sends ``app_home_opened``.
 """
 
 from __future__ import annotations
@@ -421,6 +423,7 @@ class SlackEmulator:
         self.deliveries: list[Delivery] = []
         self.interactions: list[Delivery] = []
         self.responses: list[ResponseUrlPost] = []
+        self.homes: dict[str, JSON] = {}  # user -> the Home tab view last published
         self._response_urls: dict[str, _ResponseTarget] = {}
 
         self._faults: dict[str, FaultQueue] = {}
@@ -450,6 +453,7 @@ class SlackEmulator:
             "apps.connections.open": self._apps_connections_open,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "views.publish": self._views_publish,
         }
         self.files: dict[str, EmulatedFile] = {}
         """Files by id: reserved by files.getUploadURLExternal, bytes POSTed to the upload
@@ -692,6 +696,21 @@ class SlackEmulator:
             raise ValueError("no_reaction")
         self._drop_reaction(msg, name, user)
         return await self._emit(self._reaction_event("reaction_removed", user, msg, name))
+
+    async def open_home(self, user: str) -> Delivery:
+        """A human opens the app's Home tab: an ``app_home_opened`` event."""
+        if user not in self.users:
+            raise ValueError(f"unknown user {user!r}")
+        event: JSON = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": dm_channel(user),
+            "tab": "home",
+            "event_ts": self.new_ts(),
+        }
+        if user in self.homes:
+            event["view"] = {"id": f"V{user[1:]}", "type": "home"}
+        return await self._emit(event)
 
     async def send_event(self, event: JSON) -> Delivery:
         """Deliver an arbitrary ``event`` object (wrapped in a fresh envelope)."""
@@ -1804,6 +1823,22 @@ class SlackEmulator:
             for file in files:
                 file.shared, file.channel, file.message_ts = True, channel, msg.ts
         return {"files": out}
+
+    async def _views_publish(self, params: dict[str, Any]) -> JSON:
+        """views.publish: a ``home`` view of at most 100 blocks for a known user."""
+        user = str(params.get("user_id") or "")
+        view = _json_param(params.get("view"), "invalid_arguments")
+        if not user:
+            raise SlackError("invalid_arguments")
+        if user not in self.users or self.users[user].is_bot:
+            raise SlackError("user_not_found")
+        if not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or len(blocks) > 100:
+            raise SlackError("invalid_blocks")
+        self.homes[user] = view
+        return {"view": {"id": f"V{user[1:]}", "type": "home", "blocks": blocks}}
 
     async def _apps_connections_open(self, params: dict[str, Any]) -> JSON:
         ticket = uuid.uuid4().hex

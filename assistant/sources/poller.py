@@ -43,9 +43,13 @@ class Poller:
         self.cursor_name = network.platform
         self.lease_name = f"poller:{network.platform}"
         self._stop = asyncio.Event()
+        self.paused: Callable[[], Awaitable[float | None]] | None = None  # /ops pause
+        self.health: Callable[[str, bool], None] | None = None  # the trouble watch
 
     async def poll_once(self) -> int:
         """One poll if this replica holds the lease; returns mentions ingested."""
+        if self.paused is not None and await self.paused():
+            return 0  # /ops pause: the cursor stays, the next poll after it catches up
         lease = self.network.poll_seconds * 3 + 10
         if not await self.store.acquire_lease(self.lease_name, self.owner, lease):
             return 0
@@ -69,8 +73,12 @@ class Poller:
         while not self._stop.is_set():
             try:
                 await self.poll_once()
+                if self.health is not None:
+                    self.health(self.network.platform, True)
             except (TimeoutError, PublishError, OSError) as exc:
                 log.warning("%s poll failed: %s", name, exc)
+                if self.health is not None:
+                    self.health(self.network.platform, False)
             except Exception:
                 log.exception("%s poll failed", name)
             try:

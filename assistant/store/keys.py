@@ -33,6 +33,9 @@ JOB_SURGE_PAGE = "surgepage"  # page on-call once for a surge (id: channel|surge
 JOB_SURGE_END = "surgeend"  # end the surge after its quiet period, with a summary (id: channel)
 JOB_DRAFTS = "drafts"  # ask the LLM for drafts, post them as proposals (id: case id)
 JOB_PROPOSE_PAST = "pastprop"  # post a remembered reply as a proposal (id: case id.entry)
+JOB_PAGE = "page"  # notify the next step of an on-call page's policy (id: page id)
+JOB_PAGE_UPDATE = "pageupd"  # re-render a page's message (acked, resolved) (id: page id)
+JOB_HOME = "home"  # refresh the App Home of recent viewers, coalesced (id: "all")
 CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA, JOB_DRAFTS})
 
 
@@ -256,3 +259,47 @@ def memory_term(lang: str, term: str) -> str:
 def memory_claim(case_id: str, what: str) -> str:
     """STRING marker in the case's slot: a suggestion proposed or a draft posted (once)."""
     return f"{PREFIX}:{{{case_id}}}:once:{what}"
+
+
+# -- on-call pages: hash tag {pages} (pages are rare: one slot is no hot spot) ---------------
+
+
+def page(page_id: str) -> str:
+    """HASH: an on-call page (status open/acked/resolved, text, channel, thread_ts, case_id,
+    critical, step, ts, msg_channel, acked_by, acked_at, …)."""
+    return f"{PREFIX}:{{pages}}:page:{page_id}"
+
+
+def open_pages() -> str:
+    """ZSET: ids of the pages not acknowledged nor resolved, score = created at (ms)."""
+    return f"{PREFIX}:{{pages}}:open"
+
+
+def case_pages(case_id: str) -> str:
+    """SET: ids of the pages about a case (resolved when the case is settled)."""
+    return f"{PREFIX}:{{pages}}:case:{case_id}"
+
+
+def paused() -> str:
+    """STRING: Unix ms until which publishing and polling are paused (``/ops pause``), PX."""
+    return f"{PREFIX}:paused"
+
+
+def home_viewers() -> str:
+    """ZSET: users who opened the App Home, score = last opened (ms); refreshed on changes."""
+    return f"{PREFIX}:home:viewers"
+
+
+def trouble(dependency: str) -> str:
+    """STRING: Unix ms since when a dependency (``slack``, a network) keeps failing."""
+    return f"{PREFIX}:trouble:{dependency}"
+
+
+def daily(day: str) -> str:
+    """HASH: a day's figures (``YYYY-MM-DD``, UTC): opened, published."""
+    return f"{PREFIX}:daily:{day}"
+
+
+def reply_times(day: str) -> str:
+    """LIST: seconds from case opened to reply published, for the replies of a day (UTC)."""
+    return f"{PREFIX}:replytimes:{day}"

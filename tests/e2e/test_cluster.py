@@ -11,7 +11,8 @@ from redis.asyncio.cluster import RedisCluster
 
 from assistant.app import Assistant
 from assistant.models import CaseStatus
-from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox
+from assistant.oncall_blocks import ACK_ACTION
+from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, OLIVIA, Sandbox
 from assistant.store import keys
 from assistant.store.connect import connect
 from tests.conftest import all_keys
@@ -102,3 +103,20 @@ async def test_an_app_restarted_mid_publish_publishes_once_from_the_queue(
         assert len(world.mastodon.created_statuses) == 1
         url = case.published_url
         assert url and any(url in t for t in thread_texts(world, case))
+
+
+async def test_a_page_re_escalates_and_is_acknowledged_on_the_cluster(
+    make_world: SandboxFactory,
+) -> None:
+    policy = f"{OLIVIA} after 1s; {MAX} after 1s"
+    async with make_world(ASSISTANT_SLA_SECONDS=1, ASSISTANT_ESCALATION_POLICY=policy) as world:
+        case = await open_case(world)
+        await world.wait_for(lambda: len(thread_texts(world, case)) >= 2, 8, "two levels")
+        assert case.card_ts
+        (page,) = [
+            m for m in world.slack.thread(CHANNEL, case.card_ts)[1:] if ACK_ACTION in str(m.blocks)
+        ]
+        assert (await world.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)).ok
+        stored = await world.app.pages.get_page(f"case.{case.case_id}")
+        assert stored is not None and stored.status == "acked"
+        assert await world.app.pages.open_page_ids() == []

@@ -15,6 +15,8 @@ async def test_demo_plays_the_whole_scenario(
     assert "case card posted" in out
     assert "quorum reached but vetoed: nothing published" in out
     assert "on-call pinged" in out and "<!subteam^SONCALL>" in out
+    assert "presses Acknowledge → page acknowledged" in out and "App Home published" in out
+    assert "/ops status → « *" in out and "open case(s)" in out
     # one case on each network, each reply checked against that network's length rule
     assert "accepted: it fits Bluesky's 300" in out
     assert "10 characters over* X's 280-character limit" in out

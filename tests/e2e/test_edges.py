@@ -10,6 +10,7 @@ import pytest
 
 from assistant.models import CaseStatus
 from assistant.networks.mastodon import idempotency_key
+from assistant.oncall import page_tag
 from assistant.sandbox import ALICE, BOB, CHANNEL, MAX, Sandbox, webhook_body
 from assistant.store import keys
 from tests.conftest import BACKENDS
@@ -265,16 +266,29 @@ async def test_escalation_is_not_repeated_after_a_crash_mid_post(
     async with make_world(ASSISTANT_SLA_SECONDS=1) as world:
         case = await open_case(world)
         assert case.card_ts
-        # What an attempt that crashed after posting (before recording) left behind: its
-        # attempt counted, its tagged message in the thread.
-        await world.app.store.count_attempt(case.case_id, "escalation_attempts")
-        tag = {"event_type": "case_escalated", "event_payload": {"case_id": case.case_id}}
+        # What a page attempt that crashed after posting (before recording) left behind:
+        # the page, its attempt counted, its tagged message in the thread.
+        page_id = f"case.{case.case_id}"
+        pages = world.app.pages
+        await pages.open_page(
+            page_id,
+            text="🚨 on call",
+            channel=CHANNEL,
+            thread_ts=case.card_ts,
+            case_id=case.case_id,
+            critical=False,
+            now=time.time(),
+        )
+        await pages.count_attempt(page_id, 0)
+        tag = page_tag(page_id, 0)
         await world.app.slack.post_in_thread(CHANNEL, case.card_ts, "🚨 on call", metadata=tag)
 
         async def escalated() -> bool:
-            return (await world.case(case.case_id)).escalated_at is not None
+            page = await pages.get_page(page_id)
+            done = (await world.case(case.case_id)).escalated_at is not None
+            return done and page is not None and page.step == 1
 
-        await world.wait_for(escalated, 5, "the escalation to be recorded")
+        await world.wait_for(escalated, 5, "the escalation and its page to be recorded")
         assert thread_texts(world, case) == ["🚨 on call"]  # not posted a second time
         assert any(
             c.params.get("include_all_metadata")

@@ -310,3 +310,25 @@ async def test_history_metadata_membership_and_direct_messages(slack: SlackEmula
     dm = await web.chat_postMessage(channel="U1", text="psst")
     assert dm["channel"] == dm_channel("U1")
     assert [m.text for m in slack.direct_messages("U1")] == ["psst"]
+
+
+async def test_views_publish_stores_the_home_tab_and_refuses_what_slack_refuses(
+    slack: SlackEmulator,
+) -> None:
+    web = client(slack)
+    view = {
+        "type": "home",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+    }
+    answer = await web.views_publish(user_id="U1", view=view)
+    assert answer["view"]["type"] == "home"
+    assert slack.homes["U1"]["blocks"] == view["blocks"]
+    for user, bad, error in (
+        ("UNOBODY", view, "user_not_found"),
+        ("U1", {"type": "modal", "blocks": []}, "invalid_arguments"),
+        ("U1", {"type": "home", "blocks": [{"type": "divider"}] * 101}, "invalid_blocks"),
+    ):
+        with pytest.raises(SlackApiError) as err:
+            await web.views_publish(user_id=user, view=bad)
+        assert err.value.response["error"] == error
+    assert slack.homes["U1"]["blocks"] == view["blocks"]  # refusals changed nothing
