@@ -128,6 +128,21 @@ _EN = [
         die in a fire, hope you die, hope u die, drink bleach
         """,
     ),
+    # Wishes of harm aimed at someone: hostile (severity high) but not a credible threat of
+    # violence by the writer, so they do not page (critical needs 0.9).
+    *_entries(
+        THREAT,
+        0.8,
+        """
+        hope you get cancer, hope you rot, hope u rot, hope you burn, hope you suffer,
+        hope you choke, hope you all die, hope yall die, hope y all die, wish you were dead,
+        wish u were dead, wish you would die, why don t you die, why dont you die,
+        why don t you just die, why dont you just die,
+        death to you, you deserve to die, u deserve to die, you don t deserve to live,
+        you do not deserve to live, you don t deserve to be alive,
+        you do not deserve to be alive, rot in hell
+        """,
+    ),
 ]
 
 # --- French --------------------------------------------------------------------------------
@@ -219,6 +234,16 @@ _FR = [
         suicidez vous, tire toi une balle, jete toi d un pont
         """,
     ),
+    *_entries(
+        THREAT,
+        0.8,
+        """
+        pourris en enfer, pourrissez en enfer, brule en enfer, brulez en enfer,
+        vous meritez de crever, tu merites de crever, je vous souhaite de mourir,
+        je te souhaite de mourir, mort a vous, j espere que tu vas mourir,
+        j espere que vous allez mourir, vous meritez de mourir, tu merites de mourir
+        """,
+    ),
 ]
 
 
@@ -228,7 +253,7 @@ def _squeezed(block: str) -> frozenset[str]:
 
 # The shaming entries above (weight 0.55): they count only in a text that addresses someone.
 AIMED_ONLY = frozenset(
-    t for _, t, _ in (*_entries("", 0, _SHAMING_EN), *_entries("", 0, _SHAMING_FR))
+    t for t, _, _ in (*_entries("", 0, _SHAMING_EN), *_entries("", 0, _SHAMING_FR))
 )
 # Words that are an insult only when said of the addressee ("you are worthless", "vous êtes
 # des lâches"); on their own they are ordinary ("a worthless update", "un réseau pourri") and,
@@ -237,9 +262,13 @@ PREDICATE_WORDS = _squeezed(
     """
     worthless hopeless embarrassment coward cowards criminals amateurs amateur charlatans
     shameless lousy clueless spineless brainless heartless ignorant disgusting repulsive daft
-    hypocrites hypocrite failures failure
+    hypocrites hypocrite failures failure lazy fat ugly prat prats nerd nerdy weirdo weirdos
+    pervert perverts creep creeps greedy selfish arrogant snake snakes rats animals dogs sheep
+    puppets traitors cheats cheaters
     laches lache charlatan rapaces branquignols pitoyables pourri pourris ignare ignares
     degoutant degoutants degoutante hypocrites incultes nullards nullard guignols
+    feignasses feignasse faineants faineant moche moches pervers rats chiens traitres voyous
+    mafieux bandits gangsters fumistes rigolos pantins rapias radins arrogants
     """
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.scoring import Scorer, Target
+from assistant.scoring import Scorer, Severity, Target
 
 AIMED_EN = [
     "you are a disgrace, your CEO should be ashamed",
@@ -67,3 +67,27 @@ def test_same_words_without_the_addressee_as_target_stay_civil(scorer: Scorer, t
 def test_evidence_says_the_word_was_said_of_you(scorer: Scorer) -> None:
     a = scorer.score("vous êtes des incapables")
     assert any("said of you" in e and "incapables" in e for e in a.evidence), a.evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["i hope you get cancer", "why don't you just die", "je vous souhaite de mourir"],
+)
+def test_wishes_of_harm_are_hostile_but_do_not_page(scorer: Scorer, text: str) -> None:
+    a = scorer.score(text)
+    assert a.hostile, (text, a)
+    assert a.severity is Severity.HIGH, (text, a.severity)
+
+
+@pytest.mark.parametrize(
+    "text", ["you are a prat", "vous êtes des voyous", "ur all lazy", "t'es qu'une feignasse"]
+)
+def test_words_insulting_only_when_said_of_you(scorer: Scorer, text: str) -> None:
+    assert scorer.score(text).hostile, text
+
+
+@pytest.mark.parametrize(
+    "text", ["the fat cat slept", "a lazy sunday", "les voyous ont été arrêtés hier"]
+)
+def test_those_words_elsewhere_are_ordinary(scorer: Scorer, text: str) -> None:
+    assert not scorer.score(text).hostile, text
