@@ -34,6 +34,20 @@ def _entries(category: str, weight: float, block: str) -> list[tuple[str, str, f
     return [(t, category, weight) for t in terms if t]
 
 
+_SHAMING_EN = """
+        shame on you, shame on u, shame on yall, shame on y all, shame on all of you,
+        should be ashamed, you have no shame, have you no shame, ashamed of yourselves,
+        ashamed of yourself, i hate you, i hate u, i hate yall, i hate y all, we hate you,
+        you disgust me, u disgust me, you make me sick, screw u, screw yall, screw y all
+        """
+_SHAMING_FR = """
+        honte a vous, honte a toi, vous n avez aucune honte, vous n avez pas honte,
+        vous avez pas honte, tu n as pas honte, t as pas honte, t as aucune honte,
+        vous devriez avoir honte, tu devrais avoir honte, devrait avoir honte,
+        devraient avoir honte, je vous deteste, je te deteste, je vous hais, je te hais,
+        vous me degoutez, tu me degoutes, vous me debectez
+        """
+
 # --- English -------------------------------------------------------------------------------
 _EN = [
     *_entries(
@@ -75,6 +89,10 @@ _EN = [
         crook, crooks, scammers, scammer, trash, garbage
         """,
     ),
+    # Shaming and hatred aimed at the addressee, no swear word needed ("shame on you", "your
+    # CEO should be ashamed", "i hate you"): they only count when the text addresses someone
+    # (``AIMED_ONLY``), so "they should be ashamed" neither scores nor caps the model.
+    *_entries(INSULT, 0.55, _SHAMING_EN),
     *_entries(
         PROFANITY,
         0.6,
@@ -108,6 +126,21 @@ _EN = [
         """
         kys, kill yourself, kill urself, kill your self, go kill yourself, hang yourself,
         die in a fire, hope you die, hope u die, drink bleach
+        """,
+    ),
+    # Wishes of harm aimed at someone: hostile (severity high) but not a credible threat of
+    # violence by the writer, so they do not page (critical needs 0.9).
+    *_entries(
+        THREAT,
+        0.8,
+        """
+        hope you get cancer, hope you rot, hope u rot, hope you burn, hope you suffer,
+        hope you choke, hope you all die, hope yall die, hope y all die, wish you were dead,
+        wish u were dead, wish you would die, why don t you die, why dont you die,
+        why don t you just die, why dont you just die,
+        death to you, you deserve to die, u deserve to die, you don t deserve to live,
+        you do not deserve to live, you don t deserve to be alive,
+        you do not deserve to be alive, rot in hell
         """,
     ),
 ]
@@ -159,6 +192,7 @@ _FR = [
         xpoopx, foutage de gueule
         """,
     ),
+    *_entries(INSULT, 0.55, _SHAMING_FR),
     *_entries(
         PROFANITY,
         0.6,
@@ -200,11 +234,43 @@ _FR = [
         suicidez vous, tire toi une balle, jete toi d un pont
         """,
     ),
+    *_entries(
+        THREAT,
+        0.8,
+        """
+        pourris en enfer, pourrissez en enfer, brule en enfer, brulez en enfer,
+        vous meritez de crever, tu merites de crever, je vous souhaite de mourir,
+        je te souhaite de mourir, mort a vous, j espere que tu vas mourir,
+        j espere que vous allez mourir, vous meritez de mourir, tu merites de mourir
+        """,
+    ),
 ]
 
 
 def _squeezed(block: str) -> frozenset[str]:
     return frozenset(squeeze(w) for w in block.split())
+
+
+# The shaming entries above (weight 0.55): they count only in a text that addresses someone.
+AIMED_ONLY = frozenset(
+    t for t, _, _ in (*_entries("", 0, _SHAMING_EN), *_entries("", 0, _SHAMING_FR))
+)
+# Words that are an insult only when said of the addressee ("you are worthless", "vous êtes
+# des lâches"); on their own they are ordinary ("a worthless update", "un réseau pourri") and,
+# unlike the lexicon's mild words, they never cap the model.
+PREDICATE_WORDS = _squeezed(
+    """
+    worthless hopeless embarrassment coward cowards criminals amateurs amateur charlatans
+    shameless lousy clueless spineless brainless heartless ignorant disgusting repulsive daft
+    hypocrites hypocrite failures failure lazy fat ugly prat prats nerd nerdy weirdo weirdos
+    pervert perverts creep creeps greedy selfish arrogant snake snakes rats animals dogs sheep
+    puppets traitors cheats cheaters
+    laches lache charlatan rapaces branquignols pitoyables pourri pourris ignare ignares
+    degoutant degoutants degoutante hypocrites incultes nullards nullard guignols
+    feignasses feignasse faineants faineant moche moches pervers rats chiens traitres voyous
+    mafieux bandits gangsters fumistes rigolos pantins rapias radins arrogants
+    """
+)
 
 
 # Second-person words and handles: someone is being addressed.
@@ -216,6 +282,81 @@ SECOND_PERSON = _squeezed(
 )
 # Words that make the next insult a vocative ("sale con", "espèce de", "bande de").
 VOCATIVE = _squeezed("sale sales espece bande gros grosse pauvre sombre")
+
+# "you are (such) a <mild insult>", "vous êtes des <…>": a complaint word becomes an insult
+# when it is predicated of the addressee. What may sit between the copula and the word:
+PREDICATE_FILLERS = _squeezed(
+    """
+    a an the such so just all al nothing but bunch lot of absolute absolutely complete
+    completely total totally utter utterly really truly literally real actual actually
+    officially clearly bloody fucking freaking damn most biggest
+    un une des de d bande vraiment tous toutes tellement trop si qu que juste franchement
+    completement totalement grave bien sacres sacre belle beau vrais vrai veritables
+    """
+)
+_YOU = _squeezed("you u yall ya")
+_YOU_PLURAL = _squeezed("guys people al lot folks two")
+_STAFF_COPULA = _squeezed("is are r est sont")
+_NOT_PEOPLE = _squeezed("service support")  # "your support is useless" is a complaint
+_VERBISH = _squeezed("scam joke rip ripof")  # "did you scam me", "you joke"
+
+
+_COMPLEMENTED = _squeezed("incapable incapables ignorant ignorants clueless")
+_COMPLEMENTS = _squeezed("of about to de d a")
+_NEGATORS = _squeezed("not never nt no pas jamais n point aucunement")
+SAID, DENIED = "said", "denied"
+
+
+def predicated_of_addressee(keys: list[str], i: int, staff: frozenset[str]) -> str | None:
+    """Whether the (mild) insult at ``keys[i]`` is predicated of the addressee or of the
+    brand's staff: ``SAID`` for "you are a disgrace", "you're all liars", "you clowns" (a
+    vocative), "your CEO is a joke", "t'es qu'un minable", "vous n'êtes que des escrocs",
+    "bande de nuls"; ``DENIED`` when a negation sits in between ("you are not incompetent",
+    "vous n'êtes pas des voleurs"); else ``None``."""
+    if keys[i] in _COMPLEMENTED and i + 1 < len(keys) and keys[i + 1] in _COMPLEMENTS:
+        return None  # "incapable of intimidating me", "incapables de répondre": a complaint
+    if i > 0 and (
+        keys[i - 1] in VOCATIVE
+        or (i > 1 and keys[i - 1] in ("de", "d") and keys[i - 2] in VOCATIVE)
+    ):
+        return SAID  # "bande de nuls", "espèce d'incapable", "pauvre minable"
+    j = i - 1
+    skipped: list[str] = []
+    while j >= 0 and len(skipped) < 5 and (keys[j] in PREDICATE_FILLERS or keys[j] in _NEGATORS):
+        skipped.append(keys[j])
+        j -= 1
+    if j < 0:
+        return None
+    k = keys[j]
+    before = keys[j - 1] if j > 0 else ""
+    if before == "n" and k in ("etes", "es"):
+        # "n'êtes que des …" is restrictive (only), "n'êtes pas" a negation.
+        before = keys[j - 2] if j > 1 else ""
+        if "qu" not in skipped and "que" not in skipped:
+            skipped.append("n")
+    said = (
+        (k in ("are", "re", "r") and before in _YOU)
+        or (k in ("are", "re", "r") and before in _YOU_PLURAL and j > 1 and keys[j - 2] in _YOU)
+        or (k in ("are", "re", "r") and before == "al" and j > 1 and keys[j - 2] == "y")
+        or k in ("ur", "youre")  # "ur a joke", "youre useless"
+        or (k in _YOU and not skipped and keys[i] not in _VERBISH)  # vocative: "you clowns"
+        or (k == "etes" and before in ("vous", "vs"))
+        or (k == "es" and before in ("t", "tu"))
+        or (
+            k in _STAFF_COPULA
+            and before in staff
+            and before not in _NOT_PEOPLE
+            and j > 1
+            and keys[j - 2] in ("your", "ur", "votre", "vos", "ton", "ta", "tes")
+        )
+    )
+    if not said:
+        return None
+    restrictive = "qu" in skipped or "que" in skipped
+    if not restrictive and not _NEGATORS.isdisjoint(skipped):
+        return DENIED
+    return SAID
+
 
 # Groups: an insult next to one of these is an identity attack ("ces arabes de merde").
 GROUPS = _squeezed(

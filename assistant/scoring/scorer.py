@@ -95,6 +95,7 @@ _PROFANITY_SHARE = 0.3
 _PROFANITY_CAP = 0.45
 _UNAIMED_PENALTY = 0.1
 _MILD = 0.5  # insult weights below this are "mild" (complaint vocabulary)
+_PREDICATED = 0.6  # a mild word said of the addressee ("you are useless"): hostile
 _GROUP_WINDOW = 3
 _QUOTES = ('"', "“", "”", "«", "»")
 _EVIDENCE_MIN = 0.1  # a word's share of the model's logit worth quoting
@@ -231,6 +232,8 @@ class Scorer:
         insult_hits: list[int] = []
         swear_hits: list[int] = []
         unaimed_insult = False
+        quoting = sum(text.count(q) for q in _QUOTES) >= 2
+        denied = said_of_you = False
         candidates = lex.candidates
         for i in range(len(keys)):
             if not candidates(keys[i]):
@@ -240,6 +243,8 @@ class Scorer:
                 quote = _quote(" ".join(shown[i : i + n]))
                 w = entry.weight
                 if entry.category == lx.INSULT:
+                    if entry.term in lx.AIMED_ONLY and not second and not _staff(keys):
+                        continue  # "they should be ashamed": not ours to flag
                     aimed = (
                         second
                         or words <= 2
@@ -249,6 +254,16 @@ class Scorer:
                     if w >= _MILD:
                         insult_hits.append(i)
                     label = "insult" if w >= _MILD else "insult (mild)"
+                    if w < _MILD and not quoting:
+                        said = lx.predicated_of_addressee(keys, i, STAFF)
+                        if said == lx.SAID:
+                            # "you are a disgrace", "vous êtes des incapables": a complaint
+                            # word said of the addressee is an insult.
+                            w, aimed, said_of_you = _PREDICATED, True, True
+                            label = "insult (said of you)"
+                            insult_hits.append(i)
+                        elif said == lx.DENIED:
+                            denied = True  # "vous n'êtes pas incompétents"
                     if not aimed:
                         w -= _UNAIMED_PENALTY
                         unaimed_insult = True
@@ -261,6 +276,21 @@ class Scorer:
                     label = "identity attack"
                 cats[entry.category] = max(cats[entry.category], w)
                 evidence.append((w, f"{label}: {quote}"))
+
+        # Words that are insults only when said of the addressee ("you are worthless",
+        # "vous êtes des lâches"); elsewhere they are ordinary words.
+        if not quoting and not lx.PREDICATE_WORDS.isdisjoint(keys):
+            for i, key in enumerate(keys):
+                if key not in lx.PREDICATE_WORDS:
+                    continue
+                said = lx.predicated_of_addressee(keys, i, STAFF)
+                if said == lx.SAID:
+                    said_of_you = True
+                    cats[lx.INSULT] = max(cats[lx.INSULT], _PREDICATED)
+                    insult_hits.append(i)
+                    evidence.append((_PREDICATED, f"insult (said of you): {_quote(shown[i])}"))
+                elif said == lx.DENIED:
+                    denied = True
 
         # A handle that is really a word masked with "@" ("you @ssh0le").
         for word in norm.masked_handles:
@@ -280,7 +310,6 @@ class Scorer:
                 weapon = any(k.startswith("x") and k.endswith("x") for k in keys[a:b])
                 # A text that quotes someone ("you can write '…' but …") is more often
                 # reporting a threat than making one: hostile, but it does not page.
-                quoting = sum(text.count(q) for q in _QUOTES) >= 2
                 w = 0.8 if weapon or quoting else 0.95
                 cats[lx.THREAT] = max(cats[lx.THREAT], w)
                 span = " ".join(shown[a:b]) if b - a <= 8 else " ".join(shown[a : a + 8]) + " …"
@@ -345,9 +374,10 @@ class Scorer:
         # The model's probability is rescaled so that the language's cut becomes 0.5; the
         # lexicon keeps its own calibrated weights.
         p = _rescale(p_model, self.cut(code or "und"))
-        if (swearing or unaimed_insult) and strong < _MILD and not groups:
-            # Swearing alone, or an insult word the lexicon found aimed at no one ("this is
-            # stupid", "c'est débile"): the model may not overrule the lexicon's reading.
+        if (swearing or unaimed_insult or denied) and strong < _MILD and not groups:
+            # Swearing alone, an insult word the lexicon found aimed at no one ("this is
+            # stupid", "c'est débile") or denied of the addressee ("you are not useless"):
+            # the model may not overrule the lexicon's reading.
             p = min(p, _PROFANITY_CAP)
         score = max(h_lex, p)
         if blocked:
@@ -374,7 +404,13 @@ class Scorer:
         # At whom: a group (identity attack), the addressee (second person, a handle, a
         # vocative, "your staff", a one/two-word message) or someone else.
         group_attack = cats[lx.IDENTITY] >= _MILD
-        aimed = second or words <= 2 or any(k in lx.VOCATIVE for k in keys) or _staff(keys)
+        aimed = (
+            second
+            or said_of_you
+            or words <= 2
+            or any(k in lx.VOCATIVE for k in keys)
+            or _staff(keys)
+        )
         return _Raw(
             score, h_lex, p_model, cats, evidence, code or "und", bool(blocked), group_attack, aimed
         )
