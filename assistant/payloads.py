@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from assistant.errors import BadPayload
 from assistant.models import Str
@@ -117,17 +117,45 @@ class BlockAction(_Model):
     value: Annotated[Str, Field(max_length=2000)] | None = None
 
 
+class PayloadChannel(_Model):
+    id: Id
+
+
+class PayloadContainer(_Model):
+    message_ts: Annotated[Str, Field(min_length=1, max_length=32)] | None = None
+
+
 class BlockActions(_Model):
-    """An interactivity ``block_actions`` payload (a button click)."""
+    """An interactivity ``block_actions`` payload (a button click, in a message or App Home)."""
 
     type: Literal["block_actions"]
     user: PayloadUser
     team: PayloadTeam | None = None
+    channel: PayloadChannel | None = None
+    container: PayloadContainer = PayloadContainer()
     actions: Annotated[list[BlockAction], Field(min_length=1, max_length=25)]
 
     @property
     def team_id(self) -> str | None:
         return self.team.id if self.team else self.user.team_id
+
+    @property
+    def value(self) -> str:
+        """The clicked button's value ("" when it carries none)."""
+        return self.actions[0].value or ""
+
+
+class MessageButtonClick(BlockActions):
+    """A click on a button of a message in a conversation: its channel is known, and the
+    one button clicked carries the value the listener acts on."""
+
+    channel: PayloadChannel
+
+    @model_validator(mode="after")
+    def _one_button_with_a_value(self) -> MessageButtonClick:
+        if len(self.actions) != 1 or not self.actions[0].value:
+            raise ValueError("actions: one clicked button with a value")
+        return self
 
 
 class SlashCommand(_Model):
@@ -141,7 +169,13 @@ class SlashCommand(_Model):
 
 
 EventModel = TypeVar(
-    "EventModel", ReactionEvent, MessageEvent, AppHomeOpened, BlockActions, SlashCommand
+    "EventModel",
+    ReactionEvent,
+    MessageEvent,
+    AppHomeOpened,
+    BlockActions,
+    MessageButtonClick,
+    SlashCommand,
 )
 
 
@@ -180,40 +214,6 @@ def loads_json(text: str) -> Any:
 # -- block actions ---------------------------------------------------------------------------
 
 
-class _ActionUser(_Model):
-    id: Annotated[Id, Field(min_length=1)]
-
-
-class _ActionChannel(_Model):
-    id: Annotated[Id, Field(min_length=1)]
-
-
-class _Action(_Model):
-    action_id: Annotated[Str, Field(min_length=1, max_length=255)]
-    value: Annotated[Str, Field(min_length=1, max_length=2000)]
-
-
-class _Container(_Model):
-    message_ts: Annotated[Str, Field(min_length=1, max_length=32)] | None = None
-
-
-class ButtonClick(_Model):
-    """A ``block_actions`` payload of one button click (the fields a listener uses)."""
-
-    type: Literal["block_actions"]
-    user: _ActionUser
-    channel: _ActionChannel
-    actions: Annotated[list[_Action], Field(min_length=1, max_length=1)]
-    container: _Container = _Container()
-
-    @property
-    def value(self) -> str:
-        return self.actions[0].value
-
-
-def parse_click(body: Any) -> ButtonClick:
-    """A button click as a model (BadPayload naming the first bad field)."""
-    try:
-        return ButtonClick.model_validate(body)
-    except ValidationError as exc:
-        raise BadPayload(describe(exc)) from None
+def parse_click(body: Any) -> MessageButtonClick:
+    """A click on a message's button as a model (BadPayload naming the first bad field)."""
+    return parse_event(MessageButtonClick, body)

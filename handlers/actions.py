@@ -38,7 +38,7 @@ def register(app: AsyncApp, oncall: OncallService) -> None:
     @app.action(ACK_ACTION)
     async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         click = parse_event(BlockActions, body)
-        answer = await oncall.ack(click.actions[0].value or "", click.user.id, click.team_id)
+        answer = await oncall.ack(click.value, click.user.id, click.team_id)
         await ack()
         if body.get("response_url"):  # a message's button (App Home has none: it refreshes)
             with contextlib.suppress(Exception):  # the ack is recorded; the note is a courtesy
