@@ -144,6 +144,7 @@ class Assistant:
             s, self.store, self.slack, pager, self.limiter, on_due=self.jobs.wake
         )
         self.cases.surges = self.surges
+        self.oncall.surge = self.surges.summary  # App Home and /ops status show the surge
         self.ingest = self.metrics.counted_ingest(self._ingest)
         sweeper = Sweeper(self.store)
         hooks = _PublishHooks(self, pager)

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from assistant import oncall_blocks as ob
@@ -229,7 +229,7 @@ class OncallService:
         self.slack = slack
         self.on_due = on_due
         self.clock = clock
-        self.surge: Callable[[], str | None] | None = None  # the surge's one-line summary
+        self.surge: Callable[[], Awaitable[str | None]] | None = None  # the live surge, a line
 
     # -- who may act ----------------------------------------------------------------------
 
@@ -343,7 +343,7 @@ class OncallService:
             published_today=published,
             median_reply=median,
             links=links,
-            surge=self.surge() if self.surge else None,
+            surge=await self.surge() if self.surge else None,
         )
 
     async def status(self) -> Answer:

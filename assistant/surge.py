@@ -229,6 +229,24 @@ class SurgeService:
             window=self.policy.window,
         )
 
+    async def summary(self) -> str | None:
+        """The team channel's live surge in one line (App Home, ``/ops status``), or None.
+        Reads the surge's own state only (no case lookups): cheap enough before an ack."""
+        channel = self.settings.ASSISTANT_CHANNEL
+        snap = await self.store.surge_snapshot(channel, top=1)
+        if snap is None:
+            return None
+        view = surge_blocks.SurgeView.from_state(
+            channel,
+            snap.state,
+            snap.authors,
+            snap.samples,
+            [],
+            snap.waiting,
+            window=self.policy.window,
+        )
+        return surge_blocks.surge_line(view)
+
     async def promote(self, case_id: str, user: str) -> PromoteOutcome:
         """The Promote button: the grouped mention becomes a case with its own card."""
         case = await self.store.get_case(case_id)

@@ -7,6 +7,7 @@ with ``verbatim: true``: a hostile crowd cannot ping, link or format anything on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -231,3 +232,15 @@ __all__ = [
     "surge_page_text",
     "surge_summary_text",
 ]
+
+
+def surge_line(view: SurgeView | None) -> str | None:
+    """The live surge in one line, for App Home and ``/ops status`` (None when none is on).
+    Plain text: the caller escapes it like everything it echoes."""
+    if view is None or view.ended is not None:
+        return None
+    started = time.strftime("%H:%M UTC", time.gmtime(view.started))
+    return (
+        f"since {started}: {view.count} hostile mentions, {view.grouped_count} grouped under "
+        f"the surge card, {view.carded} with their own card"
+    )

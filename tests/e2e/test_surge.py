@@ -74,6 +74,12 @@ async def test_a_surge_on_two_replicas(make_world: SandboxFactory) -> None:
 
         # one surge card, posted ahead of the cards still waiting for the channel
         card = await world.wait_for(lambda: surge_cards(world), 10, "the surge card")
+        # /ops status and App Home show the live surge in one line
+        await world.slack.slash_command(ALICE, "/ops", "status", channel=CHANNEL)
+        assert "Surge: since" in world.slack.ephemerals[-1].text
+        await world.slack.open_home(ALICE)
+        home = await world.wait_for(lambda: world.slack.homes.get(ALICE), 5, "App Home")
+        assert "*Surge*: since" in json.dumps(home, ensure_ascii=False)
         opened = [a["case"] for a in answers if a["status"] == "opened"]
         cases = [await world.case(c) for c in opened]
         assert any(c.card_ts is None or c.card_ts > card[0].ts for c in cases[1:])
