@@ -24,6 +24,7 @@ from assistant import oncall_blocks as ob
 from assistant.errors import SlackError
 from assistant.models import CaseStatus
 from assistant.oncall_policy import deliver_at, oncall_now, step_at
+from assistant.ratelimit import priority
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Job, Store, keys
@@ -79,12 +80,13 @@ class PageJob:
         if due > now:
             return due  # quiet hours: a non-critical page waits for their end
         tag = page_tag(page.id, page.step)
-        if page.step == 0:
-            where, ts = await self._first(page, tag)
-        else:
-            assert step is not None
-            where, ts = page.msg_channel, page.ts
-            await self._next_level(page, tag)
+        with priority():  # a page goes ahead of the cards waiting for the channel's limiter
+            if page.step == 0:
+                where, ts = await self._first(page, tag)
+            else:
+                assert step is not None
+                where, ts = page.msg_channel, page.ts
+                await self._next_level(page, tag)
         await self.pages.advance(page.id, page.step, where, ts, now)
         if page.step > 0:
             await self.pages.store.enqueue(keys.JOB_PAGE_UPDATE, page.id, now)
