@@ -66,9 +66,8 @@ class CaseService:
         """Score a mention; open a case (card and SLA timer queued) if it is hostile."""
         assessment = self.scorer.score(mention.text, lang=mention.lang)
         hostile, severity, opinion = await self._second_opinion(mention, assessment)
-        day = datetime.fromtimestamp(self.clock(), UTC).date().isoformat()
-        await self.store.count_mention(day, hostile=hostile)  # for reports
         if not hostile:
+            await self._count_mention(hostile=False)
             return IngestOutcome(
                 "not_hostile",
                 None,
@@ -106,12 +105,14 @@ class CaseService:
                 )
             grouped = step.decision == "group"
             if step.stored:  # one node: the step stored the grouped case too
+                await self._count_mention(hostile=True)
                 return IngestOutcome(
                     "grouped", case.case_id, assessment.score, "grouped under the surge card"
                 )
         opened, case_id = await self.store.open_case(case, escalate_at=escalate_at, grouped=grouped)
         if not opened:
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")
+        await self._count_mention(hostile=True)  # once per mention: duplicates are not counted
         if grouped:
             return IngestOutcome(
                 "grouped", case_id, assessment.score, "grouped under the surge card"
@@ -120,6 +121,12 @@ class CaseService:
             log.info("case opened for %s (score %.2f)", mention.key, assessment.score)
         self.on_due()
         return IngestOutcome("opened", case_id, assessment.score, "hostile mention")
+
+    async def _count_mention(self, *, hostile: bool) -> None:
+        """Today's mention counters, for reports (a hostile one once it is stored: a retried
+        webhook or the poller seeing it again does not count twice)."""
+        day = datetime.fromtimestamp(self.clock(), UTC).date().isoformat()
+        await self.store.count_mention(day, hostile=hostile)
 
     async def _second_opinion(
         self, mention: Mention, assessment: Assessment

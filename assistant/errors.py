@@ -62,9 +62,5 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
-# The former name of SlackError (then every Slack error counted as transient).
-SlackUnavailable = SlackError
-
-
 class BadPayload(AssistantError):
     """A signed request whose payload does not have the shape Slack documents (answered 400)."""

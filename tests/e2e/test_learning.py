@@ -222,3 +222,19 @@ async def test_the_emulator_refuses_uploads_as_slack_does(world: Sandbox) -> Non
     )
     assert done["files"][0]["name"] == "a.png"
     assert world.slack.files[done["files"][0]["id"]].content == b"\x89PNG...."
+
+
+async def test_mentions_seen_count_each_mention_once(world: Sandbox) -> None:
+    """The report's "mentions seen / hostile": a webhook retry of the same hostile mention (or
+    the poller seeing it again) is not a second mention."""
+    from datetime import UTC, datetime
+
+    from assistant.sandbox import webhook_body
+
+    hostile = webhook_body(world.mastodon.add_mention("r@m.social", "bande de connards"))
+    calm = webhook_body(world.mastodon.add_mention("c@m.social", "merci pour votre aide"))
+    assert (await world.ingest(hostile))[0] == 202
+    assert (await world.ingest(hostile))[1]["status"] == "duplicate"
+    assert (await world.ingest(calm))[0] == 200
+    today = datetime.now(UTC).date().isoformat()
+    assert await world.app.store.mention_counts([today]) == (2, 1)
