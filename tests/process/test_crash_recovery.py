@@ -10,6 +10,7 @@ on Mastodon, the card showing its link, the votes and the case intact (Redis AOF
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -123,6 +124,13 @@ async def test_kill_9_between_decision_and_publish_publishes_exactly_once(
 
         await wait_for(card_links_status, 10, "the card to show the published URL")
         assert any(c.params.get("ts") == card.ts for c in world.slack.calls_to("chat.update"))
+        # (the card refresh is its own job: it can land before or after the thread note)
+        await wait_for(
+            lambda: any(status.url in t for t in world.thread_bot_texts(card)),
+            10,
+            "the thread note with the published URL",
+        )
+        await asyncio.sleep(0.5)  # a second note would come right behind the first
         notes = [t for t in world.thread_bot_texts(card) if status.url in t]
         assert len(notes) == 1, world.thread_bot_texts(card)
 
