@@ -27,6 +27,8 @@ K8S_VERSIONS = ("1.30.0", "1.37.0")  # oldest with preStop.sleep on by default, 
 DRAIN_SECONDS = 35
 SETTINGS = set(Settings.model_fields)
 REQUIRED = {name for name, field in Settings.model_fields.items() if field.is_required()}
+SECRETS = {n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
+SOCKET_MODE_ONLY = {"SLACK_APP_TOKEN"}  # the Kubernetes base runs in HTTP mode
 
 
 def hadolint() -> str:
@@ -205,6 +207,28 @@ def test_deployment_is_two_http_replicas_that_drain_before_the_kill() -> None:
         selector
     )
     assert by_kind("Service", "assistant")["spec"]["selector"] == selector
+
+
+def test_every_setting_is_in_the_configmap_or_the_secret_and_they_are_valid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new setting must be added to the Kubernetes base too (with its default), secrets to
+    the Secret only: the ConfigMap cannot drift behind the settings again."""
+    config = by_kind("ConfigMap", "assistant-config")["data"]
+    secret = by_kind("Secret", "assistant-secrets")["stringData"]
+    missing = SETTINGS - SOCKET_MODE_ONLY - set(config) - set(secret)
+    assert not missing, f"add to deploy/k8s/configmap.yaml (or the Secret): {sorted(missing)}"
+    assert not set(config) & set(secret), "a setting is in one place only"
+    assert not SECRETS & set(config), "secrets belong in the Secret, never in the ConfigMap"
+    assert set(secret) >= SECRETS - SOCKET_MODE_ONLY, "the Secret example lists every secret"
+    assert all(isinstance(v, str) for v in {**config, **secret}.values()), "quote numbers"
+    # the pods get both as environment variables: together they are a valid configuration
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {**config, **secret}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert not settings.socket_mode and settings.ASSISTANT_LOG_FORMAT == "json"
 
 
 def test_configmap_and_secret_hold_only_real_settings_in_http_mode() -> None:
