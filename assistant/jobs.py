@@ -7,8 +7,9 @@ job per (kind, id): queuing it again moves it, so repeated requests coalesce.
 
 The queue is sharded in Redis (keys.SHARDS sorted sets under their own hash tags, score = due
 time): Redis Cluster spreads it, and claims take from every shard fairly. A worker claims due
-jobs atomically under a lease (claim_jobs.lua); a worker that dies mid-job leaves the lease to
-expire and any replica picks the job up again. Handlers are idempotent and say "later" by
+jobs atomically under a lease (claim_jobs.lua), renewed while the job runs (a slow Slack or
+network call does not hand the job to a second worker); a worker that dies mid-job leaves the
+lease to expire and any replica picks the job up again. Handlers are idempotent and say "later" by
 raising RetryLater or a transient ExternalError (any other exception counts the same); the
 runner then reschedules with exponential backoff (settle_job.lua), and after MAX_ATTEMPTS
 hands the job to give_up. A permanent ExternalError (e.g. Slack's ``channel_not_found``) is
@@ -118,6 +119,71 @@ class Sweeper:
         )
 
 
+class _Lease:
+    """A running job's lease, renewed every third of it while its handler runs, so that a
+    handler slower than the lease (a Slack or network call under load) keeps its job instead
+    of another worker claiming it and doing the work a second time. Only a worker that stops
+    (a crash, a frozen process) lets its lease run out. Fast jobs cost nothing: the renewal
+    task starts only when a first renewal is due."""
+
+    def __init__(self, runner: JobRunner, job: Job) -> None:
+        self.runner = runner
+        self.job = job  # with the lease score to settle it with
+        self._next: Job | None = None
+        self._stop = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def adopt(self, job: Job) -> None:
+        """This runner claimed the job again while running it: re-queued meanwhile, or its
+        lease ran out while Redis was away. The worker runs it once more with the new lease
+        (never two runs of one job in one process)."""
+        self._next = job
+
+    @property
+    def claimed_again(self) -> bool:
+        return self._next is not None
+
+    def start(self) -> None:
+        if self._next is not None:  # a run with the newest claim
+            self.job, self._next = self._next, None
+        self._stop.clear()
+        self._timer = asyncio.get_running_loop().call_later(self._period, self._begin)
+
+    async def stop(self) -> Job:
+        """Stop renewing (a renewal in flight completes first); the job with its lease now."""
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            await self._task
+            self._task = None
+        return self.job
+
+    @property
+    def _period(self) -> float:
+        return self.runner.lease_seconds / 3
+
+    def _begin(self) -> None:
+        self._timer = None
+        self._task = asyncio.create_task(self._renew(), name=f"lease {self.job.member}")
+
+    async def _renew(self) -> None:
+        while not self._stop.is_set():
+            until = self.runner.clock() + self.runner.lease_seconds
+            try:
+                renewed = await self.runner.store.renew_job(self.job, until)
+            except Exception as exc:  # Redis away: try again at the next period
+                log.warning("the lease of job %s was not renewed: %s", self.job.member, exc)
+            else:
+                if renewed is None:
+                    return  # re-queued (or claimed again): it runs once more after this run
+                self.job = renewed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._period)
+
+
 class JobRunner:
     def __init__(
         self,
@@ -139,6 +205,7 @@ class JobRunner:
         self._concurrency = concurrency  # claims never exceed the free slots
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._leases: dict[str, _Lease] = {}  # the jobs this runner is running, by member
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._store_down = False  # logs an outage once, not at every poll
@@ -179,6 +246,11 @@ class JobRunner:
                     log.warning("claiming jobs works again")
                 self._store_down = False
             for job in jobs:
+                if (held := self._leases.get(job.member)) is not None:
+                    # ours already: its lease ran out while Redis was away (no renewal then);
+                    # the running worker takes the new lease instead of a second run starting
+                    held.adopt(job)
+                    continue
                 task = asyncio.create_task(self._execute(job), name=f"job {job.member}")
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
@@ -203,28 +275,44 @@ class JobRunner:
         bound: AbstractContextManager[object] = (
             bound_case(job.id) if job.kind in keys.CASE_JOBS else nullcontext()
         )
-        with bound:
-            wait = BASE_DELAY / 2
-            while True:
-                try:
-                    await self._run(job)
-                    return
-                except Exception as exc:
-                    if not is_unavailable(exc) or self._stopping:  # the lease covers it
-                        log.error("job %s not settled (it will run again): %s", job.member, exc)
-                        return
-                    log.warning("job %s waits for the store: %s", job.member, exc)
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, STORE_WAIT_MAX)
+        lease = _Lease(self, job)
+        self._leases[job.member] = lease
+        try:
+            with bound:
+                await self._hold(lease)
+        finally:
+            del self._leases[job.member]
 
-    async def _run(self, job: Job) -> None:
+    async def _hold(self, lease: _Lease) -> None:
+        wait = BASE_DELAY / 2
+        while True:
+            try:
+                await self._run(lease)
+                if not lease.claimed_again or self._stopping:
+                    return
+                continue  # claimed again while it ran: once more, under the new lease
+            except Exception as exc:
+                if not is_unavailable(exc) or self._stopping:  # the lease covers it
+                    log.error("job %s not settled (it will run again): %s", lease.job.member, exc)
+                    return
+                log.warning("job %s waits for the store: %s", lease.job.member, exc)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, STORE_WAIT_MAX)
+
+    async def _run(self, lease: _Lease) -> None:
+        lease.start()
+        job = lease.job
         handler = self.handlers.get(job.kind)
         if handler is None:
+            await lease.stop()
             log.error("dropping job %s: no handler for %r", job.member, job.kind)
             await self.store.finish_job(job)
             return
         try:
-            again = await handler.run(job)
+            try:
+                again = await handler.run(job)
+            finally:  # settled below with the lease as renewed while it ran
+                job = await lease.stop()
         except RetryLater as exc:
             await self._retry(job, handler, str(exc), exc.retry_after)
             return

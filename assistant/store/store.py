@@ -17,7 +17,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -831,6 +831,15 @@ class Store:
             "settle_job", self._settle_keys(job), [job.member, job.lease, "done"]
         )
         return int(result) == 0
+
+    async def renew_job(self, job: Job, until: float) -> Job | None:
+        """Extend a running job's lease to ``until``: the job with its new lease (settle it
+        with that one), or None when it was re-queued meanwhile (it will run again)."""
+        lease = _ms(until)
+        result = await self._run(
+            "settle_job", self._settle_keys(job), [job.member, job.lease, "renew", lease]
+        )
+        return replace(job, lease=lease) if int(result) == 0 else None
 
     async def reschedule_job(self, job: Job, due: float) -> bool:
         """Run a claimed (periodic) job again at ``due``; False if it was re-queued meanwhile."""

@@ -10,6 +10,7 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
+from redis import exceptions as redis_exceptions
 
 from assistant.jobs import JobRunner, Sweeper
 from assistant.models import CaseStatus
@@ -58,6 +59,95 @@ async def test_queuing_again_moves_the_job_unless_kept(store: Store) -> None:
     assert not await store.finish_job(job)
     assert await store.pending_jobs() == {"home:U1": NOW + 6}
     assert await store.cancel_job("home", "U1")
+    assert await store.pending_jobs() == {}
+
+
+async def test_a_renewed_lease_is_settled_with_its_new_score_unless_requeued(
+    store: Store,
+) -> None:
+    await store.enqueue("card", "c1", NOW)
+    (job,) = (await store.claim_jobs(NOW, lease_seconds=2, limit=5)).jobs
+    renewed = await store.renew_job(job, NOW + 30)
+    assert renewed is not None and renewed.lease > job.lease
+    assert await store.pending_jobs() == {"card:c1": NOW + 30}
+    assert not (await store.claim_jobs(NOW + 3, lease_seconds=2, limit=5)).jobs  # still held
+    assert not await store.finish_job(job), "the old lease no longer settles it"
+    assert await store.finish_job(renewed)
+    # re-queued while running (queue_job 'set'): not renewed, it stays due and runs again
+    await store.enqueue("card", "c2", NOW)
+    (job,) = (await store.claim_jobs(NOW, lease_seconds=2, limit=5)).jobs
+    await store.enqueue("card", "c2", NOW + 1)
+    assert await store.renew_job(job, NOW + 30) is None
+    assert await store.pending_jobs() == {"card:c2": NOW + 1}
+
+
+async def test_a_job_slower_than_its_lease_runs_once(store: Store) -> None:
+    """The runner renews the lease while the handler runs: a second runner (a replica)
+    polling the same queue never claims it, and the job is settled once done."""
+    runs: list[str] = []
+
+    class Slow:
+        async def run(self, job: Job) -> None:
+            runs.append(job.id)
+            await asyncio.sleep(2.5)
+
+        async def give_up(self, job: Job, reason: str) -> None:
+            raise AssertionError(reason)
+
+    replicas = [
+        JobRunner(store, {"slow": Slow()}, lease_seconds=1, poll_seconds=0.05) for _ in range(2)
+    ]
+    await store.enqueue("slow", "s1", time.time())
+    for runner in replicas:
+        runner.start()
+    try:
+        for _ in range(200):
+            if runs and not await store.pending_jobs():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        for runner in replicas:
+            await runner.stop()
+    assert runs == ["s1"]
+    assert await store.pending_jobs() == {}, "settled with the renewed lease"
+
+
+async def test_a_job_whose_lease_ran_out_during_a_redis_outage_is_not_run_twice(
+    store: Store,
+) -> None:
+    """Redis went away mid-job (no renewal then) for longer than the lease: when it is back,
+    the runner claims the job again; the worker that kept it runs it with the new lease
+    instead of a second run starting beside it."""
+    active, runs, most = 0, 0, 0
+
+    class Flaky:
+        async def run(self, job: Job) -> None:
+            nonlocal active, runs, most
+            runs += 1
+            active += 1
+            most = max(most, active)
+            try:
+                if runs == 1:  # the outage outlasts the lease: the job is due again
+                    await store.redis.zadd(keys.jobs_due(job.shard), {job.member: 0}, xx=True)
+                    raise redis_exceptions.ConnectionError("Connection reset by peer")
+                await asyncio.sleep(0.5)
+            finally:
+                active -= 1
+
+        async def give_up(self, job: Job, reason: str) -> None:
+            raise AssertionError(reason)
+
+    runner = JobRunner(store, {"flaky": Flaky()}, lease_seconds=5, poll_seconds=0.02)
+    await store.enqueue("flaky", "f1", time.time())
+    runner.start()
+    try:
+        for _ in range(100):
+            if runs >= 2 and not await store.pending_jobs():
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.stop()
+    assert (runs, most) == (2, 1), "one run after the outage, never two at once"
     assert await store.pending_jobs() == {}
 
 
