@@ -36,7 +36,7 @@ from assistant.metrics import Metrics
 from assistant.models import Mention
 from assistant.networks import build_networks
 from assistant.oncall import HomeRefresh, OncallService, PageJob, PageUpdate, TroubleWatch
-from assistant.publishing import Publisher
+from assistant.publishing import Publisher, Settled
 from assistant.ratelimit import ChannelLimiter
 from assistant.reports import WeeklyDigest
 from assistant.settings import Settings
@@ -146,13 +146,13 @@ class Assistant:
         self.cases.surges = self.surges
         self.oncall.surge = self.surges.summary  # App Home and /ops status show the surge
         self.ingest = self.metrics.counted_ingest(self._ingest)
-        sweeper = Sweeper(self.store)
+        sweeper = Sweeper(self.store, drafts=s.drafts_enabled)
         hooks = _PublishHooks(self, pager)
         digest = WeeklyDigest(s, self.store, self.slack)
         self.memory = ReplyMemory(s, self.store, self.slack, on_due=self.jobs.wake)
         self.cases.memory = self.memory
         publisher = Publisher(s, self.store, self.slack, self.networks, hooks=hooks)
-        publisher.memory = self.memory
+        settled = Settled(s, self.store, self.slack, hooks=hooks, memory=self.memory)
         if s.drafts_enabled:  # nothing leaves the machine unless ASSISTANT_LLM_URL is set
             job_handlers[keys.JOB_DRAFTS] = Drafter(s, self.memory, self._session)
         job_handlers.update(
@@ -160,6 +160,7 @@ class Assistant:
                 keys.JOB_POST_CARD: CaseJob(PostCard(self.cases, pager)),
                 keys.JOB_UPDATE_CARD: CaseJob(UpdateCard(self.cases, pager)),
                 keys.JOB_PUBLISH: CaseJob(publisher),
+                keys.JOB_SETTLED: CaseJob(settled),
                 keys.JOB_PROPOSE_PAST: ProposePast(self.memory),
                 keys.JOB_SLA: CaseJob(Escalator(s, self.store, self.slack, pager)),
                 keys.JOB_SWEEP: sweeper,
@@ -328,8 +329,8 @@ class _PublishHooks:
     async def paused_until(self) -> float | None:
         return await self.app.oncall.paused_until()
 
-    async def published(self, case_id: str, seconds_to_reply: float) -> None:
-        await self.app.pages.record_reply(time.time(), seconds_to_reply)
+    async def published(self, case_id: str, at: float, seconds_to_reply: float) -> None:
+        await self.app.pages.record_reply(case_id, at, seconds_to_reply)
         await self.pager.resolve_case(case_id)
         await self.app.oncall.changed()
 

@@ -15,7 +15,7 @@ from assistant.logs import bound_case
 from assistant.models import Case, CaseScore, Mention
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
-from assistant.store import Store, keys
+from assistant.store import Store
 
 if TYPE_CHECKING:
     from assistant.memory import ReplyMemory
@@ -216,10 +216,9 @@ class PostCard:
                     case_id, "card_attempts", now=self.cases.clock()
                 ),
             )
-        now = self.cases.clock()
-        await store.card_posted(case_id, case.channel, ts, now)
-        if self.cases.settings.drafts_enabled:  # the drafts go in the card's thread
-            await store.enqueue(keys.JOB_DRAFTS, case_id, now)
+        # the drafts (when configured) go in the card's thread: queued with the card's record
+        drafts = self.cases.settings.drafts_enabled
+        await store.card_posted(case_id, case.channel, ts, self.cases.clock(), drafts=drafts)
 
     async def give_up(self, case_id: str, reason: str) -> None:
         log.error("the card could not be posted: %s", reason)

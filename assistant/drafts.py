@@ -1,8 +1,9 @@
 """Drafts (optional): the assistant asks an OpenAI-compatible LLM for up to two replies and
 posts them in the case thread as proposals of its own.
 
-Off unless ASSISTANT_LLM_URL is set: nothing leaves the machine otherwise. When the card is
-posted, a ``drafts`` job is queued; it calls ``POST {ASSISTANT_LLM_URL}/chat/completions``
+Off unless ASSISTANT_LLM_URL is set: nothing leaves the machine otherwise. The card's record
+queues a ``drafts`` job in the same step (card_posted.lua; the sweep re-queues it on a
+cluster, until the job has asked the model); it calls ``POST {ASSISTANT_LLM_URL}/chat/completions``
 over the app's one aiohttp session, within ASSISTANT_LLM_TIMEOUT_SECONDS, with the brand
 voice (ASSISTANT_BRAND_VOICE_FILE), the mention, its language, the network's length limit
 and a few remembered replies to similar mentions as examples. Any failure (unreachable,

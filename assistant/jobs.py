@@ -85,8 +85,9 @@ class CaseJob:
 
 class Sweeper:
     """Periodic job (one per open-case shard): re-queues what a crash between two store steps
-    left out — a decided case without its publish job, a case without its card or timer job,
-    a settled case whose card update was lost — and drops settled cases from the index."""
+    left out — a decided case without its publish job, a case without its card, drafts or
+    timer job, a settled case whose card update or follow-ups were lost — and drops settled
+    cases from the index."""
 
     def __init__(
         self,
@@ -95,11 +96,13 @@ class Sweeper:
         every: float = SWEEP_SECONDS,
         grace: float = SWEEP_GRACE,
         clock: Callable[[], float] = time.time,
+        drafts: bool = False,
     ) -> None:
         self.store = store
         self.every = every
         self.grace = grace
         self.clock = clock
+        self.drafts = drafts  # drafts are configured: a card's lost drafts job is re-queued
 
     async def ensure(self) -> None:
         """Queue the sweep of every shard unless queued (each replica calls this at start)."""
@@ -110,7 +113,9 @@ class Sweeper:
 
     async def run(self, job: Job) -> float:
         now = self.clock()
-        await self.store.repair_open_cases(int(job.id), now=now, settled_before=now - self.grace)
+        await self.store.repair_open_cases(
+            int(job.id), now=now, settled_before=now - self.grace, drafts=self.drafts
+        )
         return now + self.every
 
     async def give_up(self, job: Job, reason: str) -> None:

@@ -138,16 +138,18 @@ async def post_proposal(
 ) -> str:
     """Post a proposal in the case thread as the bot and record it with ``proposer``.
 
-    At most one message per (case, what): a marker is set before the first post; an attempt
-    after one that set it looks in the thread first (the message carries ``what`` in its
-    metadata). Returns the proposal step's outcome (``added``, ``closed``, ``duplicate`` …)."""
+    At most one message per (case, what) (SlackGateway.post_once_in_thread). Returns the
+    proposal step's outcome (``added``, ``closed``, ``duplicate`` …)."""
     assert case.card_ts is not None
-    meta = {"event_type": "proposal", "event_payload": {"case_id": case.case_id, "what": what}}
-    ts = None
-    if not await store.memory.once(case.case_id, what):
-        ts = await slack.find_in_thread(case.channel, case.card_ts, meta)
-    if ts is None:
-        ts = await slack.post(case.channel, text, blocks, thread_ts=case.card_ts, metadata=meta)
+    ts = await slack.post_once_in_thread(
+        case.channel,
+        case.card_ts,
+        text,
+        blocks,
+        case_id=case.case_id,
+        what=what,
+        event_type="proposal",
+    )
     return await store.proposal(
         "add",
         event_id=f"{what}.{ts}",

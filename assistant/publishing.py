@@ -7,7 +7,14 @@ mechanism for exactly once: a reference chosen once per case and reused by every
 whose outcome is unknown (a crash, a lost answer), a look for the reply an earlier attempt
 may have posted. finish_case.lua then records the outcome once. Transient failures are
 retried by the job runner with backoff (at least the network's retry time); a permanent one
-is reported in the thread and pings on-call.
+fails the case.
+
+What follows an outcome — the thread note, on-call (the case's pages resolved; a failure
+paged), today's figures, reply memory — is not done in this process after the outcome is
+recorded, where a crash would lose it: finish_case.lua queues a ``settled`` job with the
+outcome (in the same step on one node; right after on a cluster, where the sweep re-queues
+it). :class:`Settled` runs it; each of its steps is idempotent, so a run again (a crash, a
+retry, the sweep) does each once.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from assistant import blocks
-from assistant.errors import PublishError, SlackError
+from assistant.errors import PublishError
 from assistant.escalation import Pager
 from assistant.jobs import RetryLater
 from assistant.models import Case, CaseStatus
@@ -26,7 +33,7 @@ from assistant.networks import rule_for
 from assistant.networks.base import Network
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
-from assistant.store import Store, keys
+from assistant.store import Store, is_unavailable, keys
 
 if TYPE_CHECKING:
     from assistant.memory import ReplyMemory
@@ -41,7 +48,10 @@ class PublishHooks(Protocol):
 
     async def paused_until(self) -> float | None: ...
 
-    async def published(self, case_id: str, seconds_to_reply: float) -> None: ...
+    async def published(self, case_id: str, at: float, seconds_to_reply: float) -> None:
+        """A reply is out: count it in the figures of its day and resolve the case's pages
+        (idempotent: the ``settled`` job may run again)."""
+        ...
 
     def health(self, dependency: str, worked: bool) -> None: ...
 
@@ -62,7 +72,6 @@ class Publisher:
         self.slack = slack
         self.networks = networks
         self.clock = clock
-        self.memory: ReplyMemory | None = None  # published replies are remembered there
         self.hooks = hooks
 
     async def run(self, case_id: str) -> None:
@@ -99,23 +108,13 @@ class Publisher:
                 raise RetryLater(str(exc), exc.retry_after) from exc
             await self._fail(case, str(exc))
             return
+        if self.hooks is not None:
+            self.hooks.health(platform, True)
+        # the outcome and its follow-ups (the ``settled`` job) in one step: see Settled
         if await self.store.finish_case(
             case_id, "published", self.clock(), detail=posted.url, status_id=posted.id
         ):
             log.info("published: %s", posted.url)
-            await self._thread_note(case, blocks.published_note(posted.url, platform=platform))
-            if self.hooks is not None:  # (a crash before: the page job sees the case settled)
-                self.hooks.health(platform, True)
-                await self.hooks.published(case_id, self.clock() - case.opened_at)
-            await self._remember(case)
-
-    async def _remember(self, case: Case) -> None:
-        if self.memory is None or case.approved_text is None:
-            return
-        try:
-            await self.memory.remember(case, case.approved_text)
-        except Exception as exc:  # the reply is out: a memory miss must not retry the job
-            log.warning("the published reply was not remembered: %s", exc)
 
     async def give_up(self, case_id: str, reason: str) -> None:
         case = await self.store.get_case(case_id)
@@ -125,26 +124,94 @@ class Publisher:
     async def _fail(self, case: Case, reason: str) -> None:
         if await self.store.finish_case(case.case_id, "failed", self.clock(), detail=reason):
             log.error("publishing failed: %s", reason)
-            if self.hooks is None:
-                note = blocks.publish_failed_text(reason, self.settings.ASSISTANT_ONCALL)
-                await self._thread_note(case, note)
-                return
-            # the case is settled (its SLA page resolved); the failure is a page of its own,
-            # in the thread, with its Acknowledge button
-            await self.hooks.pager.resolve_case(case.case_id)
-            note = blocks.publish_failed_text(reason, None, paged=True)
-            await self.hooks.pager.page(
-                case.channel,
-                note,
-                thread_ts=case.card_ts,
-                key=f"publish.{case.case_id}",
-                case_id=None,  # settled already: a page about it is not resolved by settling
-            )
 
-    async def _thread_note(self, case: Case, note: str) -> None:
-        if not case.card_ts:
+
+class Settled:
+    """Job ``settled`` (id: case id): what follows a recorded publish outcome, queued with it
+    by finish_case.lua. Every step is idempotent, so a run again after a crash, a transient
+    Slack error or the sweep does each once:
+
+    - published: the reply counted in its day's figures (once per case) and the case's pages
+      resolved (PublishHooks.published), the reply remembered (keyed by the case), then the
+      note with the public URL in the case thread (posted once: a marker, then a look in the
+      thread for the note's metadata before any second attempt);
+    - failed: the case's pages resolved, and the failure paged in the thread with its
+      Acknowledge button (a page keyed by the case: one page whatever the runs); without
+      on-call hooks, a note in the thread (posted once, likewise).
+
+    A Slack error on the note is retried by the job runner like any job's (transient) or
+    ends it with a log line (permanent: the card, a durable job of its own, shows the outcome).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        slack: SlackGateway,
+        *,
+        hooks: PublishHooks | None = None,
+        memory: ReplyMemory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.slack = slack
+        self.hooks = hooks
+        self.memory = memory  # published replies are remembered there
+
+    async def run(self, case_id: str) -> None:
+        case = await self.store.get_case(case_id)
+        if case is None:
+            return
+        if case.status == CaseStatus.PUBLISHED and case.published_url:
+            await self._published(case, case.published_url)
+        elif case.status == CaseStatus.FAILED:
+            await self._failed(case, case.failure or "unknown error")
+
+    async def _published(self, case: Case, url: str) -> None:
+        if self.hooks is not None:
+            at = case.published_at or case.opened_at
+            await self.hooks.published(case.case_id, at, at - case.opened_at)
+        await self._remember(case)
+        note = blocks.published_note(url, platform=case.mention.platform)
+        await self._note(case, "published", note)
+
+    async def _remember(self, case: Case) -> None:
+        if self.memory is None or case.approved_text is None:
             return
         try:
-            await self.slack.post_in_thread(case.channel, case.card_ts, note)
-        except SlackError as exc:  # the card update (a durable job) still shows it
-            log.warning("thread note not posted: %s", exc)
+            await self.memory.remember(case, case.approved_text)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise  # Redis away: the job runs again when it is back
+            log.warning("the published reply was not remembered: %s", exc)
+
+    async def _failed(self, case: Case, reason: str) -> None:
+        if self.hooks is None:
+            note = blocks.publish_failed_text(reason, self.settings.ASSISTANT_ONCALL)
+            await self._note(case, "failed", note)
+            return
+        # the case is settled (its SLA page resolved); the failure is a page of its own, in
+        # the thread, with its Acknowledge button
+        await self.hooks.pager.resolve_case(case.case_id)
+        await self.hooks.pager.page(
+            case.channel,
+            blocks.publish_failed_text(reason, None, paged=True),
+            thread_ts=case.card_ts,
+            key=f"publish.{case.case_id}",
+            case_id=None,  # settled already: a page about it is not resolved by settling
+        )
+
+    async def _note(self, case: Case, outcome: str, note: str) -> None:
+        if not case.card_ts:
+            return  # no thread to post in (the card shows the outcome)
+        await self.slack.post_once_in_thread(
+            case.channel,
+            case.card_ts,
+            note,
+            case_id=case.case_id,
+            what=f"outcome.{outcome}",
+            event_type="case_outcome",
+        )
+
+    async def give_up(self, case_id: str, reason: str) -> None:
+        log.error("the outcome's thread note was not posted: %s", reason)

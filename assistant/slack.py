@@ -164,6 +164,29 @@ class SlackGateway:
                 return str(m["ts"])
         return None
 
+    async def post_once_in_thread(
+        self,
+        channel: str,
+        thread_ts: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        case_id: str,
+        what: str,
+        event_type: str,
+    ) -> str:
+        """Post in a case's thread at most once per (case, ``what``): a marker in the case's
+        slot is set before the first attempt; any later one (a retry after an unknown outcome,
+        a run again after a crash) first looks in the thread for the message's metadata.
+        Returns the message's ts."""
+        meta = {"event_type": event_type, "event_payload": {"case_id": case_id, "what": what}}
+        ts = None
+        if not await self.store.memory.once(case_id, what):
+            ts = await self.find_in_thread(channel, thread_ts, meta)
+        if ts is None:
+            ts = await self.post(channel, text, blocks, thread_ts=thread_ts, metadata=meta)
+        return ts
+
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         await self._call("views.publish", user_id=user, view=view)
 

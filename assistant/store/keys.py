@@ -26,6 +26,7 @@ JOB_POST_CARD = "card"  # post the case card (id: case id)
 JOB_UPDATE_CARD = "cardupd"  # re-render the card from the stored state (id: case id)
 JOB_PUBLISH = "publish"  # publish the approved reply: the outbox (id: case id)
 JOB_SLA = "sla"  # escalate when the SLA runs out (id: case id)
+JOB_SETTLED = "settled"  # a publish outcome's follow-ups: thread note, on-call (id: case id)
 JOB_SWEEP = "sweep"  # re-queue what open cases miss after a crash (id: open-index shard)
 JOB_DIGEST = "digest"  # post the weekly digest (id: the ISO week, e.g. 2026-W48)
 JOB_SURGE_CARD = "surgecard"  # post or refresh a channel's live surge card (id: channel)
@@ -36,7 +37,9 @@ JOB_PROPOSE_PAST = "pastprop"  # post a remembered reply as a proposal (id: case
 JOB_PAGE = "page"  # notify the next step of an on-call page's policy (id: page id)
 JOB_PAGE_UPDATE = "pageupd"  # re-render a page's message (acked, resolved) (id: page id)
 JOB_HOME = "home"  # refresh the App Home of recent viewers, coalesced (id: "all")
-CASE_JOBS = frozenset({JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA, JOB_DRAFTS})
+CASE_JOBS = frozenset(
+    {JOB_POST_CARD, JOB_UPDATE_CARD, JOB_PUBLISH, JOB_SLA, JOB_DRAFTS, JOB_SETTLED}
+)
 
 
 def shard_of(ident: str) -> int:
@@ -296,10 +299,18 @@ def trouble(dependency: str) -> str:
 
 
 def daily(day: str) -> str:
-    """HASH: a day's figures (``YYYY-MM-DD``, UTC): opened, published."""
+    """HASH: a day's figures (``YYYY-MM-DD``, UTC): opened (and published, by earlier versions:
+    the ``replies`` hash counts them now)."""
     return f"{PREFIX}:daily:{day}"
 
 
 def reply_times(day: str) -> str:
-    """LIST: seconds from case opened to reply published, for the replies of a day (UTC)."""
+    """LIST: seconds to reply, for the replies of a day (UTC), as earlier versions kept them
+    (read until it expires; ``replies`` is written instead)."""
     return f"{PREFIX}:replytimes:{day}"
+
+
+def replies(day: str) -> str:
+    """HASH: the replies published on a day (UTC): case id -> seconds from case opened to reply
+    published. One field per case, so the figures count a reply once whatever the retries."""
+    return f"{PREFIX}:replies:{day}"

@@ -16,7 +16,6 @@ from assistant.store.store import Store
 
 MAX_OPEN_PAGES = 200  # App Home and /ops list at most this many
 VIEWER_SECONDS = 7 * 86400  # an App Home opened within this long is refreshed on changes
-MAX_REPLY_TIMES = 10_000  # per day, for the median
 
 
 class Page(BaseModel):
@@ -186,25 +185,25 @@ class OncallStore:
         pipe.expire(keys.daily(day), self.retention)
         await pipe.execute()
 
-    async def record_reply(self, now: float, seconds: float) -> None:
-        day = day_of(now)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(keys.daily(day), "published", 1)
-        pipe.expire(keys.daily(day), self.retention)
-        await pipe.execute()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(keys.reply_times(day), f"{max(0.0, seconds):.1f}")
-        pipe.ltrim(keys.reply_times(day), -MAX_REPLY_TIMES, -1)
-        pipe.expire(keys.reply_times(day), self.retention)
+    async def record_reply(self, case_id: str, at: float, seconds: float) -> None:
+        """Count a case's published reply in its day's figures, once (a run again of the job
+        that records it changes nothing)."""
+        key = keys.replies(day_of(at))
+        pipe = self.redis.pipeline(transaction=False)  # one key: one node, in order
+        pipe.hsetnx(key, case_id, f"{max(0.0, seconds):.1f}")
+        pipe.expire(key, self.retention)
         await pipe.execute()
 
     async def figures(self, now: float) -> tuple[int, int, float | None]:
         """Today's (UTC) cases opened, replies published, median seconds to reply."""
         day = day_of(now)
         raw = cast(dict[str, str], await self.redis.hgetall(keys.daily(day)))
-        times = [float(t) for t in await self.redis.lrange(keys.reply_times(day), 0, -1)]
+        replied = cast(list[str], await self.redis.hvals(keys.replies(day)))
+        legacy = cast(list[str], await self.redis.lrange(keys.reply_times(day), 0, -1))
+        times = [float(t) for t in (*replied, *legacy)]
         median = statistics.median(times) if times else None
-        return int(raw.get("opened", 0)), int(raw.get("published", 0)), median
+        published = len(replied) + int(raw.get("published", 0))  # (earlier versions counted)
+        return int(raw.get("opened", 0)), published, median
 
 
 def _seconds(ms: str | bytes | None) -> float | None:

@@ -573,16 +573,26 @@ class Store:
 
         return (await self._pipelined(steps))[1]
 
-    async def card_posted(self, case_id: str, channel: str, ts: str, now: float) -> bool:
-        """Record the card's ts; False when the case already had one (a duplicate post)."""
-        step: ScriptCall = (
-            "card_posted",
-            [keys.case(case_id), keys.audit(case_id)],
-            [ts, _ms(now), self.retention],
-        )
+    async def card_posted(
+        self, case_id: str, channel: str, ts: str, now: float, *, drafts: bool = False
+    ) -> bool:
+        """Record the card's ts; False when the case already had one (a duplicate post). With
+        ``drafts`` (configured), the drafts job is queued with it: in the same step on one node
+        (card_posted.lua), right after on a cluster (the sweep re-queues it if a crash came in
+        between). A card update follows when the state moved on while it was being posted."""
+        drafts_job = keys.job_id(keys.JOB_DRAFTS, case_id) if drafts else ""
+        case_keys = [keys.case(case_id), keys.audit(case_id)]
+        args: list[Any] = [ts, _ms(now), self.retention, drafts_job]
+        if self._one_node:
+            case_keys.append(keys.jobs_due(keys.job_shard(case_id)))
+            args.append(keys.job_id(keys.JOB_UPDATE_CARD, case_id))
+        step: ScriptCall = ("card_posted", case_keys, args)
         result = int(await self._after_lookup(channel, ts, case_id, step))
-        if result == 2:  # the state moved on while the card was being posted
-            await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+        if result and not self._one_node:
+            if drafts:
+                await self.enqueue(keys.JOB_DRAFTS, case_id, now, keep=True)
+            if result == 2:  # the state moved on while the card was being posted
+                await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
         return result > 0
 
     async def finish_case(
@@ -594,21 +604,29 @@ class Store:
         detail: str = "",
         status_id: str = "",
     ) -> bool:
-        """Record a publish outcome or an escalation once; queue the card update.
+        """Record a publish outcome or an escalation once; queue the card update and, for a
+        publish outcome, the ``settled`` job of its follow-ups (the thread note, on-call, the
+        figures, reply memory), in the same step on one node (finish_case.lua).
 
         The job that called this is settled by the runner when it returns; a published reply
         also cancels the escalation timer, and a settled case leaves the open-case index."""
-        recorded = bool(
-            await self._run(
-                "finish_case",
-                [keys.case(case_id), keys.audit(case_id)],
-                [outcome, _ms(now), detail, status_id, self.retention],
-            )
-        )
+        case_keys = [keys.case(case_id), keys.audit(case_id)]
+        args: list[Any] = [outcome, _ms(now), detail, status_id, self.retention]
+        if self._one_node:
+            case_keys.append(keys.jobs_due(keys.job_shard(case_id)))
+            args += [
+                keys.job_id(keys.JOB_UPDATE_CARD, case_id),
+                keys.job_id(keys.JOB_SETTLED, case_id),
+            ]
+        recorded = bool(await self._run("finish_case", case_keys, args))
         if recorded and self.metrics:
             await self._count_finish(case_id, outcome, now)
-        if recorded:  # a crash from here on: the sweep queues the card update, drops the entry
+        if recorded and not self._one_node:
+            # a crash from here until the index entry goes: the sweep queues both again
             await self.enqueue(keys.JOB_UPDATE_CARD, case_id, now)
+            if outcome != "escalated":
+                await self.enqueue(keys.JOB_SETTLED, case_id, now, keep=True)
+        if recorded:
             if outcome == "published":
                 await self.cancel_job(keys.JOB_SLA, case_id)
             if outcome != "escalated":
@@ -910,32 +928,47 @@ class Store:
             str | None, await self.redis.hget(keys.jobs_payload(shard), keys.job_id(kind, ident))
         )
 
-    async def repair_open_cases(self, shard: int, *, now: float, settled_before: float) -> int:
+    async def repair_open_cases(
+        self, shard: int, *, now: float, settled_before: float, drafts: bool = False
+    ) -> int:
         """Re-queue, from each open case's state, the jobs it must have (kept if queued): the
         card until it is posted, the publish job while approved, the escalation timer until it
-        fires. Cases that ended (or expired) leave the index. Only cases opened before
-        ``settled_before`` are looked at, so steps in flight are not raced. Returns the number
-        of cases looked at."""
+        fires, the card update and the follow-ups (idempotent) of an outcome whose index
+        entry is still there, and with ``drafts`` (configured) the drafts of a case whose card
+        wants them and that were never asked for. Cases that ended (or expired) leave the index.
+        Only cases opened before ``settled_before`` are looked at, so steps in flight are not
+        raced. Returns the number of cases looked at."""
         index = keys.open_cases(shard)
         ids = cast(list[str], await self.redis.zrangebyscore(index, "-inf", _ms(settled_before)))
         for start in range(0, len(ids), SWEEP_BATCH):
             batch = ids[start : start + SWEEP_BATCH]
             pipe = self.redis.pipeline(transaction=False)
             for case_id in batch:
-                pipe.hmget(keys.case(case_id), "status", "card_ts", "escalated_at", "escalate_at")
+                pipe.hmget(
+                    keys.case(case_id),
+                    "status",
+                    "card_ts",
+                    "escalated_at",
+                    "escalate_at",
+                    "drafts_due",
+                    "drafts",
+                )
             rows = cast(list[list[str | None]], await pipe.execute())
             gone: list[str] = []
             wanted: list[JobSpec] = []
-            for case_id, (status, card_ts, escalated_at, escalate_at) in zip(
+            for case_id, (status, card_ts, escalated_at, escalate_at, due, asked) in zip(
                 batch, rows, strict=True
             ):
                 if status is None or status in ("published", "failed"):
                     gone.append(case_id)
-                    if status is not None:  # finish_case was cut short: show the outcome
+                    if status is not None:  # finish_case was cut short: its follow-ups
                         wanted.append((keys.JOB_UPDATE_CARD, case_id, now))
+                        wanted.append((keys.JOB_SETTLED, case_id, now))
                     continue
                 if not card_ts:
                     wanted.append((keys.JOB_POST_CARD, case_id, now))
+                elif drafts and due and asked is None and status == "open":
+                    wanted.append((keys.JOB_DRAFTS, case_id, now))  # (drafts.py keeps "drafts")
                 if status == "approved":
                     wanted.append((keys.JOB_PUBLISH, case_id, now))
                 if not escalated_at and escalate_at:

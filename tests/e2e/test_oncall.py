@@ -104,6 +104,10 @@ async def test_settling_the_case_resolves_its_page_and_a_late_ack_changes_nothin
         await published(w, case)
         await w.wait_for(lambda: "Resolved" in shown(w, page), 5, "the page resolved")
         assert ACK_ACTION not in shown(w, page)
+        # the thread note is the outcome's own job: it may land after the resolution
+        await w.wait_for(
+            lambda: any("Published on" in t for t in thread_texts(w, case)), 5, "the note"
+        )
         notes = thread_texts(w, case)
         answer = await ops(w, OLIVIA, f"ack {case.case_id}")
         assert "already resolved" in answer

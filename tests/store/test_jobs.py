@@ -256,6 +256,58 @@ async def test_sweep_requeues_what_a_crash_between_two_steps_left_out(store: Sto
     assert stored is not None and stored.status == CaseStatus.APPROVED
 
 
+async def test_a_publish_outcome_is_recorded_with_its_follow_up_job(store: Store) -> None:
+    """The outcome and its ``settled`` job (thread note, on-call, figures, memory) are one
+    step on one node, two right after each other on a cluster: either way the job is queued
+    when finish_case returns, once, and a second outcome queues nothing."""
+    case = await open_with_proposal(store)
+    await vote(store, case, "U1", n=1, m=0)
+    await store.cancel_job(keys.JOB_UPDATE_CARD, case.case_id)
+    assert await store.finish_case(case.case_id, "published", NOW + 5, detail="https://x/1")
+    pending = await store.pending_jobs()
+    assert pending[f"settled:{case.case_id}"] == NOW + 5
+    assert pending[f"cardupd:{case.case_id}"] == NOW + 5
+    await store.cancel_job(keys.JOB_SETTLED, case.case_id)
+    assert not await store.finish_case(case.case_id, "failed", NOW + 6, detail="late")
+    assert f"settled:{case.case_id}" not in await store.pending_jobs()
+    # an escalation is no publish outcome: no follow-up job (the page is its own)
+    other = make_case("555")
+    await store.open_case(other)
+    assert await store.finish_case(other.case_id, "escalated", NOW + 7)
+    assert f"settled:{other.case_id}" not in await store.pending_jobs()
+
+
+async def test_the_sweep_requeues_lost_follow_ups_and_drafts(store: Store) -> None:
+    """A cluster crash between finish_case.lua and the queue (or between card_posted.lua and
+    the drafts job): the sweep queues them from the case's state; drafts only when configured,
+    only for a card that wanted them, and never once they were asked for."""
+    done = await open_with_proposal(store)
+    await vote(store, done, "U1", n=1, m=0)
+    await store.finish_case(done.case_id, "failed", NOW, detail="refused")
+    await store.cancel_job(keys.JOB_SETTLED, done.case_id)
+    await store.redis.zadd(keys.open_cases(keys.shard_of(done.case_id)), {done.case_id: 1})
+    wanting, asked, before = make_case("601"), make_case("602"), make_case("603")
+    for case, ts in ((wanting, "1.1"), (asked, "1.2")):
+        await store.open_case(case)
+        await store.card_posted(case.case_id, "C1", ts, NOW, drafts=True)
+        await store.cancel_job(keys.JOB_DRAFTS, case.case_id)
+    await store.redis.hset(keys.case(asked.case_id), "drafts", "[]")  # the drafts job ran
+    await store.open_case(before)
+    await store.card_posted(before.case_id, "C1", "1.3", NOW)  # drafts were not configured
+    pending = await store.pending_jobs()
+    assert not {f"drafts:{c.case_id}" for c in (wanting, asked, before)} & set(pending)
+
+    for shard in range(keys.SHARDS):
+        await store.repair_open_cases(shard, now=NOW + 1, settled_before=NOW + 50)
+    assert f"drafts:{wanting.case_id}" not in await store.pending_jobs(), "drafts are off"
+    for shard in range(keys.SHARDS):
+        await store.repair_open_cases(shard, now=NOW + 1, settled_before=NOW + 50, drafts=True)
+    after = await store.pending_jobs()
+    assert after[f"settled:{done.case_id}"] == NOW + 1
+    assert after[f"drafts:{wanting.case_id}"] == NOW + 1
+    assert f"drafts:{asked.case_id}" not in after and f"drafts:{before.case_id}" not in after
+
+
 async def test_the_sweep_is_queued_once_per_shard_by_any_number_of_replicas(
     store: Store,
 ) -> None:

@@ -319,3 +319,41 @@ async def test_steps_survive_a_redis_that_forgot_its_scripts(
         f"card:{make_case('0').case_id}",
     }
     assert len(await store.pending_jobs()) == len({j.member for j in claim.jobs}) + 2  # 2 SLA
+
+
+async def test_the_card_queues_its_drafts_in_the_same_step(store: Store) -> None:
+    """With drafts configured, the card's record queues the drafts job (one step on one node,
+    right after on a cluster): a crash between the card and its drafts cannot skip them."""
+    case = make_case()
+    await store.open_case(case)
+    assert await store.card_posted(case.case_id, "C1", "100.000001", NOW, drafts=True)
+    pending = await store.pending_jobs()
+    assert pending[f"drafts:{case.case_id}"] == NOW
+    assert f"cardupd:{case.case_id}" not in pending  # nothing moved while it was posted
+    # a duplicate post queues nothing again; without drafts, no drafts job
+    await store.cancel_job(keys.JOB_DRAFTS, case.case_id)
+    assert not await store.card_posted(case.case_id, "C1", "100.000002", NOW, drafts=True)
+    other = make_case("222")
+    await store.open_case(other)
+    await store.finish_case(other.case_id, "escalated", NOW)  # the state moves on meanwhile
+    await store.cancel_job(keys.JOB_UPDATE_CARD, other.case_id)
+    assert await store.card_posted(other.case_id, "C1", "100.000003", NOW + 1)
+    pending = await store.pending_jobs()
+    assert f"drafts:{case.case_id}" not in pending and f"drafts:{other.case_id}" not in pending
+    assert pending[f"cardupd:{other.case_id}"] == NOW + 1  # rendered once more
+
+
+async def test_a_published_reply_counts_once_in_the_figures_of_its_day(store: Store) -> None:
+    from assistant.store.oncall import OncallStore
+
+    pages = OncallStore(store)
+    await pages.record_reply("c1", NOW, 120.0)
+    await pages.record_reply("c1", NOW + 1, 999.0)  # its follow-up job ran again
+    await pages.record_reply("c2", NOW + 2, 60.0)
+    await pages.record_reply("c3", NOW - 86400, 5.0)  # another day
+    assert await pages.figures(NOW) == (0, 2, 90.0)
+    # what an earlier version counted today still counts (until it expires)
+    day = datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%d")
+    await store.redis.hset(keys.daily(day), "published", 1)
+    await store.redis.rpush(keys.reply_times(day), "30.0")
+    assert await pages.figures(NOW) == (0, 3, 60.0)
