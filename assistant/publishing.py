@@ -110,7 +110,7 @@ class Publisher:
             return
         if self.hooks is not None:
             self.hooks.health(platform, True)
-        # the outcome and its follow-ups (the ``settled`` job) in one step: see Settled
+        # records the outcome and queues its follow-ups (the ``settled`` job): see Settled
         if await self.store.finish_case(
             case_id, "published", self.clock(), detail=posted.url, status_id=posted.id
         ):
