@@ -133,6 +133,7 @@ class Assistant:
             moderation=_moderation(s, self._session),
         )
         self.pages = OncallStore(self.store)
+        await self.pages.migrate_legacy_pause(time.time())
         self.oncall = OncallService(s, self.store, self.pages, self.slack, on_due=self.jobs.wake)
         pager = Pager(s, self.slack, self.pages, on_change=self.oncall.changed)
         self.pager = pager
@@ -271,10 +272,9 @@ class Assistant:
         return response
 
     async def _ingest(self, mention: Mention) -> IngestOutcome:
-        """Ingest, then count the case in today's figures and refresh App Home."""
+        """Ingest, then refresh App Home (its open cases and today's figures) on a new case."""
         outcome = await self.cases.ingest(mention)
         if outcome.status == "opened":
-            await self.pages.count_opened(time.time())
             await self.oncall.changed()
         return outcome
 
@@ -329,7 +329,7 @@ class _PublishHooks:
         return await self.app.oncall.paused_until()
 
     async def published(self, case_id: str, seconds_to_reply: float) -> None:
-        await self.app.pages.record_reply(time.time(), seconds_to_reply)
+        # today's figures are read from the audit trail (reports.today_report): no counter
         await self.pager.resolve_case(case_id)
         await self.app.oncall.changed()
 

@@ -139,6 +139,7 @@ class Publisher:
                 thread_ts=case.card_ts,
                 key=f"publish.{case.case_id}",
                 case_id=None,  # settled already: a page about it is not resolved by settling
+                about=case.case_id,  # its audit entries name the case
             )
 
     async def _thread_note(self, case: Case, note: str) -> None:

@@ -1,10 +1,14 @@
-"""Reports from the audit trail: figures of a period, a chart, exports, the weekly digest.
+"""Reports from the audit trail: figures of a period, a chart, exports, the weekly digest,
+and today's figures App Home shows.
 
-A period is the cohort of cases **opened** in it (``--since 7d``: the cases opened in the last
-seven days, with their whole history), found through the cases-by-time index
-(keys.opened_cases) without SCAN; the figures are pure functions of those cases' audit trails
-plus the daily mention counters. The chart is drawn with matplotlib (Agg backend, imported
-only when a chart is drawn, so start-up and the CLI stay fast).
+The audit trail is two kinds of streams: each case's own (keys.audit: its decisions) and
+on-call's, one per day (keys.ops_audit: pages opened, sent, acknowledged and resolved, pauses
+and resumes; an entry names the case a page is about). A period's case figures are the cohort
+of cases **opened** in it (``--since 7d``: the cases opened in the last seven days, with their
+whole history), found through the cases-by-time index (keys.opened_cases) without SCAN; its
+pages are those opened in it, read from the ops streams of its days. The figures are pure
+functions of those entries plus the daily mention counters. The chart is drawn with matplotlib
+(Agg backend, imported only when a chart is drawn, so start-up and the CLI stay fast).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from assistant.store import AuditEntry, Job, Store, keys
+from assistant.store.oncall import OncallStore, utc_days
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -133,8 +139,11 @@ def build_report(
     since: float,
     until: float,
     mentions: tuple[int, int] = (0, 0),
+    ops: Sequence[AuditEntry] = (),
 ) -> Report:
-    """The figures of a period from the audit trails of the cases opened in it (pure)."""
+    """The figures of a period from the audit trails of the cases opened in it and the ops
+    entries of the period (pages: those opened in it, and how long each waited for its
+    acknowledgement) (pure)."""
     by_network: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
@@ -142,7 +151,7 @@ def build_report(
     to_first: list[float] = []
     to_publish: list[float] = []
     to_ack: list[float] = []
-    published = failed = kept = missed = pages = proposals = flagged = 0
+    published = failed = kept = missed = proposals = flagged = 0
     per_day: dict[str, list[float]] = defaultdict(list)
     day_cases: Counter[str] = Counter()
     day_published: Counter[str] = Counter()
@@ -177,11 +186,6 @@ def build_report(
                 kept += 1
             elif done is not None or due <= until:
                 missed += 1
-        escalated = _first(entries, "escalated")
-        if escalated is not None:
-            pages += 1
-            if ack := _first(entries, "acknowledged"):
-                to_ack.append(max(0.0, ack.at - escalated.at))
         for e in entries:
             if e.action == "proposal_added":
                 proposals += 1
@@ -192,6 +196,11 @@ def build_report(
                 approvals[e.actor] += 1
             elif e.details.get("kind") == "approve" and e.action == "vote_retracted":
                 approvals[e.actor] -= 1
+    paged = {str(e.details.get("page")) for e in ops if e.action == "paged"}
+    for e in ops:
+        if e.action == "acknowledged" and str(e.details.get("page")) in paged:
+            to_ack.append(max(0.0, float(e.details.get("after_ms", 0)) / 1000))
+    pages = len(paged)
     first_day = datetime.fromtimestamp(since, UTC).date()
     last_day = datetime.fromtimestamp(until, UTC).date()
     days: list[DayFigures] = []
@@ -337,17 +346,44 @@ def render_chart(report: Report) -> bytes:
 # -- reading the store --------------------------------------------------------------------
 
 
-def _days(since: float, until: float) -> list[str]:
-    first = datetime.fromtimestamp(since, UTC).date()
-    last = datetime.fromtimestamp(until, UTC).date()
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
-
-
 async def period_report(store: Store, since: float, until: float) -> Report:
     ids = await store.cases_opened(since, until)
     histories = await store.histories(ids)
-    mentions = await store.mention_counts(_days(since, until))
-    return build_report(histories, since=since, until=until, mentions=mentions)
+    mentions = await store.mention_counts(utc_days(since, until))
+    ops = await OncallStore(store).audit_entries(since, until)
+    return build_report(histories, since=since, until=until, mentions=mentions, ops=ops)
+
+
+def day_start(now: float, zone: str) -> float:
+    """Midnight of ``now``'s day in the time zone ``zone`` (an IANA name), Unix seconds."""
+    local = datetime.fromtimestamp(now, ZoneInfo(zone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+async def today_report(store: Store, zone: str, now: float) -> Report:
+    """Today's figures (since midnight in ``zone``): what App Home shows, the report of the
+    same period (``assistant report --since <that midnight>``), from the same source."""
+    return await period_report(store, day_start(now, zone), now)
+
+
+async def case_trail(store: Store, case_id: str, now: float) -> list[AuditEntry]:
+    """A case's whole history: its own stream merged in time order with the ops entries about
+    it (its pages opened, sent, acknowledged, resolved); empty when the case is unknown."""
+    own = await store.case_history(case_id)
+    if not own:
+        return []
+    ops = await OncallStore(store).audit_entries(own[0].at, now + 1, case_id=case_id)
+    return sorted([*own, *ops], key=lambda e: e.at)  # stable: the case's own first on a tie
+
+
+async def period_entries(store: Store, since: float, until: float) -> list[AuditEntry]:
+    """What ``assistant audit --since`` exports: every entry of the cases opened in the
+    period and the ops entries of the period, in time order."""
+    ids = await store.cases_opened(since, until)
+    histories = await store.histories(ids)
+    ops = await OncallStore(store).audit_entries(since, until)
+    entries = [e for case_id in ids for e in histories.get(case_id, [])]
+    return sorted([*entries, *ops], key=lambda e: e.at)
 
 
 EXPORT_FIELDS = ("time", "case", "actor", "action", "details")

@@ -177,8 +177,6 @@ class Store:
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
         self._claim_turn = 0
-        lua = files("assistant.store").joinpath("lua")
-        fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
         self.memory = MemoryIndex(redis, retention_seconds=retention_seconds)
         for name in (
             "audit",
@@ -197,8 +195,14 @@ class Store:
             "surge_mark",
             "promote_case",
         ):
-            source = lua.joinpath(f"{name}.lua").read_text()
-            self._scripts[name] = redis.register_script(fragment + source)
+            self._scripts[name] = self.register_script(name)
+
+    def register_script(self, name: str) -> AsyncScript:
+        """The Lua step ``lua/<name>.lua`` with the audit fragment (lua/_audit.lua) prepended:
+        every script may audit the decision it makes in the same step."""
+        lua = files("assistant.store").joinpath("lua")
+        fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
+        return self.redis.register_script(fragment + lua.joinpath(f"{name}.lua").read_text())
 
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from assistant import reports
 from assistant.app import Assistant
 from assistant.emulators.slack import EmulatedMessage
 from assistant.models import Case, CaseStatus
@@ -107,6 +108,10 @@ async def test_settling_the_case_resolves_its_page_and_a_late_ack_changes_nothin
         notes = thread_texts(w, case)
         answer = await ops(w, OLIVIA, f"ack {case.case_id}")
         assert "already resolved" in answer
+        trail = await reports.case_trail(w.app.store, case.case_id, time.time())
+        assert [e.action for e in trail if e.action in ("acknowledged", "page_resolved")] == [
+            "page_resolved"  # resolved once; the late ack wrote nothing
+        ]
         stored = await w.app.pages.get_page(f"case.{case.case_id}")
         assert stored is not None and stored.status == "resolved" and not stored.acked_by
         await asyncio.sleep(2.0)
