@@ -329,7 +329,7 @@ class _PublishHooks:
         return await self.app.oncall.paused_until()
 
     async def published(self, case_id: str, seconds_to_reply: float) -> None:
-        # today's figures are read from the audit trail (reports.today_report): no counter
+        # today's figures are read from the audit trail (reports.TodayReport): no counter
         await self.pager.resolve_case(case_id)
         await self.app.oncall.changed()
 

@@ -233,6 +233,7 @@ class OncallService:
         self.on_due = on_due
         self.clock = clock
         self.surge: Callable[[], Awaitable[str | None]] | None = None  # the live surge, a line
+        self.today = reports.TodayReport(store, settings.ASSISTANT_TIME_ZONE)
 
     # -- who may act ----------------------------------------------------------------------
 
@@ -324,7 +325,7 @@ class OncallService:
 
     async def home_data(self, *, with_links: bool = True, with_today: bool = True) -> ob.HomeData:
         """What App Home (and, without links nor today's figures, ``/ops status``) shows.
-        Today's figures are the report's (reports.today_report), not a copy of them."""
+        Today's figures are the report's (reports.TodayReport), not a copy of them."""
         now = self.clock()
         ids = await self.store.open_case_ids()
         cases = [c for c in [await self.store.get_case(i) for i in ids[: ob.HOME_CASES_MAX]] if c]
@@ -336,8 +337,7 @@ class OncallService:
         pages = [
             p for p in [await self.pages.get_page(i) for i in await self.pages.open_page_ids()] if p
         ]
-        zone = self.settings.ASSISTANT_TIME_ZONE
-        today = await reports.today_report(self.store, zone, now) if with_today else None
+        today = await self.today.report(now) if with_today else None
         return ob.HomeData(
             cases=cases,
             open_count=len(ids),
@@ -346,7 +346,7 @@ class OncallService:
             quiet=self.quiet,
             paused_until=await self.pages.paused_until(now),
             today=today,
-            zone=zone,
+            zone=self.today.zone,
             links=links,
             surge=await self.surge() if self.surge else None,
         )

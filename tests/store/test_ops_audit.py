@@ -184,3 +184,53 @@ async def test_entries_are_read_by_day_and_period_and_merged_with_the_case(
         (cid, "acknowledged"),
         ("", "paused"),
     ]
+
+
+async def settle(store: Store, n: int, at: float, *, publish: bool) -> str:
+    """A case opened at ``at`` with a proposal and two approvals, published (or failed)."""
+    case = make_case(f"50{n}").model_copy(update={"opened_at": at, "sla_deadline": at + 1800})
+    cid = case.case_id
+    await store.open_case(case)
+    await store.card_posted(cid, "C1", f"{n}.1", at + 1)
+    await store.proposal(
+        "add", event_id=f"P{n}", case_id=cid, channel="C1", ts=f"{n}.2", now=at + 5,
+        user="UPROP", text="Merci",
+    )  # fmt: skip
+    for user in ("U1", "UMGR"):
+        await store.vote(
+            "add", event_id=f"V{n}{user}", case_id=cid, proposal_ts=f"{n}.2", user=user,
+            kind="approve", emoji="+1", is_manager=user == "UMGR", approvals_required=2,
+            manager_approvals_required=1, now=at + 6,
+        )  # fmt: skip
+    outcome = "published" if publish else "failed"
+    assert await store.finish_case(cid, outcome, at + 10, detail="https://x/1")
+    return cid
+
+
+async def test_todays_report_reads_only_open_cases_and_equals_the_report(
+    redis: aioredis.Redis,
+) -> None:
+    """App Home's figures (reports.TodayReport) are the report of the day: the same Report as
+    period_report at every step, though a settled case's trail is read only once."""
+    store = Store(redis, retention_seconds=3 * 86400)
+    zone = "Europe/Paris"
+    midnight = reports.day_start(NOW, zone)
+    today = reports.TodayReport(store, zone)
+    await settle(store, 1, midnight - 600, publish=True)  # yesterday's (Paris)
+    first = await settle(store, 2, midnight + 600, publish=True)
+    await settle(store, 3, midnight + 700, publish=False)
+    waiting = make_case("504").model_copy(update={"opened_at": midnight + 800})
+    await store.open_case(waiting)
+    now = midnight + 3600
+    got = await today.report(now)
+    assert got == await reports.period_report(store, midnight, now)
+    assert (got.cases, got.published, got.failed, got.to_publish.count) == (3, 1, 1, 1)
+    # a settled trail is not read again: its figures stay even if the stream went away
+    await redis.delete(keys.audit(first))
+    assert (await today.report(now + 1)).published == 1
+    assert (await reports.period_report(store, midnight, now + 1)).published == 0
+    await redis.delete(keys.audit(waiting.case_id))  # an open case is read at each refresh
+    assert (await today.report(now + 2)).cases == 2
+    # the next day starts from nothing
+    tomorrow = await today.report(midnight + 86400 + 60)
+    assert (tomorrow.cases, tomorrow.published) == (0, 0)
