@@ -465,11 +465,12 @@ class Store:
     ) -> bool:
         """Append one entry to a case's audit trail (lua/audit.lua); False if no such case.
 
-        The API for decisions made outside the Lua steps that audit themselves (open, card,
-        proposal, vote, finish): e.g. ``audit(case_id, "acknowledged", actor=user_id,
-        now=now, details={"level": 1})``. ``count`` also increments that field of the case
-        hash in the same step. A Lua step that decides something and must audit it atomically
-        calls the ``audit()`` fragment of lua/_audit.lua instead (prepended to every script)."""
+        The API for case events recorded outside the Lua steps that audit themselves (open,
+        card, proposal, vote, finish): e.g. ``audit(case_id, "publish_attempt", now=now)``.
+        ``count`` also increments that field of the case hash in the same step. A Lua step
+        that decides something and must audit it atomically calls the ``audit()`` fragment of
+        lua/_audit.lua instead (prepended to every script): acknowledgements and pauses are
+        audited so by page.lua and pause.lua, in the ops stream of the pages' slot."""
         at = _ms(time.time() if now is None else now)
         result = await self._run(
             "audit",
