@@ -170,7 +170,10 @@ class OncallStore:
     async def migrate_legacy_pause(self, now: float) -> bool:
         """Move a pause set by a version before the ops audit (keys.legacy_paused) to its key
         in the pages' slot. A no-op (one GET) when there is none."""
-        until = _seconds(await self.redis.get(keys.legacy_paused()))
+        raw = await self.redis.get(keys.legacy_paused())
+        if raw is None:
+            return False
+        until = _seconds(raw)
         if until is not None and until > now:
             await self.redis.set(keys.paused(), str(_ms(until)), px=max(1, _ms(until - now)))
         return bool(await self.redis.delete(keys.legacy_paused()))
