@@ -49,6 +49,20 @@ async def ops(world: Sandbox, user: str, text: str) -> str:
     return answer.text
 
 
+async def ack_in_home(world: Sandbox, user: str, page_id: str) -> None:
+    """Press a page's Acknowledge button in App Home (a view: no response_url)."""
+    click = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": "T0001"},
+        "container": {"type": "view", "view_id": f"V{user}"},
+        "view": {"type": "home"},
+        "actions": [{"action_id": ACK_ACTION, "value": page_id}],
+    }
+    form = urlencode({"payload": json.dumps(click)}).encode()
+    raw = await world.slack.deliver_raw(form, FORM, sign=True)
+    assert raw.status == 200, raw.body
+
+
 async def test_page_re_escalates_to_the_next_level_until_acknowledged(
     make_world: SandboxFactory,
 ) -> None:
@@ -189,18 +203,7 @@ async def test_app_home_lists_cases_pages_and_figures_and_stays_inert(
         assert "http" in text and "|card>" in text  # a link to the card
         assert "On call" in text and "<!subteam^SONCALL>" in text
         assert "*Proposals awaiting votes*: 0" in text
-        # the Acknowledge button in App Home (a view: no response_url)
-        click = {
-            "type": "block_actions",
-            "user": {"id": OLIVIA, "team_id": "T0001"},
-            "container": {"type": "view", "view_id": "VOLIVIA"},
-            "view": {"type": "home"},
-            "actions": [{"action_id": ACK_ACTION, "value": f"case.{case.case_id}"}],
-        }
-        raw = await w.slack.deliver_raw(
-            urlencode({"payload": json.dumps(click)}).encode(), FORM, sign=True
-        )
-        assert raw.status == 200, raw.body
+        await ack_in_home(w, OLIVIA, f"case.{case.case_id}")
         await w.wait_for(lambda: ACK_ACTION not in home(), 5, "App Home without the open page")
         page = await w.app.pages.get_page(f"case.{case.case_id}")
         assert page is not None and page.acked_by == OLIVIA
