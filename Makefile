@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_cluster.py
 	$(BIN)/python bench/bench_surge.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_home.py
 
 clean:
 	rm -rf $(VENV) .assistant .pytest_cache .mypy_cache .ruff_cache

@@ -133,6 +133,7 @@ class Assistant:
             moderation=_moderation(s, self._session),
         )
         self.pages = OncallStore(self.store)
+        await self.pages.migrate_legacy_pause(time.time())
         self.oncall = OncallService(s, self.store, self.pages, self.slack, on_due=self.jobs.wake)
         pager = Pager(s, self.slack, self.pages, on_change=self.oncall.changed)
         self.pager = pager
@@ -272,10 +273,9 @@ class Assistant:
         return response
 
     async def _ingest(self, mention: Mention) -> IngestOutcome:
-        """Ingest, then count the case in today's figures and refresh App Home."""
+        """Ingest, then refresh App Home (its open cases and today's figures) on a new case."""
         outcome = await self.cases.ingest(mention)
         if outcome.status == "opened":
-            await self.pages.count_opened(time.time())
             await self.oncall.changed()
         return outcome
 
@@ -329,8 +329,8 @@ class _PublishHooks:
     async def paused_until(self) -> float | None:
         return await self.app.oncall.paused_until()
 
-    async def published(self, case_id: str, at: float, seconds_to_reply: float) -> None:
-        await self.app.pages.record_reply(case_id, at, seconds_to_reply)
+    async def published(self, case_id: str) -> None:
+        # today's figures are read from the audit trail (reports.TodayReport): no counter
         await self.pager.resolve_case(case_id)
         await self.app.oncall.changed()
 

@@ -21,17 +21,21 @@ from assistant.store.connect import connect
 from assistant.store.embedded import EmbeddedRedis
 
 AUDIT_HELP = """\
-Print one case's history (assistant audit CASE_ID), or export every entry of the cases
-opened in a period (assistant audit --since 7d --format jsonl|csv). An entry is a time, an
-actor (a Slack user id or "assistant"), an action (case_opened, card_posted, proposal_added,
+Print one case's history, its on-call pages and their acknowledgements included, in time
+order (assistant audit CASE_ID), or export every entry of the cases opened in a period and
+the on-call entries of the period (assistant audit --since 7d --format jsonl|csv). An entry
+is a time, the case (empty for an on-call entry about no case, e.g. a pause), an actor (a
+Slack user id or "assistant"), an action (case_opened, card_posted, proposal_added,
 proposal_edited, proposal_withdrawn, vote_counted, vote_retracted, vote_ignored, veto,
-approved, publish_attempt, published, publish_failed, escalated, …) and its details."""
+approved, publish_attempt, published, publish_failed, escalated; on-call: paged, page_sent,
+acknowledged, page_resolved, paused, resumed) and its details."""
 
 REPORT_HELP = """\
 Print the figures of the cases opened in a period: mentions seen and hostile, cases by
 network and severity, replies published, median and p90 time from mention to card, to first
-proposal and to publish, SLA kept, pages and time to ack, approvals per person, proposals per
-case. --chart FILE also writes the PNG chart (time to reply and volume per day)."""
+proposal and to publish, SLA kept, pages opened in the period and their time to ack,
+approvals per person, proposals per case. --chart FILE also writes the PNG chart (time to
+reply and volume per day)."""
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,7 +84,7 @@ async def _main(args: argparse.Namespace, settings: StoreSettings) -> int:
                 print(f"Chart written to {args.chart}")
             return 0
         if args.case:
-            history = await store.case_history(args.case)
+            history = await reports.case_trail(store, args.case, now)
             if not history:
                 raise UnknownCase(f"no case {args.case!r} (unknown, or older than the retention)")
             for entry in history:
@@ -88,10 +92,7 @@ async def _main(args: argparse.Namespace, settings: StoreSettings) -> int:
                 print(f"{row['time']}  {row['actor']:<12} {row['action']:<20} {row['details']}")
             return 0
         assert since is not None
-        ids = await store.cases_opened(since, now)
-        histories = await store.histories(ids)
-        entries = [e for case_id in ids for e in histories.get(case_id, [])]
-        reports.export(entries, args.format, sys.stdout)
+        reports.export(await reports.period_entries(store, since, now), args.format, sys.stdout)
         return 0
 
 

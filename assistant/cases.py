@@ -224,7 +224,8 @@ class PostCard:
         log.error("the card could not be posted: %s", reason)
         case = await self.cases.store.get_case(case_id)
         if case is not None:
-            await self.pager.page(case.channel, blocks.card_failed_text(case, reason))
+            text = blocks.card_failed_text(case, reason)
+            await self.pager.page(case.channel, text, about=case_id)
 
 
 class UpdateCard:
@@ -248,4 +249,4 @@ class UpdateCard:
         case = await self.cases.store.get_case(case_id)
         if case is not None:
             text = blocks.card_failed_text(case, reason, updating=True)
-            await self.pager.page(case.channel, text, thread_ts=case.card_ts)
+            await self.pager.page(case.channel, text, thread_ts=case.card_ts, about=case_id)

@@ -47,6 +47,7 @@ NAMES = {
     CAROL: "Carol",
     MAX: "Max (manager)",
     MANON: "Manon (manager)",
+    OLIVIA: "Olivia (on call)",
     OTHER_BOT: "another app's bot",
 }
 
@@ -465,6 +466,13 @@ async def _oncall(world: Sandbox, tl: Timeline, case: Any) -> None:
         "the acknowledgement on the page",
     )
     tl.say("olivia", "presses Acknowledge → page acknowledged, re-escalation stopped")
+    from assistant import reports
+
+    trail = await reports.case_trail(world.app.store, case.case_id, time.time())
+    if [e.actor for e in trail if e.action == "acknowledged"] != [OLIVIA]:
+        raise DemoFailed("the acknowledgement is not in the case's audit trail, once")
+    steps = " → ".join(NAMES.get(e.actor, e.actor) + " " + e.action for e in trail[-4:])
+    tl.say("audit", f"`assistant audit {case.case_id}` ends with: {steps}")
     await slack.open_home(OLIVIA)
     home = await _step(world, lambda: slack.homes.get(OLIVIA), "App Home")
     tl.say("assistant", f"App Home published for Olivia ({len(home['blocks'])} blocks)")

@@ -38,8 +38,11 @@ class Pager:
     then pages the next level of the escalation policy after the level's delay, and repeats,
     until someone acknowledges or the case is settled (oncall.PageJob). Non-critical pages
     wait for the end of quiet hours. ``key`` names the page (retries and replicas paging the
-    same thing make one page); by default the channel, thread and text do. Returns True once
-    the page is recorded (it is then delivered whatever happens to this process).
+    same thing make one page); by default the channel, thread and text do. ``case_id``: the
+    case whose settling resolves the page; ``about`` (by default ``case_id``): the case the
+    page concerns, named by its entries in the ops audit trail (opened, sent, acknowledged,
+    resolved: store/oncall.py). Returns True once the page is recorded (it is then delivered
+    whatever happens to this process).
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class Pager:
         key: str | None = None,
         case_id: str | None = None,
         critical: bool = False,
+        about: str | None = None,
     ) -> bool:
         now = self.clock()
         page_id = (
@@ -81,6 +85,7 @@ class Pager:
             case_id=case_id,
             critical=critical,
             now=now,
+            about=about,
         )
         # queued even when the record existed (keep: a queued timer is left as it is), so a
         # crash between the two steps is healed by the retry that comes here again
@@ -153,4 +158,4 @@ class Escalator:
         case = await self.store.get_case(case_id)
         if case is not None:
             text = blocks.card_failed_text(case, reason, escalating=True)
-            await self.pager.page(case.channel, text, thread_ts=case.card_ts)
+            await self.pager.page(case.channel, text, thread_ts=case.card_ts, about=case.case_id)

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from assistant import oncall_blocks as ob
+from assistant import reports
 from assistant.errors import SlackError
 from assistant.models import CaseStatus
 from assistant.oncall_policy import deliver_at, oncall_now, step_at
@@ -232,6 +233,7 @@ class OncallService:
         self.on_due = on_due
         self.clock = clock
         self.surge: Callable[[], Awaitable[str | None]] | None = None  # the live surge, a line
+        self.today = reports.TodayReport(store, settings.ASSISTANT_TIME_ZONE)
 
     # -- who may act ----------------------------------------------------------------------
 
@@ -288,7 +290,7 @@ class OncallService:
             return Answer(f"Give the pause in minutes, from 1 to {PAUSE_MAX_MINUTES}.", False)
         now = self.clock()
         until = now + int(minutes) * 60
-        await self.pages.pause(until, now)
+        await self.pages.pause(user, until, now)
         log.warning("publishing and polling paused for %s min by %s", minutes, user)
         await self._refresh_cards(resume=False)
         return Answer(
@@ -300,7 +302,7 @@ class OncallService:
         refused = await self.refusal(user, team_id)
         if refused is not None:
             return refused
-        was = await self.pages.resume()
+        was = await self.pages.resume(user, self.clock())
         await self._refresh_cards(resume=True)
         return Answer("▶️ Resumed: publishing and polling run again." if was else "Not paused.")
 
@@ -321,7 +323,9 @@ class OncallService:
 
     # -- what is going on -----------------------------------------------------------------
 
-    async def home_data(self, *, with_links: bool = True) -> ob.HomeData:
+    async def home_data(self, *, with_links: bool = True, with_today: bool = True) -> ob.HomeData:
+        """What App Home (and, without links nor today's figures, ``/ops status``) shows.
+        Today's figures are the report's (reports.TodayReport), not a copy of them."""
         now = self.clock()
         ids = await self.store.open_case_ids()
         cases = [c for c in [await self.store.get_case(i) for i in ids[: ob.HOME_CASES_MAX]] if c]
@@ -333,7 +337,7 @@ class OncallService:
         pages = [
             p for p in [await self.pages.get_page(i) for i in await self.pages.open_page_ids()] if p
         ]
-        opened, published, median = await self.pages.figures(now)
+        today = await self.today.report(now) if with_today else None
         return ob.HomeData(
             cases=cases,
             open_count=len(ids),
@@ -341,15 +345,15 @@ class OncallService:
             policy=self.policy,
             quiet=self.quiet,
             paused_until=await self.pages.paused_until(now),
-            opened_today=opened,
-            published_today=published,
-            median_reply=median,
+            today=today,
+            zone=self.today.zone,
             links=links,
             surge=await self.surge() if self.surge else None,
         )
 
     async def status(self) -> Answer:
-        return Answer(ob.ops_status(await self.home_data(with_links=False)))  # within 3 s
+        data = await self.home_data(with_links=False, with_today=False)  # within 3 s
+        return Answer(ob.ops_status(data))
 
     def oncall(self) -> Answer:
         return Answer(ob.ops_oncall(self.policy, self.quiet))

@@ -10,6 +10,7 @@ from typing import Any
 from assistant.blocks import oncall_mention, slack_date, slack_link
 from assistant.models import Case
 from assistant.oncall_policy import Policy, QuietHours, Step
+from assistant.reports import Report, duration
 from assistant.store.oncall import Page
 from assistant.text import escape_slack
 
@@ -123,9 +124,8 @@ class HomeData:
     policy: Policy
     quiet: QuietHours | None
     paused_until: float | None
-    opened_today: int
-    published_today: int
-    median_reply: float | None
+    today: Report | None  # the report of today (since midnight in ``zone``)
+    zone: str
     links: dict[str, str]  # case id -> card permalink
     surge: str | None = None  # a one-line summary of the current surge, if any
 
@@ -144,7 +144,7 @@ def _case_line(case: Case, link: str | None) -> str:
 def home_view(data: HomeData) -> dict[str, Any]:
     """The App Home tab (``views.publish``): on call and open pages (Acknowledge buttons),
     open cases oldest first with their SLA and a link to the card, proposals awaiting votes,
-    the pause, and today's figures."""
+    the pause, and today's figures (the report's, for the day in ASSISTANT_TIME_ZONE)."""
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Community ops", "emoji": True}}
     ]
@@ -184,14 +184,16 @@ def home_view(data: HomeData) -> dict[str, Any]:
             f"in {len(awaiting)} case(s)"
         )
     )
-    median = f"{round(data.median_reply / 60)} min" if data.median_reply is not None else "—"
-    blocks.append({"type": "divider"})
-    blocks.append(
-        _section(
-            f"*Today (UTC)*: {data.opened_today} case(s) opened · {data.published_today} "
-            f"reply(ies) published · median time to reply {median}"
+    if data.today is not None:
+        today = data.today
+        blocks.append({"type": "divider"})
+        blocks.append(
+            _section(
+                f"*Today ({_esc(data.zone, 40)})*: {today.cases} case(s) opened · "
+                f"{today.published} reply(ies) published · median time to reply "
+                f"{duration(today.to_publish.median)}"
+            )
         )
-    )
     return {"type": "home", "blocks": blocks[:100]}
 
 

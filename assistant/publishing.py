@@ -10,7 +10,7 @@ retried by the job runner with backoff (at least the network's retry time); a pe
 fails the case.
 
 What follows an outcome — the thread note, on-call (the case's pages resolved; a failure
-paged), today's figures, reply memory — is not done in this process after the outcome is
+paged), reply memory — is not done in this process after the outcome is
 recorded, where a crash would lose it: finish_case.lua queues a ``settled`` job with the
 outcome (in the same step on one node; right after on a cluster, where the sweep re-queues
 it). :class:`Settled` runs it; each of its steps is idempotent, so a run again (a crash, a
@@ -48,9 +48,9 @@ class PublishHooks(Protocol):
 
     async def paused_until(self) -> float | None: ...
 
-    async def published(self, case_id: str, at: float, seconds_to_reply: float) -> None:
-        """A reply is out: count it in the figures of its day and resolve the case's pages
-        (idempotent: the ``settled`` job may run again)."""
+    async def published(self, case_id: str) -> None:
+        """A reply is out: resolve the case's pages and refresh App Home (idempotent: the
+        ``settled`` job may run again; the day's figures are read from the audit trail)."""
         ...
 
     def health(self, dependency: str, worked: bool) -> None: ...
@@ -131,10 +131,9 @@ class Settled:
     by finish_case.lua. Every step is idempotent, so a run again after a crash, a transient
     Slack error or the sweep does each once:
 
-    - published: the reply counted in its day's figures (once per case) and the case's pages
-      resolved (PublishHooks.published), the reply remembered (keyed by the case), then the
-      note with the public URL in the case thread (posted once: a marker, then a look in the
-      thread for the note's metadata before any second attempt);
+    - published: the case's pages resolved (PublishHooks.published), the reply remembered
+      (keyed by the case), then the note with the public URL in the case thread (posted once:
+      a marker, then a look in the thread for the note's metadata before any second attempt);
     - failed: the case's pages resolved, and the failure paged in the thread with its
       Acknowledge button (a page keyed by the case: one page whatever the runs); without
       on-call hooks, a note in the thread (posted once, likewise).
@@ -169,8 +168,7 @@ class Settled:
 
     async def _published(self, case: Case, url: str) -> None:
         if self.hooks is not None:
-            at = case.published_at or case.opened_at
-            await self.hooks.published(case.case_id, at, at - case.opened_at)
+            await self.hooks.published(case.case_id)
         await self._remember(case)
         note = blocks.published_note(url, platform=case.mention.platform)
         await self._note(case, "published", note)
@@ -199,6 +197,7 @@ class Settled:
             thread_ts=case.card_ts,
             key=f"publish.{case.case_id}",
             case_id=None,  # settled already: a page about it is not resolved by settling
+            about=case.case_id,  # its audit entries name the case
         )
 
     async def _note(self, case: Case, outcome: str, note: str) -> None:

@@ -1,10 +1,14 @@
-"""Reports from the audit trail: figures of a period, a chart, exports, the weekly digest.
+"""Reports from the audit trail: figures of a period, a chart, exports, the weekly digest,
+and today's figures App Home shows.
 
-A period is the cohort of cases **opened** in it (``--since 7d``: the cases opened in the last
-seven days, with their whole history), found through the cases-by-time index
-(keys.opened_cases) without SCAN; the figures are pure functions of those cases' audit trails
-plus the daily mention counters. The chart is drawn with matplotlib (Agg backend, imported
-only when a chart is drawn, so start-up and the CLI stay fast).
+The audit trail is two kinds of streams: each case's own (keys.audit: its decisions) and
+on-call's, one per day (keys.ops_audit: pages opened, sent, acknowledged and resolved, pauses
+and resumes; an entry names the case a page is about). A period's case figures are the cohort
+of cases **opened** in it (``--since 7d``: the cases opened in the last seven days, with their
+whole history), found through the cases-by-time index (keys.opened_cases) without SCAN; its
+pages are those opened in it, read from the ops streams of its days. The figures are pure
+functions of those entries plus the daily mention counters. The chart is drawn with matplotlib
+(Agg backend, imported only when a chart is drawn, so start-up and the CLI stay fast).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from assistant.store import AuditEntry, Job, Store, keys
+from assistant.store.oncall import OncallStore, utc_days
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -123,8 +129,68 @@ class Report:
         return self.proposals / self.cases if self.cases else 0.0
 
 
-def _first(entries: Iterable[AuditEntry], action: str) -> AuditEntry | None:
-    return next((e for e in entries if e.action == action), None)
+@dataclass(frozen=True, slots=True)
+class CaseFigures:
+    """What a report reads of one case's trail (pure: ``case_figures``)."""
+
+    platform: str
+    severity: str
+    day: str  # the UTC day it opened
+    to_card: float | None  # seconds from the mention
+    to_first_proposal: float | None
+    to_publish: float | None
+    published_at: float | None
+    failed: bool
+    sla_deadline: float | None
+    proposals: int
+    flagged: int
+    approvals: dict[str, int]  # approvals counted (minus retracted) per person
+    settled: bool  # published or failed: later entries change none of the above
+
+
+def case_figures(entries: Sequence[AuditEntry]) -> CaseFigures | None:
+    """One pass over a case's trail; None for a trail cut by the retention (no case_opened)."""
+    firsts: dict[str, AuditEntry] = {}
+    added = withdrawn = tone = 0
+    approved: Counter[str] = Counter()
+    for e in entries:
+        action = e.action
+        if action not in firsts:
+            firsts[action] = e
+        if action == "proposal_added":
+            added += 1
+            tone += bool(e.details.get("tone_flagged"))
+        elif action == "proposal_withdrawn":
+            withdrawn += 1
+        elif action in ("vote_counted", "vote_retracted") and e.details.get("kind") == "approve":
+            approved[e.actor] += 1 if action == "vote_counted" else -1
+    opened = firsts.get("case_opened")
+    if opened is None:
+        return None
+    info = opened.details
+    mention_at = float(info.get("mention_at", opened.at * 1000)) / 1000
+
+    def since_mention(action: str) -> float | None:
+        entry = firsts.get(action)
+        return None if entry is None else max(0.0, entry.at - mention_at)
+
+    done = firsts.get("published")
+    deadline = info.get("sla_deadline")
+    return CaseFigures(
+        platform=str(info.get("platform", "?")),
+        severity=str(info.get("severity", "?")),
+        day=datetime.fromtimestamp(opened.at, UTC).date().isoformat(),
+        to_card=since_mention("card_posted"),
+        to_first_proposal=since_mention("proposal_added"),
+        to_publish=since_mention("published"),
+        published_at=done.at if done is not None else None,
+        failed="publish_failed" in firsts,
+        sla_deadline=float(deadline) / 1000 if deadline is not None else None,
+        proposals=added - withdrawn,
+        flagged=tone,
+        approvals=dict(approved),
+        settled=done is not None or "publish_failed" in firsts,
+    )
 
 
 def build_report(
@@ -133,8 +199,24 @@ def build_report(
     since: float,
     until: float,
     mentions: tuple[int, int] = (0, 0),
+    ops: Sequence[AuditEntry] = (),
 ) -> Report:
-    """The figures of a period from the audit trails of the cases opened in it (pure)."""
+    """The figures of a period from the audit trails of the cases opened in it and the ops
+    entries of the period (pages: those opened in it, and how long each waited for its
+    acknowledgement) (pure)."""
+    figures = [f for entries in histories.values() if (f := case_figures(entries))]
+    return aggregate(figures, since=since, until=until, mentions=mentions, ops=ops)
+
+
+def aggregate(
+    figures: Iterable[CaseFigures],
+    *,
+    since: float,
+    until: float,
+    mentions: tuple[int, int] = (0, 0),
+    ops: Sequence[AuditEntry] = (),
+) -> Report:
+    """The report from each case's figures and the period's ops entries (pure)."""
     by_network: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
     approvals: Counter[str] = Counter()
@@ -142,56 +224,40 @@ def build_report(
     to_first: list[float] = []
     to_publish: list[float] = []
     to_ack: list[float] = []
-    published = failed = kept = missed = pages = proposals = flagged = 0
+    published = failed = kept = missed = proposals = flagged = 0
     per_day: dict[str, list[float]] = defaultdict(list)
     day_cases: Counter[str] = Counter()
     day_published: Counter[str] = Counter()
     cases = 0
-    for entries in histories.values():
-        opened = _first(entries, "case_opened")
-        if opened is None:
-            continue  # a trail cut by the retention: not a case of this period
+    for case in figures:
         cases += 1
-        info = opened.details
-        by_network[str(info.get("platform", "?"))] += 1
-        by_severity[str(info.get("severity", "?"))] += 1
-        mention_at = float(info.get("mention_at", opened.at * 1000)) / 1000
-        day = datetime.fromtimestamp(opened.at, UTC).date().isoformat()
-        day_cases[day] += 1
-        if card := _first(entries, "card_posted"):
-            to_card.append(max(0.0, card.at - mention_at))
-        if first := _first(entries, "proposal_added"):
-            to_first.append(max(0.0, first.at - mention_at))
-        done = _first(entries, "published")
-        deadline = info.get("sla_deadline")
-        if done is not None:
+        proposals += case.proposals
+        flagged += case.flagged
+        approvals.update(case.approvals)
+        by_network[case.platform] += 1
+        by_severity[case.severity] += 1
+        day_cases[case.day] += 1
+        if case.to_card is not None:
+            to_card.append(case.to_card)
+        if case.to_first_proposal is not None:
+            to_first.append(case.to_first_proposal)
+        done = case.published_at
+        if case.to_publish is not None:
             published += 1
-            day_published[day] += 1
-            to_publish.append(max(0.0, done.at - mention_at))
-            per_day[day].append(max(0.0, done.at - mention_at))
-        if _first(entries, "publish_failed"):
-            failed += 1
-        if deadline is not None:
-            due = float(deadline) / 1000
-            if done is not None and done.at <= due:
+            day_published[case.day] += 1
+            to_publish.append(case.to_publish)
+            per_day[case.day].append(case.to_publish)
+        failed += case.failed
+        if case.sla_deadline is not None:
+            if done is not None and done <= case.sla_deadline:
                 kept += 1
-            elif done is not None or due <= until:
+            elif done is not None or case.sla_deadline <= until:
                 missed += 1
-        escalated = _first(entries, "escalated")
-        if escalated is not None:
-            pages += 1
-            if ack := _first(entries, "acknowledged"):
-                to_ack.append(max(0.0, ack.at - escalated.at))
-        for e in entries:
-            if e.action == "proposal_added":
-                proposals += 1
-                flagged += bool(e.details.get("tone_flagged"))
-            elif e.action == "proposal_withdrawn":
-                proposals -= 1
-            elif e.details.get("kind") == "approve" and e.action == "vote_counted":
-                approvals[e.actor] += 1
-            elif e.details.get("kind") == "approve" and e.action == "vote_retracted":
-                approvals[e.actor] -= 1
+    paged = {str(e.details.get("page")) for e in ops if e.action == "paged"}
+    for e in ops:
+        if e.action == "acknowledged" and str(e.details.get("page")) in paged:
+            to_ack.append(max(0.0, float(e.details.get("after_ms", 0)) / 1000))
+    pages = len(paged)
     first_day = datetime.fromtimestamp(since, UTC).date()
     last_day = datetime.fromtimestamp(until, UTC).date()
     days: list[DayFigures] = []
@@ -337,17 +403,76 @@ def render_chart(report: Report) -> bytes:
 # -- reading the store --------------------------------------------------------------------
 
 
-def _days(since: float, until: float) -> list[str]:
-    first = datetime.fromtimestamp(since, UTC).date()
-    last = datetime.fromtimestamp(until, UTC).date()
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+async def period_report(
+    store: Store,
+    since: float,
+    until: float,
+    *,
+    settled: dict[str, CaseFigures] | None = None,
+) -> Report:
+    """The report of the cases opened in [since, until) and the pages opened then. With
+    ``settled`` (a memo its caller keeps for the period), a published or failed case's
+    figures are computed once and kept there: they can no longer change (later votes and
+    proposals are ignored by the Lua steps), so only the open cases' trails are read again."""
+    ids = await store.cases_opened(since, until)
+    known = settled if settled is not None else {}
+    read = await store.histories([i for i in ids if i not in known])
+    figures: list[CaseFigures] = []
+    for case_id in ids:
+        case = known.get(case_id) or case_figures(read.get(case_id, []))
+        if case is None:
+            continue
+        if settled is not None and case.settled:
+            settled[case_id] = case
+        figures.append(case)
+    mentions = await store.mention_counts(utc_days(since, until))
+    ops = await OncallStore(store).audit_entries(since, until)
+    return aggregate(figures, since=since, until=until, mentions=mentions, ops=ops)
 
 
-async def period_report(store: Store, since: float, until: float) -> Report:
+def day_start(now: float, zone: str) -> float:
+    """Midnight of ``now``'s day in the time zone ``zone`` (an IANA name), Unix seconds."""
+    local = datetime.fromtimestamp(now, ZoneInfo(zone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+class TodayReport:
+    """Today's report (since midnight in ``zone``) for App Home, which refreshes it at every
+    change: the figures of ``assistant report --since <that midnight>``, with the figures of
+    the day's settled cases kept in process (period_report's ``settled``), so a refresh reads
+    only the cases still open. bench/bench_home.py measures it."""
+
+    def __init__(self, store: Store, zone: str) -> None:
+        self.store = store
+        self.zone = zone
+        self._day = 0.0
+        self._settled: dict[str, CaseFigures] = {}
+
+    async def report(self, now: float) -> Report:
+        since = day_start(now, self.zone)
+        if since != self._day:  # a new day: yesterday's figures go
+            self._day, self._settled = since, {}
+        return await period_report(self.store, since, now, settled=self._settled)
+
+
+async def case_trail(store: Store, case_id: str, now: float) -> list[AuditEntry]:
+    """A case's whole history: its own stream merged in time order with the ops entries about
+    it (its pages opened, sent, acknowledged, resolved); empty when the case is unknown."""
+    own = await store.case_history(case_id)
+    if not own:
+        return []
+    ops = await OncallStore(store).audit_entries(own[0].at, now + 1, case_id=case_id)
+    return sorted([*own, *ops], key=lambda e: e.at)  # stable: the case's own first on a tie
+
+
+async def period_entries(store: Store, since: float, until: float) -> list[AuditEntry]:
+    """What ``assistant audit --since`` exports: every entry of the cases opened in the
+    period and the ops entries of the period, in time order."""
     ids = await store.cases_opened(since, until)
     histories = await store.histories(ids)
-    mentions = await store.mention_counts(_days(since, until))
-    return build_report(histories, since=since, until=until, mentions=mentions)
+    ops = await OncallStore(store).audit_entries(since, until)
+    entries = [e for case_id in ids for e in histories.get(case_id, [])]
+    return sorted([*entries, *ops], key=lambda e: e.at)
 
 
 EXPORT_FIELDS = ("time", "case", "actor", "action", "details")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AnyHttpUrl,
@@ -67,6 +68,7 @@ class Settings(StoreSettings):
     ASSISTANT_SLA_SECONDS: int = Field(1800, ge=1)
     ASSISTANT_ESCALATION_POLICY: str | None = None
     ASSISTANT_QUIET_HOURS: str | None = None
+    ASSISTANT_TIME_ZONE: str = "UTC"  # the team's day: App Home's "today"
     ASSISTANT_TROUBLE_SECONDS: int = Field(300, ge=10)
     ASSISTANT_COMMAND: str = Field("/ops", pattern=r"^/[a-z0-9_\-]{1,31}$")
     ASSISTANT_HOSTILITY_THRESHOLD: float = Field(0.5, ge=0.0, le=1.0)
@@ -158,6 +160,17 @@ class Settings(StoreSettings):
     def _check_quiet_hours(cls, value: str | None) -> str | None:
         if value is not None:
             parse_quiet_hours(value)
+        return value
+
+    @field_validator("ASSISTANT_TIME_ZONE")
+    @classmethod
+    def _check_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value[:60]!r} (an IANA name such as Europe/Paris)"
+            ) from None
         return value
 
     @field_validator("ASSISTANT_LOG_LEVEL")

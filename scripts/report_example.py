@@ -20,9 +20,11 @@ NAMES = {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0MAX": "max",
          "U0MANON": "manon"}  # fmt: skip
 
 
-def week() -> dict[str, list[AuditEntry]]:
+def week() -> tuple[dict[str, list[AuditEntry]], list[AuditEntry]]:
+    """The cases' trails, and the ops entries of their pages."""
     rng = random.Random(10)
     out: dict[str, list[AuditEntry]] = {}
+    ops: list[AuditEntry] = []
     for n in range(140):
         case = f"case{n:03d}"
         busy = 3 if n % 7 == 2 else 1  # a bad day (an outage) brings more, slower cases
@@ -59,13 +61,20 @@ def week() -> dict[str, list[AuditEntry]]:
         elif rng.random() < 0.7:
             escalated = opened + 1800
             trail.append(e(escalated, "assistant", "escalated"))
-            trail.append(e(escalated + rng.uniform(30, 600), "U0MAX", "acknowledged"))
+            page = {"page": f"case.{case}"}
+            ops.append(AuditEntry(case, escalated, "assistant", "paged", page))
+            after = rng.uniform(30, 600)
+            acked = {**page, "after_ms": round(after * 1000)}
+            ops.append(AuditEntry(case, escalated + after, "U0MAX", "acknowledged", acked))
         out[case] = trail
-    return out
+    return out, ops
 
 
 def main() -> None:
-    report = reports.build_report(week(), since=SINCE, until=UNTIL, mentions=(2317, 140))
+    cases, ops = week()
+    report = reports.build_report(
+        cases, since=SINCE, until=UNTIL, mentions=(2317, 140), ops=[o for o in ops if o.at < UNTIL]
+    )
     print(reports.format_report(report, names=NAMES))
     path = Path(__file__).resolve().parent.parent / "docs" / "report-chart.png"
     path.write_bytes(reports.render_chart(report))

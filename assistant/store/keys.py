@@ -264,7 +264,7 @@ def memory_claim(case_id: str, what: str) -> str:
     return f"{PREFIX}:{{{case_id}}}:once:{what}"
 
 
-# -- on-call pages: hash tag {pages} (pages are rare: one slot is no hot spot) ---------------
+# -- on-call pages, the pause, the ops audit: hash tag {pages} (rare: one slot is no hot spot)
 
 
 def page(page_id: str) -> str:
@@ -284,8 +284,24 @@ def case_pages(case_id: str) -> str:
 
 
 def paused() -> str:
-    """STRING: Unix ms until which publishing and polling are paused (``/ops pause``), PX."""
+    """STRING: Unix ms until which publishing and polling are paused (``/ops pause``), PX. In
+    the pages' slot so the pause and its audit entry are one step (lua/pause.lua)."""
+    return f"{PREFIX}:{{pages}}:paused"
+
+
+def legacy_paused() -> str:
+    """The pause key of versions before the ops audit (outside the pages' slot; moved at start)."""
     return f"{PREFIX}:paused"
+
+
+def ops_audit(day: str) -> str:
+    """STREAM: the ops audit trail of a UTC day (``YYYY-MM-DD``): pages opened, sent, acked and
+    resolved, pauses and resumes (fields at, actor, action, case — the case a page is about,
+    or empty —, details JSON). In the pages' slot so page.lua and pause.lua write each entry
+    atomically with the change it records; capped (MAXLEN ~10000) and retained like the rest
+    (the TTL is refreshed at each write). ``assistant audit CASE`` merges a case's entries with
+    its own stream (keys.audit); exports read the days of the period."""
+    return f"{PREFIX}:{{pages}}:audit:{day}"
 
 
 def home_viewers() -> str:
@@ -296,21 +312,3 @@ def home_viewers() -> str:
 def trouble(dependency: str) -> str:
     """STRING: Unix ms since when a dependency (``slack``, a network) keeps failing."""
     return f"{PREFIX}:trouble:{dependency}"
-
-
-def daily(day: str) -> str:
-    """HASH: a day's figures (``YYYY-MM-DD``, UTC): opened (and published, by earlier versions:
-    the ``replies`` hash counts them now)."""
-    return f"{PREFIX}:daily:{day}"
-
-
-def reply_times(day: str) -> str:
-    """LIST: seconds to reply, for the replies of a day (UTC), as earlier versions kept them
-    (read until it expires; ``replies`` is written instead)."""
-    return f"{PREFIX}:replytimes:{day}"
-
-
-def replies(day: str) -> str:
-    """HASH: the replies published on a day (UTC): case id -> seconds from case opened to reply
-    published. One field per case, so the figures count a reply once whatever the retries."""
-    return f"{PREFIX}:replies:{day}"

@@ -1,21 +1,22 @@
-"""The on-call part of the store: pages, the pause, App Home viewers, trouble marks, daily
-figures. Same rules as store.py: keys from keys.py, atomic steps in lua/page.lua (one slot)."""
+"""The on-call part of the store: pages, the pause, the ops audit trail, App Home viewers,
+trouble marks. Same rules as store.py: keys from keys.py, atomic steps in lua/page.lua and
+lua/pause.lua, all in the pages' slot, each writing its entry in the ops audit stream of the
+day (keys.ops_audit) in the same step."""
 
 from __future__ import annotations
 
 import json
-import statistics
-from datetime import UTC, datetime
-from importlib.resources import files
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
 from assistant.store import keys
-from assistant.store.store import Store
+from assistant.store.store import AuditEntry, Store
 
 MAX_OPEN_PAGES = 200  # App Home and /ops list at most this many
 VIEWER_SECONDS = 7 * 86400  # an App Home opened within this long is refreshed on changes
+AUDIT_TEXT_MAX = 300  # characters of a page's text kept in its audit entry
 
 
 class Page(BaseModel):
@@ -26,7 +27,8 @@ class Page(BaseModel):
     text: str
     channel: str
     thread_ts: str = ""
-    case_id: str = ""
+    case_id: str = ""  # resolved when this case is settled (and ``/ops ack CASE`` finds it)
+    about: str = ""  # the case the page concerns (its audit entries name it), if any
     critical: bool = False
     created_at: float
     step: int = 0  # the next step of the policy to notify
@@ -51,12 +53,13 @@ class OncallStore:
         self.store = store
         self.redis = store.redis
         self.retention = store.retention
-        source = files("assistant.store").joinpath("lua/page.lua").read_text()
-        self._page = self.redis.register_script(source)
+        self._page = store.register_script("page")
+        self._pause = store.register_script("pause")
 
-    async def _script(self, page_id: str, case_id: str, args: list[Any]) -> Any:
+    async def _script(self, page_id: str, case_id: str, now: float, args: list[Any]) -> Any:
         case_key = keys.case_pages(case_id) if case_id else keys.open_pages()
-        return await self._page(keys=[keys.page(page_id), keys.open_pages(), case_key], args=args)
+        page_keys = [keys.page(page_id), keys.open_pages(), case_key, keys.ops_audit(day_of(now))]
+        return await self._page(keys=page_keys, args=[args[0], _ms(now), self.retention, *args[1:]])
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -70,18 +73,29 @@ class OncallStore:
         case_id: str | None,
         critical: bool,
         now: float,
+        about: str | None = None,
     ) -> bool:
-        """Record a new page; False if a page with this id exists (a retry, a duplicate)."""
+        """Record a new page, audited ``paged``; False if a page with this id exists (a retry,
+        a duplicate). ``case_id``: the case whose settling resolves the page; ``about`` (by
+        default ``case_id``): the case the page concerns, named by its audit entries."""
+        concerns = about or case_id or ""
         fields = {
             "id": page_id,
             "text": text,
             "channel": channel,
             "thread_ts": thread_ts or "",
             "case_id": case_id or "",
+            "about": concerns,
             "critical": "1" if critical else "0",
         }
-        args = ["open", _ms(now), self.retention, page_id, json.dumps(fields)]
-        return bool(await self._script(page_id, case_id or "", args))
+        details = {
+            "page": page_id,
+            "critical": critical,
+            "channel": channel,
+            "text": text[:AUDIT_TEXT_MAX],
+        }
+        args = ["open", page_id, json.dumps(fields), json.dumps(details)]
+        return bool(await self._script(page_id, case_id or "", now, args))
 
     async def get_page(self, page_id: str) -> Page | None:
         raw = cast(dict[str, str], await self.redis.hgetall(keys.page(page_id)))
@@ -94,6 +108,7 @@ class OncallStore:
             channel=raw.get("channel", ""),
             thread_ts=raw.get("thread_ts", ""),
             case_id=raw.get("case_id", ""),
+            about=raw.get("about", raw.get("case_id", "")),
             critical=raw.get("critical") == "1",
             created_at=int(raw.get("created_at", "0")) / 1000,
             step=int(raw.get("step", "0")),
@@ -106,16 +121,18 @@ class OncallStore:
         )
 
     async def ack(self, page_id: str, user: str, now: float) -> tuple[str, str, float | None]:
-        """(outcome, who acked, when): acked | already | resolved | unknown."""
-        outcome, by, at = await self._script(page_id, "", ["ack", _ms(now), self.retention, user])
+        """(outcome, who acked, when): acked | already | resolved | unknown. Only ``acked``
+        changed something, and wrote its ``acknowledged`` entry in the same step."""
+        outcome, by, at = await self._script(page_id, "", now, ["ack", user])
         return str(outcome), str(by), _seconds(str(at))
 
     async def resolve(self, page_id: str, why: str, now: float) -> bool:
-        return bool(await self._script(page_id, "", ["resolve", _ms(now), self.retention, why]))
+        """Resolve an open page (audited ``page_resolved``); False if it was not open."""
+        return bool(await self._script(page_id, "", now, ["resolve", why]))
 
     async def advance(self, page_id: str, step: int, channel: str, ts: str, now: float) -> bool:
-        args = ["advance", _ms(now), self.retention, str(step), channel, ts]
-        return bool(await self._script(page_id, "", args))
+        """Record that the page's step ``step`` was notified (audited ``page_sent``), once."""
+        return bool(await self._script(page_id, "", now, ["advance", str(step), channel, ts]))
 
     async def count_attempt(self, page_id: str, step: int) -> int:
         """Count a notification attempt of a step (before the Slack call): > 1 means an
@@ -135,16 +152,53 @@ class OncallStore:
 
     # -- the pause ----------------------------------------------------------------------------
 
-    async def pause(self, until: float, now: float) -> None:
-        await self.redis.set(keys.paused(), str(_ms(until)), px=max(1, _ms(until - now)))
+    async def pause(self, user: str, until: float, now: float) -> None:
+        """Pause publishing and polling until ``until`` (audited ``paused``, one step)."""
+        keys_ = [keys.paused(), keys.ops_audit(day_of(now))]
+        await self._pause(keys=keys_, args=["pause", _ms(now), self.retention, user, _ms(until)])
 
-    async def resume(self) -> bool:
-        return bool(await self.redis.delete(keys.paused()))
+    async def resume(self, user: str, now: float) -> bool:
+        """End the pause (audited ``resumed``); False, and nothing written, if none was on."""
+        keys_ = [keys.paused(), keys.ops_audit(day_of(now))]
+        return bool(await self._pause(keys=keys_, args=["resume", _ms(now), self.retention, user]))
 
     async def paused_until(self, now: float) -> float | None:
         raw = await self.redis.get(keys.paused())
         until = _seconds(raw)
         return until if until is not None and until > now else None
+
+    async def migrate_legacy_pause(self, now: float) -> bool:
+        """Move a pause set by a version before the ops audit (keys.legacy_paused) to its key
+        in the pages' slot. A no-op (one GET) when there is none."""
+        raw = await self.redis.get(keys.legacy_paused())
+        if raw is None:
+            return False
+        until = _seconds(raw)
+        if until is not None and until > now:
+            await self.redis.set(keys.paused(), str(_ms(until)), px=max(1, _ms(until - now)))
+        return bool(await self.redis.delete(keys.legacy_paused()))
+
+    # -- the ops audit trail ------------------------------------------------------------------
+
+    async def audit_entries(
+        self, since: float, until: float, *, case_id: str | None = None
+    ) -> list[AuditEntry]:
+        """The ops audit entries of [since, until), oldest first (only those about
+        ``case_id`` when given): the day streams of the period, in one round trip (one slot).
+        Days older than the retention are not read: their streams have expired."""
+        first = max(since, until - self.retention - 86400)
+        days = utc_days(first, until)
+        pipe = self.redis.pipeline(transaction=False)
+        for day in days:
+            pipe.xrange(keys.ops_audit(day))
+        pages = cast(list[list[tuple[str, dict[str, str]]]], await pipe.execute())
+        entries = [
+            AuditEntry.from_stream(fields.get("case", ""), fields)
+            for page in pages
+            for _, fields in page
+            if case_id is None or fields.get("case") == case_id
+        ]
+        return sorted((e for e in entries if since <= e.at < until), key=lambda e: e.at)
 
     # -- App Home viewers ---------------------------------------------------------------------
 
@@ -176,34 +230,12 @@ class OncallStore:
         values = [await self.redis.get(keys.trouble(d)) for d in dependencies]
         return {d: s for d, v in zip(dependencies, values, strict=True) if (s := _seconds(v))}
 
-    # -- daily figures ------------------------------------------------------------------------
 
-    async def count_opened(self, now: float) -> None:
-        day = day_of(now)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(keys.daily(day), "opened", 1)
-        pipe.expire(keys.daily(day), self.retention)
-        await pipe.execute()
-
-    async def record_reply(self, case_id: str, at: float, seconds: float) -> None:
-        """Count a case's published reply in its day's figures, once (a run again of the job
-        that records it changes nothing)."""
-        key = keys.replies(day_of(at))
-        pipe = self.redis.pipeline(transaction=False)  # one key: one node, in order
-        pipe.hsetnx(key, case_id, f"{max(0.0, seconds):.1f}")
-        pipe.expire(key, self.retention)
-        await pipe.execute()
-
-    async def figures(self, now: float) -> tuple[int, int, float | None]:
-        """Today's (UTC) cases opened, replies published, median seconds to reply."""
-        day = day_of(now)
-        raw = cast(dict[str, str], await self.redis.hgetall(keys.daily(day)))
-        replied = cast(list[str], await self.redis.hvals(keys.replies(day)))
-        legacy = cast(list[str], await self.redis.lrange(keys.reply_times(day), 0, -1))
-        times = [float(t) for t in (*replied, *legacy)]
-        median = statistics.median(times) if times else None
-        published = len(replied) + int(raw.get("published", 0))  # (earlier versions counted)
-        return int(raw.get("opened", 0)), published, median
+def utc_days(since: float, until: float) -> list[str]:
+    """The UTC days (``YYYY-MM-DD``) from the one of ``since`` to the one of ``until``."""
+    first = datetime.fromtimestamp(since, UTC).date()
+    last = datetime.fromtimestamp(until, UTC).date()
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
 def _seconds(ms: str | bytes | None) -> float | None:

@@ -177,8 +177,6 @@ class Store:
         self._scripts: dict[str, AsyncScript] = {}
         self._message_cases: dict[str, str] = {}
         self._claim_turn = 0
-        lua = files("assistant.store").joinpath("lua")
-        fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
         self.memory = MemoryIndex(redis, retention_seconds=retention_seconds)
         for name in (
             "audit",
@@ -197,8 +195,14 @@ class Store:
             "surge_mark",
             "promote_case",
         ):
-            source = lua.joinpath(f"{name}.lua").read_text()
-            self._scripts[name] = redis.register_script(fragment + source)
+            self._scripts[name] = self.register_script(name)
+
+    def register_script(self, name: str) -> AsyncScript:
+        """The Lua step ``lua/<name>.lua`` with the audit fragment (lua/_audit.lua) prepended:
+        every script may audit the decision it makes in the same step."""
+        lua = files("assistant.store").joinpath("lua")
+        fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
+        return self.redis.register_script(fragment + lua.joinpath(f"{name}.lua").read_text())
 
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)
@@ -461,11 +465,12 @@ class Store:
     ) -> bool:
         """Append one entry to a case's audit trail (lua/audit.lua); False if no such case.
 
-        The API for decisions made outside the Lua steps that audit themselves (open, card,
-        proposal, vote, finish): e.g. ``audit(case_id, "acknowledged", actor=user_id,
-        now=now, details={"level": 1})``. ``count`` also increments that field of the case
-        hash in the same step. A Lua step that decides something and must audit it atomically
-        calls the ``audit()`` fragment of lua/_audit.lua instead (prepended to every script)."""
+        The API for case events recorded outside the Lua steps that audit themselves (open,
+        card, proposal, vote, finish): e.g. ``audit(case_id, "publish_attempt", now=now)``.
+        ``count`` also increments that field of the case hash in the same step. A Lua step
+        that decides something and must audit it atomically calls the ``audit()`` fragment of
+        lua/_audit.lua instead (prepended to every script): acknowledgements and pauses are
+        audited so by page.lua and pause.lua, in the ops stream of the pages' slot."""
         at = _ms(time.time() if now is None else now)
         result = await self._run(
             "audit",

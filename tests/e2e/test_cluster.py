@@ -5,10 +5,12 @@ race on two replicas, and an app restarted mid-publish recovers from the queue."
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from assistant import reports
 from assistant.app import Assistant
 from assistant.models import CaseStatus
 from assistant.oncall_blocks import ACK_ACTION
@@ -120,3 +122,7 @@ async def test_a_page_re_escalates_and_is_acknowledged_on_the_cluster(
         stored = await world.app.pages.get_page(f"case.{case.case_id}")
         assert stored is not None and stored.status == "acked"
         assert await world.app.pages.open_page_ids() == []
+        trail = await reports.case_trail(world.app.store, case.case_id, time.time())
+        assert [(e.actor, e.action) for e in trail if e.actor == OLIVIA] == [
+            (OLIVIA, "acknowledged")  # written by the ack's own Lua step, in the pages' slot
+        ]

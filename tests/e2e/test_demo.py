@@ -16,6 +16,7 @@ async def test_demo_plays_the_whole_scenario(
     assert "quorum reached but vetoed: nothing published" in out
     assert "on-call pinged" in out and "<!subteam^SONCALL>" in out
     assert "presses Acknowledge → page acknowledged" in out and "App Home published" in out
+    assert "ends with: " in out and "→ Olivia (on call) acknowledged" in out  # the audit trail
     assert "/ops status → « *" in out and "open case(s)" in out
     # one case on each network, each reply checked against that network's length rule
     assert "accepted: it fits Bluesky's 300" in out

@@ -72,8 +72,8 @@ async def test_the_published_note_slack_refuses_is_retried_and_posted_once(
     await run_settled_again(world, case)
     assert len(notes(world, case, url)) == 1, thread_texts(world, case)
     # today's figures count the reply once, and it is remembered once
-    _, replied, median = await world.app.pages.figures(time.time())
-    assert replied == 1 and median is not None
+    today = await world.app.oncall.today.report(time.time())
+    assert today.published == 1 and today.to_publish.count == 1
     assert await world.app.store.memory.size("fr") == 1
     remembered = await world.app.store.memory.get("fr", case.case_id)
     assert remembered is not None and remembered.reply == REPLY
@@ -97,8 +97,8 @@ async def test_a_failed_publish_pages_once_whatever_the_reruns(world: Sandbox) -
     assert len(notes(world, case, needle)) == 1, thread_texts(world, case)
     page = await world.app.pages.get_page(f"publish.{case.case_id}")
     assert page is not None and page.status == "open"
-    _, replied, _ = await world.app.pages.figures(time.time())
-    assert replied == 0
+    today = await world.app.oncall.today.report(time.time())
+    assert today.published == 0 and today.failed == 1
 
 
 async def test_a_card_post_slower_than_the_job_lease_is_not_posted_twice(

@@ -11,7 +11,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -20,11 +22,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from assistant import reports
 from assistant.models import CaseStatus
+from assistant.oncall_blocks import ACK_ACTION
 from assistant.reports import WeeklyDigest
-from assistant.sandbox import ALICE, BOB, BOT_TOKEN, CAROL, CHANNEL, MANON, MAX, Sandbox
+from assistant.sandbox import ALICE, BOB, BOT_TOKEN, CAROL, CHANNEL, MANON, MAX, OLIVIA, Sandbox
 from tests.conftest import BACKENDS
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, open_case, propose, published, react
+from tests.e2e.test_oncall import ack_in_home, ops, wait_page
+from tests.store.test_store import make_case
 from tests.unit.test_reports import png_size
 
 HOSTILE_PROPOSAL = "Ferme ta gueule, espèce de connard"
@@ -238,3 +243,123 @@ async def test_mentions_seen_count_each_mention_once(world: Sandbox) -> None:
     assert (await world.ingest(calm))[0] == 200
     today = datetime.now(UTC).date().isoformat()
     assert await world.app.store.mention_counts([today]) == (2, 1)
+
+
+@pytest.mark.parametrize("backend", ["single"])
+async def test_an_ack_a_pause_and_a_resume_each_write_one_entry_shown_and_exported(
+    make_world: SandboxFactory, redis_url: str
+) -> None:
+    """Over Slack (the page's button, ``/ops``): each decision is one entry of the ops trail;
+    a second ack, an ack by command of an acked page and a resume with no pause write none.
+    ``assistant audit CASE`` shows the ack among the case's own entries, in time order, and
+    the export carries the ops entries."""
+    policy = f"{OLIVIA} after 30s; {MAX} after 30s"
+    async with make_world(ASSISTANT_SLA_SECONDS=1, ASSISTANT_ESCALATION_POLICY=policy) as w:
+        start = time.time()
+        case = await open_case(w)
+        cid = case.case_id
+        page = await wait_page(w, case)
+        assert (await w.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)).status == 200
+        await ack_in_home(w, MAX, f"case.{cid}")  # a second press (App Home): changes nothing
+        assert "already acknowledged" in await ops(w, BOB, f"ack {cid}")
+        assert "Paused for 5 min" in await ops(w, ALICE, "pause 5")
+        assert "Resumed" in await ops(w, BOB, "resume")
+        assert "Not paused" in await ops(w, BOB, "resume")
+        entries = await w.app.pages.audit_entries(start - 1, time.time() + 1)
+        assert [(e.actor, e.action, e.case_id) for e in entries] == [
+            ("assistant", "paged", cid),
+            ("assistant", "page_sent", cid),
+            (OLIVIA, "acknowledged", cid),
+            (ALICE, "paused", ""),
+            (BOB, "resumed", ""),
+        ]
+        acked = entries[2].details
+        assert acked["page"] == f"case.{cid}" and 0 < acked["after_ms"] < 10_000
+
+        shown = cli("audit", cid, redis_url=redis_url)
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        actions = [line.split()[2] for line in lines]
+        assert actions.count("acknowledged") == 1 and actions.count("paged") == 1
+        assert actions[0] == "case_opened" and actions[-1] == "acknowledged", actions
+        assert actions.index("card_posted") < actions.index("paged")
+        assert OLIVIA in lines[-1] and f"case.{cid}" in lines[-1]
+        assert [line.split()[0] for line in lines] == sorted(line.split()[0] for line in lines)
+        assert "paused" not in actions  # about no case
+
+        exported = cli("audit", "--since", "1h", redis_url=redis_url)
+        assert exported.returncode == 0, exported.stderr
+        rows = [json.loads(line) for line in exported.stdout.splitlines()]
+        ops_rows = [(r["actor"], r["action"], r["case"]) for r in rows if r["actor"] != "assistant"]
+        assert ops_rows == [
+            (OLIVIA, "acknowledged", cid),
+            (ALICE, "paused", ""),
+            (BOB, "resumed", ""),
+        ]
+        assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
+        assert {r["case"] for r in rows} == {cid, ""}
+        as_csv = cli("audit", "--since", "1h", "--format", "csv", redis_url=redis_url)
+        csv_rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+        assert [(r["case"], r["action"]) for r in csv_rows] == [
+            (r["case"], r["action"]) for r in rows
+        ]
+        report = cli("report", "--since", "1h", redis_url=redis_url)
+        assert "Pages                   1; time to ack median" in report.stdout, report.stdout
+
+
+def a_zone_whose_day_is_not_utcs(now: float) -> str:
+    """A time zone whose midnight is hours away from UTC's, and whose time of day leaves an
+    hour on each side of now (so a case can be opened on either side of its midnight)."""
+    utc_midnight = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0)
+    for zone in ("Asia/Tokyo", "America/New_York", "Pacific/Kiritimati", "Pacific/Honolulu"):
+        local = datetime.fromtimestamp(now, ZoneInfo(zone))
+        midnight = reports.day_start(now, zone)
+        if 2 <= local.hour < 22 and abs(midnight - utc_midnight.timestamp()) >= 7200:
+            return zone
+    raise AssertionError("no zone fits")  # one of them always does
+
+
+def report_figures(text: str) -> tuple[str, str, str]:
+    """(cases, replies published, median mention → publish) of ``assistant report``."""
+    lines = {line[:24].strip(): line[24:].strip() for line in text.splitlines()}
+    median = lines["Mention → publish"].removeprefix("median ").split(",")[0]
+    return lines["Cases"], lines["Replies published"], median
+
+
+@pytest.mark.parametrize("backend", ["single"])
+async def test_app_home_shows_the_reports_figures_for_today_in_the_team_time_zone(
+    make_world: SandboxFactory, redis_url: str
+) -> None:
+    zone = a_zone_whose_day_is_not_utcs(time.time())
+    async with make_world(ASSISTANT_TIME_ZONE=zone) as w:
+        now = time.time()
+        midnight = reports.day_start(now, zone)
+        for n, opened in enumerate((midnight - 1800, midnight + 1800)):  # yesterday's, today's
+            earlier = make_case(f"77{n}").model_copy(
+                update={"opened_at": opened, "channel": CHANNEL, "sla_deadline": now + 3600}
+            )
+            assert (await w.app.store.open_case(earlier))[0]
+        case = await open_case(w)
+        ts = await propose(w, case, ALICE, "Merci pour ce retour, on regarde 🙂")
+        await react(w, BOB, ts)
+        await react(w, MAX, ts)
+        await published(w, case)
+        assert (await w.slack.open_home(ALICE)).status == 200
+
+        def today() -> str | None:
+            home = json.dumps(w.slack.homes.get(ALICE, {}), ensure_ascii=False)
+            start = home.find(f"*Today ({zone})*")
+            return home[start : home.find('"', start)] if start >= 0 else None
+
+        line = await w.wait_for(
+            lambda: (t := today()) and "1 reply(ies) published" in t and t, 5, "App Home"
+        )
+        since = datetime.fromtimestamp(midnight, ZoneInfo(zone)).isoformat()
+        report = cli("report", "--since", since, redis_url=redis_url)
+        assert report.returncode == 0, report.stderr
+        cases, replies, median = report_figures(report.stdout)
+        assert (cases, replies) == ("2", "1")  # the case opened before midnight is yesterday's
+        assert line == (
+            f"*Today ({zone})*: {cases} case(s) opened · {replies} reply(ies) published · "
+            f"median time to reply {median}"
+        )

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 
+from assistant import reports
 from assistant.models import Case, CaseStatus
 from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, MAX, X_FIRST_REFRESH_TOKEN, Sandbox
 from assistant.store import keys
@@ -307,6 +308,8 @@ async def test_x_refusal_fails_the_case_and_pings_oncall(world: Sandbox) -> None
     assert "<!subteam^SONCALL>" in note and "only to posts that mention" in note
     assert xx.created == []
     assert len(xx.requests_to("POST", "/2/tweets")) == 1  # permanent: not retried
+    trail = [e.action for e in await reports.case_trail(world.app.store, case.case_id, time.time())]
+    assert trail[trail.index("publish_failed") :] == ["publish_failed", "paged", "page_sent"]
 
 
 async def test_x_expiry_with_two_replicas_refreshes_once_and_redis_wins(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from assistant import reports
 from assistant.app import Assistant
 from assistant.emulators.slack import EmulatedMessage
 from assistant.models import Case, CaseStatus
@@ -46,6 +47,20 @@ async def ops(world: Sandbox, user: str, text: str) -> str:
     (answer,) = world.slack.ephemerals[before:]
     assert answer.user == user
     return answer.text
+
+
+async def ack_in_home(world: Sandbox, user: str, page_id: str) -> None:
+    """Press a page's Acknowledge button in App Home (a view: no response_url)."""
+    click = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": "T0001"},
+        "container": {"type": "view", "view_id": f"V{user}"},
+        "view": {"type": "home"},
+        "actions": [{"action_id": ACK_ACTION, "value": page_id}],
+    }
+    form = urlencode({"payload": json.dumps(click)}).encode()
+    raw = await world.slack.deliver_raw(form, FORM, sign=True)
+    assert raw.status == 200, raw.body
 
 
 async def test_page_re_escalates_to_the_next_level_until_acknowledged(
@@ -111,6 +126,10 @@ async def test_settling_the_case_resolves_its_page_and_a_late_ack_changes_nothin
         notes = thread_texts(w, case)
         answer = await ops(w, OLIVIA, f"ack {case.case_id}")
         assert "already resolved" in answer
+        trail = await reports.case_trail(w.app.store, case.case_id, time.time())
+        assert [e.action for e in trail if e.action in ("acknowledged", "page_resolved")] == [
+            "page_resolved"  # resolved once; the late ack wrote nothing
+        ]
         stored = await w.app.pages.get_page(f"case.{case.case_id}")
         assert stored is not None and stored.status == "resolved" and not stored.acked_by
         await asyncio.sleep(2.0)
@@ -188,18 +207,7 @@ async def test_app_home_lists_cases_pages_and_figures_and_stays_inert(
         assert "http" in text and "|card>" in text  # a link to the card
         assert "On call" in text and "<!subteam^SONCALL>" in text
         assert "*Proposals awaiting votes*: 0" in text
-        # the Acknowledge button in App Home (a view: no response_url)
-        click = {
-            "type": "block_actions",
-            "user": {"id": OLIVIA, "team_id": "T0001"},
-            "container": {"type": "view", "view_id": "VOLIVIA"},
-            "view": {"type": "home"},
-            "actions": [{"action_id": ACK_ACTION, "value": f"case.{case.case_id}"}],
-        }
-        raw = await w.slack.deliver_raw(
-            urlencode({"payload": json.dumps(click)}).encode(), FORM, sign=True
-        )
-        assert raw.status == 200, raw.body
+        await ack_in_home(w, OLIVIA, f"case.{case.case_id}")
         await w.wait_for(lambda: ACK_ACTION not in home(), 5, "App Home without the open page")
         page = await w.app.pages.get_page(f"case.{case.case_id}")
         assert page is not None and page.acked_by == OLIVIA

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from assistant.models import CaseStatus
+from assistant.reports import period_report
 from assistant.sandbox import ALICE, BOB, MAX
 from assistant.store import keys
-from assistant.store.oncall import OncallStore
 
 from .harness import ProcessWorld, wait_for
 
@@ -65,7 +65,7 @@ async def test_kill_9_while_the_published_note_is_posted_loses_no_follow_up(
         assert len(notes) == 1, world.thread_bot_texts(card)
         assert len(note_calls()) == 1
         # today's figures count the reply once; reply memory has it once
-        _, replied, _ = await OncallStore(world.store).figures(time.time())
-        assert replied == 1
+        today = await period_report(world.store, time.time() - 3600, time.time())
+        assert today.published == 1 and today.to_publish.count == 1
         assert await world.store.memory.size("fr") == 1
         assert "Traceback" not in second.log(), second.log()

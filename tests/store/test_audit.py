@@ -107,7 +107,7 @@ async def test_edit_and_withdraw_are_audited_and_duplicates_are_not(store: Store
 async def test_no_entry_without_a_case_and_none_without_a_decision(
     store: Store, redis: aioredis.Redis
 ) -> None:
-    assert not await store.audit("mastodon-nope", "acknowledged", actor="U1", now=NOW)
+    assert not await store.audit("mastodon-nope", "noted", actor="U1", now=NOW)
     assert not await redis.exists(keys.audit("mastodon-nope"))
     case = make_case()
     await store.open_case(case)
@@ -119,14 +119,14 @@ async def test_no_entry_without_a_case_and_none_without_a_decision(
         ("assistant", "case_opened"),
         ("assistant", "escalated"),
     ]
-    # the plain API other features use (acknowledgements, pauses)
+    # the plain API for what other features record about a case
     assert await store.audit(
-        case.case_id, "acknowledged", actor="UONCALL", now=NOW + 60, details={"level": 1}
+        case.case_id, "noted", actor="UONCALL", now=NOW + 60, details={"level": 1}
     )
     last = (await store.case_history(case.case_id))[-1]
     assert (last.actor, last.action, last.details, last.at) == (
         "UONCALL",
-        "acknowledged",
+        "noted",
         {"level": 1},
         NOW + 60,
     )

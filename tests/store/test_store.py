@@ -341,19 +341,3 @@ async def test_the_card_queues_its_drafts_in_the_same_step(store: Store) -> None
     pending = await store.pending_jobs()
     assert f"drafts:{case.case_id}" not in pending and f"drafts:{other.case_id}" not in pending
     assert pending[f"cardupd:{other.case_id}"] == NOW + 1  # rendered once more
-
-
-async def test_a_published_reply_counts_once_in_the_figures_of_its_day(store: Store) -> None:
-    from assistant.store.oncall import OncallStore
-
-    pages = OncallStore(store)
-    await pages.record_reply("c1", NOW, 120.0)
-    await pages.record_reply("c1", NOW + 1, 999.0)  # its follow-up job ran again
-    await pages.record_reply("c2", NOW + 2, 60.0)
-    await pages.record_reply("c3", NOW - 86400, 5.0)  # another day
-    assert await pages.figures(NOW) == (0, 2, 90.0)
-    # what an earlier version counted today still counts (until it expires)
-    day = datetime.fromtimestamp(NOW, UTC).strftime("%Y-%m-%d")
-    await store.redis.hset(keys.daily(day), "published", 1)
-    await store.redis.rpush(keys.reply_times(day), "30.0")
-    assert await pages.figures(NOW) == (0, 3, 60.0)

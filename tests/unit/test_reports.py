@@ -38,7 +38,6 @@ def trail(
     sla: float = 1800,
     approvers: tuple[str, ...] = (),
     escalated: float | None = None,
-    ack: float | None = None,
     flagged: bool = False,
 ) -> list[AuditEntry]:
     """A case's trail; times are seconds after the mention (which came 5 s before opening)."""
@@ -67,11 +66,21 @@ def trail(
         out.append(entry(mention + (proposal or 0) + 1, user, "vote_counted", kind="approve"))
     if escalated is not None:
         out.append(entry(mention + escalated, "assistant", "escalated"))
-    if ack is not None:
-        out.append(entry(mention + ack, "UONCALL", "acknowledged"))
     if publish is not None:
         out.append(entry(mention + publish, "assistant", "approved"))
         out.append(entry(mention + publish, "assistant", "published", url="u"))
+    return out
+
+
+def page(
+    page_id: str, paged: float, *, case_id: str = "", ack: float | None = None
+) -> list[AuditEntry]:
+    """The ops entries of a page: opened at ``paged``, acknowledged ``ack`` s later."""
+    out = [AuditEntry(case_id, paged, "assistant", "paged", {"page": page_id})]
+    out.append(AuditEntry(case_id, paged + 1, "assistant", "page_sent", {"page": page_id}))
+    if ack is not None:
+        details = {"page": page_id, "after_ms": int(ack * 1000)}
+        out.append(AuditEntry(case_id, paged + ack, "UONCALL", "acknowledged", details))
     return out
 
 
@@ -89,11 +98,17 @@ def test_figures_of_a_period() -> None:
             platform="bluesky",
             flagged=True,
         ),
-        "c": trail("c", start + 2 * DAY, card=30, severity="critical", escalated=1800, ack=1900),
+        "c": trail("c", start + 2 * DAY, card=30, severity="critical", escalated=1800),
         "d": trail("d", start + 3 * DAY, card=40, proposal=100, publish=900),
         "cut": [AuditEntry("cut", start, "UB", "vote_counted", {"kind": "approve"})],
     }
-    report = reports.build_report(histories, since=start, until=NOW, mentions=(40, 4))
+    ops = [
+        *page("case.old", start - 600, ack=900),  # opened before the period: not its page
+        *page("case.c", start + 2 * DAY + 1795, case_id="c", ack=100),
+        *page("trouble.slack.1", start + 4 * DAY),  # about no case, never acknowledged
+    ]
+    ops = [e for e in ops if e.at >= start]  # what the period's ops streams hold
+    report = reports.build_report(histories, since=start, until=NOW, mentions=(40, 4), ops=ops)
     assert (report.mentions_seen, report.mentions_hostile, report.cases) == (40, 4, 4)
     assert report.by_network == {"mastodon": 3, "bluesky": 1}
     assert report.by_severity == {"high": 3, "critical": 1}
@@ -103,7 +118,7 @@ def test_figures_of_a_period() -> None:
     assert report.to_publish == reports.Spread(3, 900, 3600)
     # a published in 600 s, d in 900 s: kept; b in 3600 s and c never: missed
     assert (report.sla_kept, report.sla_missed) == (2, 2)
-    assert report.pages == 1 and report.to_ack == reports.Spread(1, 100, 100)
+    assert report.pages == 2 and report.to_ack == reports.Spread(1, 100, 100)
     assert report.approvals_by_person == {"UB": 2, "UMAX": 1}
     assert report.proposals_per_case == 0.75 and report.flagged_proposals == 1
     day = {d.day: d for d in report.days}

@@ -26,6 +26,7 @@ def test_defaults_and_lists(env: pytest.MonkeyPatch) -> None:
     assert settings.ASSISTANT_MANAGERS == ("U1", "W2", "SGROUP")
     assert settings.PORT == 3000 and settings.ASSISTANT_SLA_SECONDS == 1800
     assert settings.ASSISTANT_APPROVALS_REQUIRED == 2
+    assert settings.ASSISTANT_TIME_ZONE == "UTC"
     assert settings.slack_api_url == "https://slack.com/api/"
     assert not settings.socket_mode
     assert "xoxb-1" not in repr(settings)  # secrets are never printed
@@ -58,6 +59,8 @@ def test_app_token_means_socket_mode(env: pytest.MonkeyPatch) -> None:
         ("X_API_URL", "api.x.com", "invalid setting X_API_URL:"),
         ("SLACK_API_URL", "not a url", "invalid setting SLACK_API_URL:"),
         ("ASSISTANT_MANAGER_APPROVALS_REQUIRED", "3", "cannot exceed"),
+        ("ASSISTANT_TIME_ZONE", "Europe/Nowhere", "ASSISTANT_TIME_ZONE: unknown time zone"),
+        ("ASSISTANT_TIME_ZONE", "../../etc/passwd", "ASSISTANT_TIME_ZONE: unknown time zone"),
     ],
 )
 def test_bad_settings_fail_in_one_line_naming_them(

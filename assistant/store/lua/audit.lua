@@ -1,6 +1,7 @@
 -- audit: append one entry to a case's audit trail, optionally counting an attempt with it.
 -- One hash slot ({case_id}). The plain API for decisions made outside the other scripts
--- (publish / escalation / card attempts, acknowledgements, pauses): Store.audit.
+-- (publish / escalation / card attempts): Store.audit. On-call's acks and pauses are audited by
+-- page.lua and pause.lua in the ops stream of the pages' slot.
 -- KEYS[1] case hash              coa:{cid}:case
 -- KEYS[2] audit stream           coa:{cid}:audit
 -- ARGV[1] retention (s)
