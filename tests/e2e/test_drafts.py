@@ -12,6 +12,7 @@ import pytest
 
 from assistant.models import Case, CaseStatus
 from assistant.sandbox import ALICE, BOB, CHANNEL, LLM_API_KEY, MAX, Sandbox
+from assistant.store.store import Proposal
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import open_case, propose, published, react
 from tests.e2e.test_memory import REPLY, remember_one
@@ -26,6 +27,14 @@ def drafts(world: Sandbox, case: Case) -> list[object]:
         for m in world.slack.thread(CHANNEL, case.card_ts)[1:]
         if m.by_bot and "by the assistant" in m.text
     ]
+
+
+async def recorded(world: Sandbox, case: Case, message: object) -> Proposal:
+    """The proposal a draft message records (written right after the post: wait for it)."""
+    ts: str = message.ts  # type: ignore[attr-defined]
+    return await world.wait_for(
+        lambda: world.app.store.get_proposal(case.case_id, ts), what="the draft recorded"
+    )
 
 
 async def test_drafts_are_the_assistants_proposals_voted_like_any_other(
@@ -45,8 +54,8 @@ async def test_drafts_are_the_assistants_proposals_voted_like_any_other(
         bot = world.app.slack.bot_user_id
         texts = []
         for message in found:
-            prop = await world.app.store.get_proposal(case.case_id, message.ts)  # type: ignore[attr-defined]
-            assert prop is not None and prop.user == bot and prop.status == "active"
+            prop = await recorded(world, case, message)
+            assert prop.user == bot and prop.status == "active"
             assert prop.text in world.llm.replies_for(sent)
             texts.append(prop.text)
         assert len(set(texts)) == 2
@@ -132,5 +141,5 @@ async def test_a_hostile_draft_stays_inert_in_slack(make_world: SandboxFactory) 
         shown = message.text + json.dumps(message.blocks)  # type: ignore[attr-defined]
         assert "<!channel>" not in shown and "<https://evil" not in shown
         assert "&lt;!channel&gt;" in message.text  # type: ignore[attr-defined]
-        prop = await world.app.store.get_proposal(case.case_id, message.ts)  # type: ignore[attr-defined]
-        assert prop is not None and prop.text == "<!channel> merci <https://evil.example|ici> &"
+        prop = await recorded(world, case, message)
+        assert prop.text == "<!channel> merci <https://evil.example|ici> &"
