@@ -522,13 +522,13 @@ class Lexicon:
 
     first: dict[str, list[Entry]] = field(default_factory=dict)
     by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
-    _memo: dict[str, list[Entry]] = field(default_factory=dict)
+    memo: dict[str, list[Entry]] = field(default_factory=dict)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
-        self._memo.clear()
+        self.memo.clear()
         exact = None
         raw = normalize(term).tokens
         if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
@@ -540,7 +540,7 @@ class Lexicon:
 
     def candidates(self, key: str) -> list[Entry]:
         """Entries starting with ``key`` or its singular (memoised: most tokens have none)."""
-        hit = self._memo.get(key)
+        hit = self.memo.get(key)
         if hit is None:
             hit = self.first.get(key)
             if hit is None:
@@ -550,9 +550,9 @@ class Lexicon:
                     if hit is None and key.endswith("es"):
                         hit = self.first.get(key[:-1])
             hit = hit or []
-            if len(self._memo) >= 200_000:
-                self._memo.clear()
-            self._memo[key] = hit
+            if len(self.memo) >= 200_000:
+                self.memo.clear()
+            self.memo[key] = hit
         return hit
 
     def lookup(

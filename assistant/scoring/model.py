@@ -36,6 +36,7 @@ import math
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from assistant.scoring.normalize import USER, squeeze, strip_plural
 
@@ -227,14 +228,16 @@ class Model:
         self.cuts: dict[str, float] = dict(cuts or {})
         self.calibration: dict[str, Calibration] = dict(calibration or {})
         self.thresholds: dict[str, float] = dict(thresholds or {})
-        self._cache: dict[str, tuple[float, int]] = {}
+        # Per token: the sum of its features' weights and their number (cached: tokens repeat).
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
         self._tcache: dict[str, tuple[float, int]] = {}
-        # Bigram weights by first word, then second: other pairs need no lookup.
-        self._bigrams: dict[str, dict[str, float]] = {}
+        # Bigram weights by pair of tokens (one lookup per pair, no string built).
+        self._pairs: dict[tuple[str, str], float] = {}
         for f, w in weights.items():
             if f.startswith("b:"):
                 a, _, b = f[2:].partition(" ")
-                self._bigrams.setdefault(a, {})[b] = w
+                self._pairs[(a, b)] = w
 
     @classmethod
     def load(cls, path: Path | None = None) -> Model:
@@ -278,15 +281,16 @@ class Model:
 
     def token(self, key: str) -> tuple[float, int]:
         """(sum of the weights of the token's features, number of features)."""
-        hit = self._cache.get(key)
-        if hit is None:
-            get = self.weights.get
+        total = self._sums.get(key)
+        if total is None:
             feats = token_features(key, self.categories)
-            hit = (sum(get(f, 0.0) for f in feats), len(feats))
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
-            self._cache[key] = hit
-        return hit
+            total = sum(map(self.weights.get, feats, itertools.repeat(0.0)))
+            if len(self._sums) >= _CACHE_MAX:
+                self._sums.clear()
+                self._counts.clear()
+            self._sums[key] = total
+            self._counts[key] = len(feats)
+        return total, self._counts[key]
 
     def _target(self, key: str) -> tuple[float, int]:
         hit = self._tcache.get(key)
@@ -302,23 +306,13 @@ class Model:
     def contributions(self, keys: list[str]) -> tuple[float, list[float]]:
         """Logit and each token's share of it (bigram weights split between the two tokens,
         a target feature counted for the word it points at)."""
-        cache = self._cache
-        per: list[float] = []
-        count = 0
-        for key in keys:
-            hit = cache.get(key)
-            if hit is None:
-                hit = self.token(key)
-            per.append(hit[0])
-            count += hit[1]
+        cached = list(map(self._sums.get, keys))
+        # Tokens not seen yet: compute and cache them.
+        per = [self.token(k)[0] for k in keys] if None in cached else cast(list[float], cached)
+        count = sum(map(self._counts.__getitem__, keys))
         n = len(keys)
         if n > 1:
-            bigrams = self._bigrams
-            for i in range(n - 1):
-                after = bigrams.get(keys[i])
-                if after is None:
-                    continue
-                w = after.get(keys[i + 1], 0.0)
+            for i, w in enumerate(map(self._pairs.get, itertools.pairwise(keys))):
                 if w:
                     per[i] += w / 2
                     per[i + 1] += w / 2
@@ -335,10 +329,10 @@ class Model:
         if not count:
             return self.intercept, per
         scale = 1.0 / math.sqrt(count)
+        per = [p * scale for p in per]
         total = 0.0
-        for i in range(n):
-            per[i] *= scale
-            total += per[i]
+        for p in per:  # in order, as the reference sums (not math.fsum / 3.12's sum)
+            total += p
         return self.intercept + total + extra * scale, per
 
     def logit(self, keys: list[str]) -> float:

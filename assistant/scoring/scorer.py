@@ -113,6 +113,9 @@ _EVIDENCE_MIN = 0.1  # a word's share of the model's logit worth quoting
 _MAX_EVIDENCE = 5
 
 
+_NO_CATEGORIES = {c.value: 0.0 for c in Category}
+
+
 def _quote(text: str) -> str:
     return f"« {text} »"
 
@@ -278,7 +281,7 @@ class Scorer:
 
         shown = list(tokens)  # what evidence quotes for each position
         lex = self._lexicon
-        for i, key in enumerate(keys):
+        for i, key in enumerate(keys if "*" in text else ()):  # no star, no masked token
             if "*" in key:
                 entry = lex.unmask(key)
                 if entry is not None:
@@ -287,17 +290,19 @@ class Scorer:
                 else:
                     keys[i] = key.replace("*", "")
 
-        second = norm.handles > 0 or any(k in lx.SECOND_PERSON for k in keys)
-        words = sum(1 for k in keys if k != USER)
-        cats = {c.value: 0.0 for c in Category}
+        second = norm.handles > 0 or not lx.SECOND_PERSON.isdisjoint(keys)
+        words = len(keys) - keys.count(USER)
+        cats = dict(_NO_CATEGORIES)
         insult_hits: list[int] = []
         swear_hits: list[int] = []
         unaimed_insult = False
         quoting = sum(text.count(q) for q in _QUOTES) >= 2
         denied = said_of_you = False
         candidates = lex.candidates
+        memo = lex.memo
         for i in range(len(keys)):
-            if not candidates(keys[i]):
+            hit = memo.get(keys[i])
+            if not (candidates(keys[i]) if hit is None else hit):
                 continue  # most tokens: no entry starts here
             for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
@@ -378,7 +383,9 @@ class Scorer:
 
         # An insult or swearing next to a group word is an attack on the group, and so is
         # "sale(s) <group>" ("sales migrants").
-        groups = [i for i, k in enumerate(keys) if k in lx.GROUPS]
+        groups = (
+            [] if lx.GROUPS.isdisjoint(keys) else [i for i, k in enumerate(keys) if k in lx.GROUPS]
+        )
         for g in groups:
             if g > 0 and keys[g - 1] in ("sale", "sales", "dirty", "filthy"):
                 cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.95)
@@ -406,7 +413,7 @@ class Scorer:
                 evidence.append((0.8, f"identity attack: {_quote(' '.join(shown[a:b]))}"))
                 break
         # "<person> de merde", "sale <person>" ("ce gauchiste de merde", "sale facho").
-        for i, key in enumerate(keys):
+        for i, key in enumerate(() if lx.PEOPLE.isdisjoint(keys) else keys):
             if key in lx.PEOPLE:
                 if keys[i + 1 : i + 3] == ["de", "merde"]:
                     a, b = i, i + 3
@@ -468,11 +475,7 @@ class Scorer:
         # vocative, "your staff", a one/two-word message) or someone else.
         group_attack = cats[lx.IDENTITY] >= _MILD
         aimed = (
-            second
-            or said_of_you
-            or words <= 2
-            or any(k in lx.VOCATIVE for k in keys)
-            or _staff(keys)
+            second or said_of_you or words <= 2 or not lx.VOCATIVE.isdisjoint(keys) or _staff(keys)
         )
         return _Raw(
             score, h_lex, p_model, cats, evidence, code or "und", bool(blocked), group_attack, aimed
@@ -499,6 +502,8 @@ class Scorer:
 
 
 def _staff(keys: list[str]) -> bool:
+    if STAFF.isdisjoint(keys):
+        return False
     return any(k in STAFF and i > 0 and keys[i - 1] in _POSSESSIVE for i, k in enumerate(keys))
 
 

@@ -376,6 +376,17 @@ def fit_calibration(scores: Sequence[float], labels: Sequence[bool]) -> list[lis
         knots.append([x, f])
     if len(knots) == 1:  # every score in one block (a tiny data set): a constant map
         knots = [[0.0, knots[0][1]], [1.0, knots[0][1]]]
+    # Scores are shown rounded to 4 decimals and compared with the threshold (the value at
+    # 0.5) as shown: a knot just below 0.5, one step lower, keeps an uncalibrated score under
+    # 0.5 from rounding up to the threshold (14 of the 64,540 shared texts did).
+    half = next((k[1] for k in knots if k[0] == 0.5), None)
+    if half is not None and half > 0:
+        below = [0.4999, round(half - 0.0001, 4)]
+        knots = [
+            *(k for k in knots if k[0] < below[0] and k[1] <= below[1]),
+            below,
+            *(k for k in knots if k[0] >= 0.5),
+        ]
     return knots
 
 
