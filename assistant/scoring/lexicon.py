@@ -289,7 +289,7 @@ PREDICATE_FILLERS = _squeezed(
     """
     a an the such so just all al nothing but bunch lot of absolute absolutely complete
     completely total totally utter utterly really truly literally real actual actually
-    officially clearly bloody fucking freaking damn most biggest
+    officially clearly bloody fucking freaking damn most biggest this that even
     un une des de d bande vraiment tous toutes tellement trop si qu que juste franchement
     completement totalement grave bien sacres sacre belle beau vrais vrai veritables
     """
@@ -340,6 +340,12 @@ def predicated_of_addressee(keys: list[str], i: int, staff: frozenset[str]) -> s
         or (k in ("are", "re", "r") and before == "al" and j > 1 and keys[j - 2] == "y")
         or k in ("ur", "youre")  # "ur a joke", "youre useless"
         or (k in _YOU and not skipped and keys[i] not in _VERBISH)  # vocative: "you clowns"
+        # questions: "are you all this incompetent?", "r u useless", "êtes-vous des escrocs ?",
+        # "es-tu nul ?"
+        or (k in _YOU and before in ("are", "r", "were"))
+        or (k in _YOU_PLURAL and before in _YOU and j > 1 and keys[j - 2] in ("are", "r"))
+        or (k == "vous" and before == "etes")
+        or (k == "tu" and before == "es")
         or (k == "etes" and before in ("vous", "vs"))
         or (k == "es" and before in ("t", "tu"))
         or (
