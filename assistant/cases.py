@@ -75,7 +75,7 @@ class CaseService:
                 opinion.describe()
                 if opinion
                 else f"score {assessment.score:.2f} is below the threshold "
-                f"{self.settings.ASSISTANT_HOSTILITY_THRESHOLD:.2f}",
+                f"{assessment.threshold:.2f}",
             )
         now = self.clock()
         case = Case(
@@ -134,8 +134,9 @@ class CaseService:
         """(hostile, severity, opinion): a borderline local score asks the optional moderation
         service, whose verdict then decides; unset, skipped or failing, the local score does."""
         local = (assessment.hostile, str(assessment.severity), None)
-        threshold = self.scorer.threshold
-        if self.moderation is None or not self.moderation.borderline(assessment.score, threshold):
+        if self.moderation is None or not self.moderation.borderline(
+            assessment.score, self.scorer.band(assessment.lang)
+        ):
             return local
         opinion = await self.moderation.review(mention.text)
         if opinion is None:

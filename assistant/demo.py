@@ -361,6 +361,47 @@ async def play_learning(world: Sandbox, tl: Timeline, data_dir: Path) -> None:
     )
 
 
+async def play_second_opinion(world: Sandbox, tl: Timeline) -> None:
+    """A borderline mention decided by the optional moderation service (its emulator here)."""
+    mastodon, moderation = world.mastodon, world.moderation
+    if moderation is None:
+        raise DemoFailed("the moderation emulator is not running")
+    tl.section("6b. A borderline mention: the second opinion decides")
+    body = webhook_body(mastodon.add_mention("agace@m.social", "votre service est lamentable"))
+    text = str(body["text"])  # as the webhook carries it
+    scorer = world.app.cases.scorer
+    local = scorer.score(text)
+    low, high = scorer.band(local.lang)
+    if local.hostile or not low <= local.score < high:
+        raise DemoFailed(f"« {text} » is not borderline for the shipped model: {local}")
+    tl.say(
+        "@agace (Mastodon)",
+        f"« {text} » — local score {local.score:.2f}, below the {local.lang} threshold "
+        f"{local.threshold:.2f} but in the borderline band [{low:.2f}, {high:.2f})",
+    )
+    before = len(moderation.requests)
+    status, answer = await world.ingest(body)
+    if moderation.requests[before:] != [text]:
+        raise DemoFailed(f"the second opinion was not asked: {moderation.requests[before:]}")
+    if status != 202:
+        raise DemoFailed(f"a mention the service flagged opened no case: {status} {answer}")
+    verdict = moderation.verdict(text)
+    top = max(verdict["category_scores"].items(), key=lambda kv: kv[1])
+    tl.say(
+        "moderation API",
+        f"POST /moderations (ASSISTANT_MODERATION_URL, the emulator) → flagged "
+        f"({top[0]} {top[1]:.2f})",
+    )
+    case = await _step(world, lambda: _card(world, str(answer["case"])), "the borderline card")
+    opinion = case.assessment.second_opinion or ""
+    card = world.slack.message(CHANNEL, case.card_ts or "")
+    if "flagged" not in opinion or opinion not in json.dumps(card.blocks, ensure_ascii=False):
+        raise DemoFailed(f"the card does not show the second opinion: {opinion!r}")
+    tl.say(
+        "assistant", f"case {case.case_id} opened, severity {case.assessment.severity}: {opinion}"
+    )
+
+
 async def _card(world: Sandbox, case_id: str) -> Any:
     case = await world.app.store.get_case(case_id)
     return case if case is not None and case.card_ts else None
@@ -506,6 +547,7 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
         async with sandbox(
             data_dir,
             drafts=True,  # the LLM emulator: nothing leaves the machine
+            moderation=True,  # ASSISTANT_MODERATION_URL → the moderation emulator
             ASSISTANT_BRAND_VOICE_FILE=voice,
             ASSISTANT_SLA_SECONDS=SLA_SECONDS,
             BLUESKY_POLL_SECONDS=POLL_SECONDS,
@@ -513,6 +555,7 @@ async def run_demo(data_dir: Path = DEMO_DIR) -> int:
         ) as world:
             tl.say("setup", f"assistant on {world.base_url}, Slack API {world.slack.api_url}")
             url = await play(world, tl)
+            await play_second_opinion(world, tl)
             others = [
                 await play_network(world, tl, platform, number)
                 for number, platform in enumerate(("bluesky", "x"), start=7)

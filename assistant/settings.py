@@ -71,7 +71,8 @@ class Settings(StoreSettings):
     ASSISTANT_TIME_ZONE: str = "UTC"  # the team's day: App Home's "today"
     ASSISTANT_TROUBLE_SECONDS: int = Field(300, ge=10)
     ASSISTANT_COMMAND: str = Field("/ops", pattern=r"^/[a-z0-9_\-]{1,31}$")
-    ASSISTANT_HOSTILITY_THRESHOLD: float = Field(0.5, ge=0.0, le=1.0)
+    # Unset: each language's shipped threshold on the calibrated score (docs/scoring.md).
+    ASSISTANT_HOSTILITY_THRESHOLD: float | None = Field(None, ge=0.0, le=1.0)
     ASSISTANT_ALLOW_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_BLOCK_TERMS: Annotated[tuple[str, ...], NoDecode] = ()
     ASSISTANT_JOB_LEASE_SECONDS: float = Field(60, ge=1)

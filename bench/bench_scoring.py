@@ -1,96 +1,146 @@
-"""Print the hostility scorer's load time and single-core throughput.
+"""Print the hostility scorer's load time and single-core throughput, beside baselines.
 
-    .venv/bin/python bench/bench_scoring.py [--n 20000]
+    .venv/bin/python bench/bench_scoring.py [--n 20000] [--rounds 5] [--compare DIR ...]
 
-Texts: the shared tweets when present (``ASSISTANT_SHARED_DATA`` or ``../shared/data``),
-else the test fixtures. Baseline in the same run: the lexicon and rules alone (an empty model),
-i.e. what the learned model costs on top. Prints figures; asserts nothing.
+Texts: a deterministic spread of the shared tweets (every k-th row of ``en.jsonl`` then
+``fr.jsonl``, so every source and both languages; ``ASSISTANT_SHARED_DATA`` or
+``../shared/data``), else the test fixtures. Each round runs, one after the other, in fresh
+interpreters pinned to one core: the shipped scorer, the baseline (lexicon and rules alone, an
+empty model: what the learned model costs on top) and each ``--compare`` tree (another
+checkout's ``assistant`` package, e.g. ``git worktree add /tmp/main main``), so all figures
+come from the same minutes. Throughput is given from wall time and from the process's CPU time
+(less sensitive to other jobs on a shared box), first pass (cold caches) and second pass (warm).
+Prints the best and the median over the rounds, and the load average; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from assistant.scoring.data import read_jsonl, shared_data_dir  # noqa: E402
 
 
 def texts(limit: int) -> tuple[list[str], str]:
-    shared = shared_data_dir() / "hostility"
+    env = os.environ.get("ASSISTANT_SHARED_DATA")
+    shared = (Path(env) if env else ROOT.parent / "shared" / "data") / "hostility"
     files = [shared / "en.jsonl", shared / "fr.jsonl"]
     if not all(f.is_file() for f in files):
         files = sorted((ROOT / "tests" / "scoring" / "fixtures").glob("*.jsonl"))
-    out = [ex.text for f in files for ex in read_jsonl(f)]
+    out: list[str] = []
+    for f in files:
+        with f.open(encoding="utf-8") as fh:
+            out += [json.loads(line)["text"] for line in fh if line.strip()]
+    if len(out) > limit:
+        step = len(out) // limit
+        out = out[::step][:limit]
     where = ", ".join(str(f) for f in files)
     reps = -(-limit // len(out))
     return (out * reps)[:limit], where
 
 
-def cold_load_seconds() -> float:
-    """Import + construct a Scorer in a fresh interpreter (what a process start pays)."""
-    code = (
-        "import time; t=time.perf_counter(); from assistant.scoring import Scorer; Scorer(); "
-        "print(time.perf_counter()-t)"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def worker(mode: str, n: int) -> None:
+    """One measurement in this fresh interpreter (``PYTHONPATH`` picks the tree)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    batch, _ = texts(n)
+    start = time.perf_counter()
+    from assistant.scoring import Scorer
+    from assistant.scoring.model import Model
+
+    scorer = Scorer()
+    load = time.perf_counter() - start
+    if mode == "lexicon":
+        scorer = Scorer(model=Model({}, 0.0))
+    result: dict[str, float] = {"load": load}
+    for name in ("first", "second"):
+        wall, cpu = time.perf_counter(), time.process_time()
+        scorer.score_batch(batch)
+        result[f"{name}_wall"] = len(batch) / (time.perf_counter() - wall)
+        result[f"{name}_cpu"] = len(batch) / (time.process_time() - cpu)
+    print(json.dumps(result))
+
+
+def run(tree: Path, mode: str, n: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+        [sys.executable, __file__, "--worker", mode, "--n", str(n)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
     )
-    return float(out.stdout.strip())
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=20_000, help="texts to score (default 20000)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="another tree whose assistant package to time alongside (repeatable)",
+    )
+    parser.add_argument("--worker", choices=("shipped", "lexicon"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    if args.worker:
+        worker(args.worker, args.n)
+        return 0
 
-    from assistant.scoring import Scorer
-
-    cold = min(cold_load_seconds() for _ in range(3))
-    start = time.perf_counter()
-    scorer = Scorer()
-    warm = time.perf_counter() - start
     batch, where = texts(args.n)
     mean_len = sum(map(len, batch)) / len(batch)
+    candidates = [("shipped", ROOT, "shipped"), ("baseline", ROOT, "lexicon")]
+    candidates += [(f"compare {i + 1}", d.resolve(), "shipped") for i, d in enumerate(args.compare)]
+    results: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in candidates}
+    load_before = os.getloadavg()[0]
+    for _ in range(args.rounds):
+        for name, tree, mode in candidates:
+            results[name].append(run(tree, mode, args.n))
+    load_after = os.getloadavg()[0]
 
-    start = time.perf_counter()
-    scorer.score_batch(batch)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    scorer.score_batch(batch)
-    second = time.perf_counter() - start
-    unique = len(set(batch))
+    size = (ROOT / "assistant" / "scoring" / "model.json").stat().st_size
+    sys.path.insert(0, str(ROOT))
+    from assistant.scoring.model import Model
 
-    from assistant.scoring.model import MODEL_FILE, Model
-
-    baseline = Scorer(model=Model({}, 0.0, thresholds=scorer.model.thresholds))
-    start = time.perf_counter()
-    baseline.score_batch(batch)
-    lexicon_only = time.perf_counter() - start
-    size = (ROOT / "assistant" / "scoring" / MODEL_FILE).stat().st_size
-
-    print(f"texts: {len(batch)} ({unique} distinct, mean {mean_len:.0f} chars) from {where}")
-    print(f"load: {cold * 1000:.0f} ms cold (new interpreter, import + Scorer())")
-    print(f"load: {warm * 1000:.0f} ms Scorer() in a warm process")
-    print(f"throughput: {len(batch) / first:,.0f} texts/s on one core (first pass, cold caches)")
-    print(f"throughput: {len(batch) / second:,.0f} texts/s on one core (second pass, warm caches)")
+    model = Model.load()
     print(
-        f"baseline:   {len(batch) / lexicon_only:,.0f} texts/s on one core "
-        "(lexicon and rules alone, first pass)"
+        f"texts: {len(batch)} ({len(set(batch))} distinct, mean {mean_len:.0f} chars) from {where}"
     )
     print(
-        f"model: {size / 1024:,.0f} KiB, {len(scorer.model.weights):,} weights, "
-        f"{len(scorer.model.categories):,} lexicon words, thresholds {scorer.model.thresholds}"
+        f"{args.rounds} rounds, one core each, load average {load_before:.1f} before, "
+        f"{load_after:.1f} after (2 = both cores of a 2-core box busy)"
+    )
+    print("texts/s, best / median over the rounds:")
+    print(
+        f"{'':<12} {'first pass (CPU)':>18} {'first (wall)':>15} {'warm (CPU)':>15} {'load ms':>10}"
+    )
+    for name, runs in results.items():
+        cells = []
+        for key in ("first_cpu", "first_wall", "second_cpu"):
+            values = [r[key] for r in runs]
+            cells.append(f"{max(values):,.0f} / {statistics.median(values):,.0f}")
+        loads = [r["load"] * 1000 for r in runs]
+        load = f"{min(loads):.0f} / {statistics.median(loads):.0f}"
+        print(f"{name:<12} {cells[0]:>18} {cells[1]:>15} {cells[2]:>15} {load:>10}")
+    print("(baseline: lexicon and rules alone; load: import + Scorer() in a new interpreter)")
+    for i, d in enumerate(args.compare):
+        print(f"(compare {i + 1}: {d})")
+    print(
+        f"model: {size / 1024:,.0f} KiB, {len(model.weights):,} weights, "
+        f"{len(model.categories):,} lexicon words, thresholds {model.thresholds}"
     )
     return 0
 

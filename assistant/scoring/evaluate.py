@@ -16,7 +16,9 @@ from assistant.scoring.data import DataError, Example, is_heldout, read_jsonl, s
 if TYPE_CHECKING:
     from assistant.scoring.training import LosoResult
 
-__all__ = ["Counts", "evaluate", "main"]
+__all__ = ["Counts", "Reliability", "evaluate", "main", "reliability"]
+
+CALIBRATION_BINS = 10
 
 
 @dataclass(slots=True)
@@ -61,11 +63,53 @@ class Counts:
 
 
 @dataclass(slots=True)
+class Reliability:
+    """How well calibrated scores are: Brier score, expected calibration error (ECE) and the
+    reliability table (per bin of the score: rows, mean score, observed hostile rate)."""
+
+    n: int
+    brier: float
+    ece: float
+    bins: list[tuple[float, float, int, float, float]]  # (low, high, n, mean score, rate)
+
+
+def reliability(pairs: Iterable[tuple[float, bool]], bins: int = CALIBRATION_BINS) -> Reliability:
+    """Calibration quality of (score, hostile) pairs, over ``bins`` equal-width score bins."""
+    items = list(pairs)
+    n = len(items)
+    if not n:
+        return Reliability(0, 0.0, 0.0, [])
+    brier = sum((p - y) ** 2 for p, y in items) / n
+    table: list[tuple[float, float, int, float, float]] = []
+    ece = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(p, y) for p, y in items if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        if not inside:
+            continue
+        mean = sum(p for p, _ in inside) / len(inside)
+        rate = sum(y for _, y in inside) / len(inside)
+        table.append((lo, hi, len(inside), mean, rate))
+        ece += len(inside) / n * abs(mean - rate)
+    return Reliability(n, brier, ece, table)
+
+
+def format_reliability(name: str, r: Reliability) -> list[str]:
+    lines = [f"calibration {name}: n={r.n} Brier {r.brier:.4f} ECE {r.ece:.4f}"]
+    for lo, hi, n, mean, rate in r.bins:
+        lines.append(
+            f"  score {lo:.1f}-{hi:.1f}  n={n:>6}  mean score {mean:.3f}  hostile {rate:.3f}"
+        )
+    return lines
+
+
+@dataclass(slots=True)
 class Report:
     overall: Counts
     by_source: dict[str, Counts]
     seconds: float
     errors: list[tuple[Example, float]]
+    scores: list[tuple[float, bool, str]]  # (score, hostile, language) of each example
 
     @property
     def texts_per_second(self) -> float:
@@ -73,9 +117,10 @@ class Report:
 
 
 def evaluate(
-    examples: Iterable[Example], threshold: float = 0.5, *, keep_errors: int = 0
+    examples: Iterable[Example], threshold: float | None = None, *, keep_errors: int = 0
 ) -> Report:
-    """Score ``examples`` with a fresh ``Scorer`` at ``threshold`` and count outcomes."""
+    """Score ``examples`` with a fresh ``Scorer`` at ``threshold`` (``None``: each language's
+    shipped threshold) and count outcomes."""
     from assistant.scoring.scorer import Scorer
 
     scorer = Scorer(threshold=threshold)
@@ -86,12 +131,14 @@ def evaluate(
     overall = Counts()
     by_source: dict[str, Counts] = {}
     errors: list[tuple[Example, float]] = []
+    scores: list[tuple[float, bool, str]] = []
     for ex, res in zip(items, results, strict=True):
+        scores.append((res.score, ex.hostile, res.lang))
         overall.add(ex.hostile, res.hostile)
         by_source.setdefault(ex.source, Counts()).add(ex.hostile, res.hostile)
         if ex.hostile != res.hostile and len(errors) < keep_errors:
             errors.append((ex, res.score))
-    return Report(overall, by_source, seconds, errors)
+    return Report(overall, by_source, seconds, errors, scores)
 
 
 def _fmt(value: float | None) -> str:
@@ -105,9 +152,11 @@ def _row(name: str, c: Counts) -> str:
     )
 
 
-def format_report(report: Report, threshold: float) -> str:
+def format_report(report: Report, threshold: float | None, calibration: bool = False) -> str:
     lines = [
-        f"threshold {threshold:g}",
+        f"threshold {threshold:g}"
+        if threshold is not None
+        else "thresholds: each language's shipped one",
         f"{'source':<28} {'n':>6} {'hostl':>6}  {'prec':>6} {'recall':>6} {'f1':>6} {'fpr':>6}",
     ]
     for name in sorted(report.by_source):
@@ -117,6 +166,10 @@ def format_report(report: Report, threshold: float) -> str:
         f"speed: {report.texts_per_second:,.0f} texts/s "
         f"({report.overall.n} texts in {report.seconds:.2f} s, one core)"
     )
+    if calibration:
+        for lang in sorted({lang for _, _, lang in report.scores}):
+            pairs = [(p, y) for p, y, code in report.scores if code == lang]
+            lines += format_reliability(f"({lang}, detected)", reliability(pairs))
     for ex, score in report.errors:
         kind = "FN" if ex.hostile else "FP"
         lines.append(f"{kind} {score:.2f} [{ex.source}] {ex.text[:140]!r}")
@@ -127,9 +180,9 @@ def format_loso(result: LosoResult) -> str:
     """The leave-one-source-out table: one row per held-out source, then per language."""
     from assistant.scoring.training import SOURCES
 
-    cuts = ", ".join(f"{k} {v:g}" for k, v in sorted(result.thresholds.items()))
+    cuts = ", ".join(f"{k} {v:g}" for k, v in sorted(result.cuts.items()))
     lines = [
-        f"leave-one-source-out, shipped thresholds (raw score): {cuts}",
+        f"leave-one-source-out, shipped cuts (model probability): {cuts}",
         f"{'held-out source':<28} {'n':>6} {'hostl':>6}  {'prec':>6} {'recall':>6} "
         f"{'f1':>6} {'fpr':>6}",
     ]
@@ -156,10 +209,27 @@ def format_loso(result: LosoResult) -> str:
             f"critical on not-hostile rows of the other sources: {crit} of {seen}"
             + (f" ({worst})" if worst else "")
         )
+    if result.calibrated:
+        lines.append("calibration out of source (each source scored by its fold, calibrated on")
+        lines.append("out-of-fold scores of the other sources only):")
+        by_lang_pairs: dict[str, list[tuple[float, bool]]] = {}
+        for name, pairs in result.calibrated.items():
+            r = reliability(pairs)
+            mean = sum(p for p, _ in pairs) / len(pairs)
+            rate = sum(y for _, y in pairs) / len(pairs)
+            lines.append(
+                f"  {name:<24} Brier {r.brier:.4f}  ECE {r.ece:.4f}  "
+                f"mean score {mean:.3f}  hostile {rate:.3f}"
+            )
+            by_lang_pairs.setdefault(SOURCES[name].lang, []).extend(pairs)
+        for lang, pairs in sorted(by_lang_pairs.items()):
+            lines += format_reliability(f"ALL {lang} (out of source)", reliability(pairs))
     return "\n".join(lines)
 
 
-def _main_loso(shared: Path | None, commercial_only: bool, only: list[str]) -> int:
+def _main_loso(
+    shared: Path | None, commercial_only: bool, only: list[str], calibration: bool
+) -> int:
     try:
         from assistant.scoring.training import loso
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -174,6 +244,7 @@ def _main_loso(shared: Path | None, commercial_only: bool, only: list[str]) -> i
             folder,
             commercial_only=commercial_only,
             only=only,
+            calibration=calibration,
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
     except ImportError as exc:
@@ -235,11 +306,23 @@ def main(argv: list[str] | None = None) -> int:
         help="with --loso: hold out only this source (repeatable; default: every source)",
     )
     parser.add_argument(
+        "--calibration",
+        action="store_true",
+        help=(
+            "also report calibration (Brier score, ECE, reliability table per language); "
+            "with --loso each fold is calibrated on its own training sources (3 more fits "
+            "per fold: about four times slower)"
+        ),
+    )
+    parser.add_argument(
         "--threshold",
         type=float,
-        default=0.5,
+        default=None,
         metavar="T",
-        help="a text is hostile iff its score >= T (default: 0.5)",
+        help=(
+            "a text is hostile iff its calibrated score >= T "
+            "(default: each language's shipped threshold)"
+        ),
     )
     parser.add_argument(
         "--split",
@@ -258,10 +341,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also print up to N misclassified texts (FP/FN) for error analysis",
     )
     args = parser.parse_args(argv)
-    if not 0.0 <= args.threshold <= 1.0:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         parser.error("--threshold must be between 0 and 1")
     if args.loso:
-        return _main_loso(args.shared, args.commercial_only, args.source)
+        return _main_loso(args.shared, args.commercial_only, args.source, args.calibration)
     if not args.files:
         parser.error("give FILE.jsonl arguments, or --loso")
 
@@ -284,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no examples to evaluate", file=sys.stderr)
         return 2
     report = evaluate(examples, args.threshold, keep_errors=args.errors)
-    print(format_report(report, args.threshold))
+    print(format_report(report, args.threshold, args.calibration))
     return 0
 
 

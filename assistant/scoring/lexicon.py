@@ -289,7 +289,7 @@ PREDICATE_FILLERS = _squeezed(
     """
     a an the such so just all al nothing but bunch lot of absolute absolutely complete
     completely total totally utter utterly really truly literally real actual actually
-    officially clearly bloody fucking freaking damn most biggest
+    officially clearly bloody fucking freaking damn most biggest this that even
     un une des de d bande vraiment tous toutes tellement trop si qu que juste franchement
     completement totalement grave bien sacres sacre belle beau vrais vrai veritables
     """
@@ -340,6 +340,12 @@ def predicated_of_addressee(keys: list[str], i: int, staff: frozenset[str]) -> s
         or (k in ("are", "re", "r") and before == "al" and j > 1 and keys[j - 2] == "y")
         or k in ("ur", "youre")  # "ur a joke", "youre useless"
         or (k in _YOU and not skipped and keys[i] not in _VERBISH)  # vocative: "you clowns"
+        # questions: "are you all this incompetent?", "r u useless", "êtes-vous des escrocs ?",
+        # "es-tu nul ?"
+        or (k in _YOU and before in ("are", "r", "were"))
+        or (k in _YOU_PLURAL and before in _YOU and j > 1 and keys[j - 2] in ("are", "r"))
+        or (k == "vous" and before == "etes")
+        or (k == "tu" and before == "es")
         or (k == "etes" and before in ("vous", "vs"))
         or (k == "es" and before in ("t", "tu"))
         or (
@@ -522,13 +528,13 @@ class Lexicon:
 
     first: dict[str, list[Entry]] = field(default_factory=dict)
     by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
-    _memo: dict[str, list[Entry]] = field(default_factory=dict)
+    memo: dict[str, list[Entry]] = field(default_factory=dict)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
-        self._memo.clear()
+        self.memo.clear()
         exact = None
         raw = normalize(term).tokens
         if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
@@ -540,7 +546,7 @@ class Lexicon:
 
     def candidates(self, key: str) -> list[Entry]:
         """Entries starting with ``key`` or its singular (memoised: most tokens have none)."""
-        hit = self._memo.get(key)
+        hit = self.memo.get(key)
         if hit is None:
             hit = self.first.get(key)
             if hit is None:
@@ -550,9 +556,9 @@ class Lexicon:
                     if hit is None and key.endswith("es"):
                         hit = self.first.get(key[:-1])
             hit = hit or []
-            if len(self._memo) >= 200_000:
-                self._memo.clear()
-            self._memo[key] = hit
+            if len(self.memo) >= 200_000:
+                self.memo.clear()
+            self.memo[key] = hit
         return hit
 
     def lookup(

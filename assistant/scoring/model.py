@@ -29,12 +29,14 @@ is the fast path and must agree with it (a test checks that).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from assistant.scoring.normalize import USER, squeeze, strip_plural
 
@@ -42,6 +44,7 @@ __all__ = [
     "MODEL_FILE",
     "STAFF",
     "TARGET_WINDOW",
+    "Calibration",
     "Model",
     "features",
     "target_positions",
@@ -162,8 +165,52 @@ def features(keys: list[str], cats: Categories | None = None) -> dict[str, float
     return counts
 
 
+class Calibration:
+    """A language's calibration map: the uncalibrated score (lexicon and rescaled model
+    combined, 0.5 = the language's cut) to the probability that the text is hostile.
+
+    Piecewise linear through ``knots`` (strictly increasing in both coordinates, fitted by
+    isotonic regression on cross-validated scores at training time, see training.py), so it
+    is monotone and keeps the order of the scores; constant beyond the first and last knot.
+    """
+
+    __slots__ = ("xs", "ys")
+
+    def __init__(self, knots: Sequence[Sequence[float]]) -> None:
+        xs = [float(k[0]) for k in knots]
+        ys = [float(k[1]) for k in knots]
+        if len(xs) < 2 or any(len(k) != 2 for k in knots):
+            raise ValueError("a calibration needs at least two [x, y] knots")
+        if any(b <= a for a, b in itertools.pairwise(xs)) or any(
+            b < a for a, b in itertools.pairwise(ys)
+        ):
+            raise ValueError("calibration knots must increase")
+        if not (ys[0] >= 0.0 and ys[-1] <= 1.0):
+            raise ValueError("calibrated values must lie in [0, 1]")
+        self.xs = xs
+        self.ys = ys
+
+    def __call__(self, s: float) -> float:
+        xs, ys = self.xs, self.ys
+        if s <= xs[0]:
+            return ys[0]
+        if s >= xs[-1]:
+            return ys[-1]
+        j = bisect.bisect_right(xs, s)
+        x0, x1 = xs[j - 1], xs[j]
+        y0 = ys[j - 1]
+        return y0 + (ys[j] - y0) * (s - x0) / (x1 - x0)
+
+
 class Model:
-    """Weights loaded from the shipped JSON; thread-compatible (the caches only grow)."""
+    """Weights loaded from the shipped JSON; thread-compatible (the caches only grow).
+
+    ``cuts``: the model probability per language that the uncalibrated score maps to 0.5
+    (chosen for the civil-complaint target); ``calibration``: per language, the map from that
+    score to a probability; ``thresholds``: per language, the calibrated operating point (the
+    calibrated value of the cut). A model without calibration (a bare test model) scores on
+    the uncalibrated scale, with 0.5 as the operating point.
+    """
 
     def __init__(
         self,
@@ -171,19 +218,26 @@ class Model:
         intercept: float,
         *,
         categories: Categories | None = None,
+        cuts: Mapping[str, float] | None = None,
+        calibration: Mapping[str, Calibration] | None = None,
         thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.weights = weights
         self.intercept = intercept
         self.categories: Categories = categories or {}
-        # Raw-score threshold per language (the shipped operating point); see ``Scorer``.
+        self.cuts: dict[str, float] = dict(cuts or {})
+        self.calibration: dict[str, Calibration] = dict(calibration or {})
         self.thresholds: dict[str, float] = dict(thresholds or {})
-        self._cache: dict[str, tuple[float, int]] = {}
+        # Per token: the sum of its features' weights and their number (cached: tokens repeat).
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
         self._tcache: dict[str, tuple[float, int]] = {}
-        # First words of the weighted bigrams: other pairs need no lookup.
-        self._bigram_first = frozenset(
-            f[2:].split(" ", 1)[0] for f in weights if f.startswith("b:")
-        )
+        # Bigram weights by pair of tokens (one lookup per pair, no string built).
+        self._pairs: dict[tuple[str, str], float] = {}
+        for f, w in weights.items():
+            if f.startswith("b:"):
+                a, _, b = f[2:].partition(" ")
+                self._pairs[(a, b)] = w
 
     @classmethod
     def load(cls, path: Path | None = None) -> Model:
@@ -202,30 +256,41 @@ class Model:
         if not isinstance(lex, dict):
             raise ValueError("model file: 'categories' must be an object")
         cats = {k: tuple(str(v).split()) for k, v in lex.items()}
-        thresholds = data.get("thresholds") or {}
-        if not isinstance(thresholds, dict):
-            raise ValueError("model file: 'thresholds' must be an object")
         intercept = data["intercept"]
         if not isinstance(intercept, int | float):
             raise ValueError("model file: 'intercept' must be a number")
+        maps: dict[str, dict[str, object]] = {}
+        for name in ("cuts", "thresholds", "calibration"):
+            value = data.get(name) or {}
+            if not isinstance(value, dict):
+                raise ValueError(f"model file: {name!r} must be an object")
+            maps[name] = value
+        calibration = {}
+        for lang, knots in maps["calibration"].items():
+            if not isinstance(knots, list):
+                raise ValueError("model file: 'calibration' maps a language to [[x, y], ...]")
+            calibration[str(lang)] = Calibration(knots)
         return cls(
             weights,
             float(intercept),
             categories=cats,
-            thresholds={str(k): float(v) for k, v in thresholds.items()},
+            cuts={str(k): float(v) for k, v in maps["cuts"].items()},  # type: ignore[arg-type]
+            calibration=calibration,
+            thresholds={str(k): float(v) for k, v in maps["thresholds"].items()},  # type: ignore[arg-type]
         )
 
     def token(self, key: str) -> tuple[float, int]:
         """(sum of the weights of the token's features, number of features)."""
-        hit = self._cache.get(key)
-        if hit is None:
-            get = self.weights.get
+        total = self._sums.get(key)
+        if total is None:
             feats = token_features(key, self.categories)
-            hit = (sum(get(f, 0.0) for f in feats), len(feats))
-            if len(self._cache) >= _CACHE_MAX:
-                self._cache.clear()
-            self._cache[key] = hit
-        return hit
+            total = sum(map(self.weights.get, feats, itertools.repeat(0.0)))
+            if len(self._sums) >= _CACHE_MAX:
+                self._sums.clear()
+                self._counts.clear()
+            self._sums[key] = total
+            self._counts[key] = len(feats)
+        return total, self._counts[key]
 
     def _target(self, key: str) -> tuple[float, int]:
         hit = self._tcache.get(key)
@@ -241,40 +306,33 @@ class Model:
     def contributions(self, keys: list[str]) -> tuple[float, list[float]]:
         """Logit and each token's share of it (bigram weights split between the two tokens,
         a target feature counted for the word it points at)."""
-        total = 0.0
-        count = 0
-        per = [0.0] * len(keys)
-        token = self.token
-        for i, key in enumerate(keys):
-            w, n = token(key)
-            per[i] = w
-            count += n
-        if len(keys) > 1:
-            get = self.weights.get
-            first = self._bigram_first
-            for i in range(len(keys) - 1):
-                if keys[i] not in first:
-                    continue
-                w = get(f"b:{keys[i]} {keys[i + 1]}", 0.0)
+        cached = list(map(self._sums.get, keys))
+        # Tokens not seen yet: compute and cache them.
+        per = [self.token(k)[0] for k in keys] if None in cached else cast(list[float], cached)
+        count = sum(map(self._counts.__getitem__, keys))
+        n = len(keys)
+        if n > 1:
+            for i, w in enumerate(map(self._pairs.get, itertools.pairwise(keys))):
                 if w:
                     per[i] += w / 2
                     per[i + 1] += w / 2
-            count += len(keys) - 1
+            count += n - 1
         aimed = target_positions(keys)
         extra = 0.0
         if aimed:
             extra = self.weights.get("t:aimed", 0.0)
             count += 1
             for j in aimed:
-                w, n = self._target(keys[j])
+                w, c = self._target(keys[j])
                 per[j] += w
-                count += n
+                count += c
         if not count:
             return self.intercept, per
         scale = 1.0 / math.sqrt(count)
-        for i in range(len(per)):
-            per[i] *= scale
-            total += per[i]
+        per = [p * scale for p in per]
+        total = 0.0
+        for p in per:  # in order, as the reference sums (not math.fsum / 3.12's sum)
+            total += p
         return self.intercept + total + extra * scale, per
 
     def logit(self, keys: list[str]) -> float:

@@ -1,12 +1,13 @@
 """An optional second opinion from an OpenAI-compatible moderation API.
 
 Off unless ``ASSISTANT_MODERATION_URL`` is set: nothing leaves the machine otherwise. When set,
-a mention whose local score falls in the borderline band around the threshold
-(``threshold ± BAND``) is sent to ``POST {url}/moderations`` (``{"input": text}``, bearer
-``ASSISTANT_MODERATION_API_KEY``); its ``flagged`` verdict decides for that mention. The local
-score alone decides when the service is unset, slow (``timeout``), over the per-minute budget,
-failing, or when the circuit breaker is open (``failures`` failures in a row open it for
-``cooldown`` seconds; then one trial request half-opens it).
+a mention whose local score falls in the borderline band around its language's operating
+point (``Scorer.band``: the calibrated values of the uncalibrated 0.5 ± ``BAND``) is sent to
+``POST {url}/moderations`` (``{"input": text}``, bearer ``ASSISTANT_MODERATION_API_KEY``);
+its ``flagged`` verdict decides for that mention. The local score alone decides when the
+service is unset, slow (``timeout``), over the per-minute budget, failing, or when the circuit
+breaker is open (``failures`` failures in a row open it for ``cooldown`` seconds; then one
+trial request half-opens it).
 
 The budget and the breaker are per process: they protect the service and our latency, they
 are not state that must survive a restart.
@@ -22,12 +23,11 @@ from dataclasses import dataclass
 import aiohttp
 from pydantic import BaseModel, ValidationError
 
+from assistant.scoring.scorer import BAND
+
 __all__ = ["BAND", "CircuitBreaker", "MinuteBudget", "Moderation", "SecondOpinion"]
 
 log = logging.getLogger(__name__)
-
-BAND = 0.15
-"""Half-width of the borderline band around the hostility threshold."""
 
 
 class _Result(BaseModel):
@@ -136,8 +136,11 @@ class Moderation:
         self.breaker = CircuitBreaker(failures, cooldown, clock)
 
     @staticmethod
-    def borderline(score: float, threshold: float) -> bool:
-        return threshold - BAND <= score < threshold + BAND
+    def borderline(score: float, band: tuple[float, float]) -> bool:
+        """Whether a calibrated score falls in the borderline band ``[low, high)``
+        (``Scorer.band``: the calibrated values of the operating point ± ``BAND``)."""
+        low, high = band
+        return low <= score < high
 
     async def review(self, text: str) -> SecondOpinion | None:
         """The service's verdict, or ``None`` (the local score decides) when it is skipped

@@ -100,12 +100,15 @@ _LEET_WORD = re.compile(r"[a-z0-9@$€!|*]+")
 # The same runs, but only those holding a non-letter (a letters-only run is never changed by
 # ``_deleet``): the Python callback then runs for a few words per text, not all of them.
 _LEET_CANDIDATE = re.compile(r"(?<![a-z0-9@$€!|*])[a-z]*[0-9@$€!|*][a-z0-9@$€!|*]*")
+# A letter next to a leet character: without one, ``_LEET_CANDIDATE`` changes nothing (a run
+# with a letter and a non-letter has such a pair), and this simple scan is much cheaper.
+_LEET_HINT = re.compile(r"[a-z][0-9@$€!|*]|[0-9@$€!|*][a-z]")
 # Ordinals, units and network names that must not be leet-decoded (1er, 2eme, 4g, 5g, h24, 3j).
 _NOT_LEET = re.compile(r"^(?:\d+[a-z]{0,3}|[a-z]\d+)$")
 # Letters spelled out: n.t.m, f-d-p, f_d_p, n t m (spaces need three or more letters).
 _SPELLED = re.compile(r"(?<![a-z])(?:[a-z][.\-_*/]){1,}[a-z](?![a-z])")
 _SPELLED_SPACES = re.compile(r"(?<![a-z'])(?:[a-z] ){2,}[a-z](?![a-z'])")
-_REPEAT3 = re.compile(r"([a-z])\1{2,}")
+_REPEAT3 = re.compile(r"([a-z])\1\1+")  # same as \1{2,}, a quarter faster
 _REPEAT2 = re.compile(r"([a-z])\1+")
 _TOKEN = re.compile(r"@user|[a-z*]+")
 
@@ -128,7 +131,9 @@ class NormalizedText:
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.translate(_CONFUSABLES))
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    combining = unicodedata.combining
+    # Combining marks all lie at U+0300 and above: the comparison spares most calls.
+    return "".join([ch for ch in text if ch < "\u0300" or not combining(ch)])
 
 
 def _hashtag(match: re.Match[str]) -> str:
@@ -166,8 +171,14 @@ def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` into tokens (see the module docstring for what is undone)."""
     if "&" in text:
         text = html.unescape(text)
-    text = text.translate(_APOSTROPHES)
-    text = _URL.sub(" ", text)
+    ascii_only = text.isascii()
+    if not ascii_only:
+        text = text.translate(_APOSTROPHES)
+    elif "`" in text:
+        text = text.replace("`", "'")
+    # Every URL form holds "/" or "www." (the checks are far cheaper than the regex).
+    if "/" in text or "www." in text.lower():
+        text = _URL.sub(" ", text)
     handles = 0
     masked: list[str] = []
     if "@" in text:
@@ -177,15 +188,20 @@ def normalize(text: str) -> NormalizedText:
         text, handles = _HANDLE.subn(" \x01 ", text)
     if "#" in text:
         text = _HASHTAG.sub(_hashtag, text)
-    text = _EMOJI_RE.sub(lambda m: _EMOJI[m.group(0)], text)
-    text = _fold(text.lower()) if not text.isascii() else text.lower()
-    text = _LEET_CANDIDATE.sub(_deleet, text)
+    if not ascii_only:
+        text = _EMOJI_RE.sub(lambda m: _EMOJI[m.group(0)], text)
+        text = _fold(text.lower()) if not text.isascii() else text.lower()
+    else:
+        text = text.lower()
+    if _LEET_HINT.search(text):
+        text = _LEET_CANDIDATE.sub(_deleet, text)
     text = _SPELLED.sub(_join_spelled, text)
     text = _SPELLED_SPACES.sub(_join_spelled, text)
     text = _REPEAT3.sub(r"\1", text)
     text = text.replace("\x01", USER)
     tokens = _TOKEN.findall(text)
-    tokens = [t for t in tokens if t.strip("*")]
+    if "*" in text:
+        tokens = [t for t in tokens if t.strip("*")]
     return NormalizedText(tokens, handles, masked)
 
 

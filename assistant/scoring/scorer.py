@@ -29,7 +29,15 @@ from assistant.scoring.lang import detect
 from assistant.scoring.model import STAFF, Model
 from assistant.scoring.normalize import USER, normalize, squeeze
 
-__all__ = ["Assessment", "Category", "Scorer", "Severity", "Target"]
+__all__ = ["BAND", "Assessment", "Category", "Scorer", "Severity", "Target"]
+
+BAND = 0.15
+"""Half-width of the borderline band (for the optional second opinion), on the uncalibrated
+scale around its 0.5 operating point; ``Scorer.band`` gives it on the calibrated scale."""
+# Severity "medium" and "high" start at these uncalibrated scores (strong aimed insults and
+# slurs weigh 0.9+ in the lexicon); ``Scorer.severity_bands`` gives them calibrated.
+_MEDIUM = 0.7
+_HIGH = 0.9
 
 _POSSESSIVE = frozenset(("your", "ur", "votre", "vos", "ton", "ta", "tes"))
 
@@ -76,7 +84,7 @@ class Assessment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     score: float = Field(ge=0.0, le=1.0)
-    """Hostility in [0, 1]; ``hostile`` is ``score >= threshold``."""
+    """Calibrated probability that the text is hostile; ``hostile`` is ``score >= threshold``."""
     hostile: bool
     categories: dict[str, float]
     """A score in [0, 1] for each of ``insult``, ``profanity``, ``threat``, ``identity_attack``."""
@@ -88,6 +96,9 @@ class Assessment(BaseModel):
     target: Target = Target.OTHER
     """At whom the text's hostility is (or would be) aimed: ``addressee`` (the account
     addressed, i.e. the brand or its staff), ``group`` (an identity attack) or ``other``."""
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    """The operating point the text was judged at: its language's shipped threshold, or the
+    one configured for every language."""
 
 
 # Swearing alone never makes a text hostile: its share, and the cap on the model, stay below.
@@ -100,6 +111,9 @@ _GROUP_WINDOW = 3
 _QUOTES = ('"', "“", "”", "«", "»")
 _EVIDENCE_MIN = 0.1  # a word's share of the model's logit worth quoting
 _MAX_EVIDENCE = 5
+
+
+_NO_CATEGORIES = {c.value: 0.0 for c in Category}
 
 
 def _quote(text: str) -> str:
@@ -139,31 +153,79 @@ class Scorer:
 
     def __init__(
         self,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         allow_terms: Iterable[str] = (),
         block_terms: Iterable[str] = (),
         *,
         model_path: Path | None = None,
         model: Model | None = None,
     ) -> None:
-        if not 0.0 <= threshold <= 1.0:
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise ValueError("threshold must be in [0, 1]")
-        self.threshold = threshold
+        self._threshold = threshold
         self._allow = _Phrases(allow_terms)
         self._block = _Phrases(block_terms)
         self._lexicon = lx.build()
         self._model = model if model is not None else Model.load(model_path)
-        # Raw-score operating point per language; other languages use the strictest.
-        self._cuts = dict(self._model.thresholds)
-        self._cut_other = max(self._cuts.values(), default=0.5)
+        # Per language: the model probability that maps to 0.5 before calibration (the cut),
+        # the calibration and the calibrated threshold. Other languages (und, es, ...) use
+        # those of the language with the strictest cut.
+        m = self._model
+        self._cuts = dict(m.cuts)
+        self._other = max(sorted(self._cuts), key=self._cuts.__getitem__, default="")
+        self._cut_other = self._cuts.get(self._other, 0.5)
+        self._calibration = dict(m.calibration)
+        self._thresholds = dict(m.thresholds)
+        self._bands: dict[str, tuple[float, float]] = {}
 
     @property
     def model(self) -> Model:
         return self._model
 
     def cut(self, lang: str) -> float:
-        """The raw score that maps to 0.5 for texts in ``lang`` (the shipped operating point)."""
+        """The model probability that maps to 0.5 before calibration for texts in ``lang``."""
         return self._cuts.get(lang, self._cut_other)
+
+    def threshold_for(self, lang: str) -> float:
+        """The calibrated score at and above which a text in ``lang`` is hostile: the one
+        given to the constructor, else the language's shipped threshold (0.5 for a model
+        without calibration)."""
+        if self._threshold is not None:
+            return self._threshold
+        return self._thresholds.get(lang, self._thresholds.get(self._other, 0.5))
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold given to the constructor (``None``: each language's shipped one)."""
+        return self._threshold
+
+    def calibrate(self, uncalibrated: float, lang: str) -> float:
+        """The calibrated probability of an uncalibrated score of a text in ``lang``."""
+        cal = self._calibration.get(lang) or self._calibration.get(self._other)
+        return uncalibrated if cal is None else cal(uncalibrated)
+
+    def band(self, lang: str) -> tuple[float, float]:
+        """The borderline band ``[low, high)`` of calibrated scores for texts in ``lang``: the
+        calibrated values of 0.5 ± ``BAND`` (or the configured threshold ± ``BAND``)."""
+        if self._threshold is not None or not self._calibration:
+            t = self.threshold_for(lang)
+            return t - BAND, t + BAND
+        return self.calibrate(0.5 - BAND, lang), self.calibrate(0.5 + BAND, lang)
+
+    def severity_bands(self, lang: str) -> tuple[float, float]:
+        """The calibrated scores at which severity becomes medium and high for ``lang``: the
+        calibrated values of the intensity levels 0.7 and 0.9. One set of bands for every
+        language would not do: the French calibration is flatter (noisier labels), so a slur
+        would be "low" there."""
+        hit = self._bands.get(lang)
+        if hit is None:
+            hit = (self.calibrate(_MEDIUM, lang), self.calibrate(_HIGH, lang))
+            self._bands[lang] = hit
+        return hit
+
+    def uncalibrated(self, text: str, lang: str | None = None) -> float:
+        """The score before calibration (0.5 = the language's cut): what training calibrates."""
+        return self._raw(text, lang).score
 
     def score_batch(self, texts: Sequence[str], lang: str | None = None) -> list[Assessment]:
         return [self.score(t, lang) for t in texts]
@@ -176,9 +238,10 @@ class Scorer:
 
     def score(self, text: str, lang: str | None = None) -> Assessment:
         r = self._raw(text, lang)
-        score = round(r.score, 4)
-        hostile = score >= self.threshold
-        severity = self._severity(score, hostile, r.cats, r.blocked)
+        score = 1.0 if r.blocked else round(self.calibrate(r.score, r.lang), 4)
+        threshold = self.threshold_for(r.lang)
+        hostile = score >= threshold
+        severity = self._severity(score, hostile, r.cats, r.blocked, self.severity_bands(r.lang))
         if r.group_attack:
             target = Target.GROUP
         elif r.aimed:
@@ -195,6 +258,7 @@ class Scorer:
             lang=r.lang or "und",
             evidence=texts,
             target=target,
+            threshold=threshold,
         )
 
     def _raw(self, text: str, lang: str | None) -> _Raw:
@@ -217,7 +281,7 @@ class Scorer:
 
         shown = list(tokens)  # what evidence quotes for each position
         lex = self._lexicon
-        for i, key in enumerate(keys):
+        for i, key in enumerate(keys if "*" in text else ()):  # no star, no masked token
             if "*" in key:
                 entry = lex.unmask(key)
                 if entry is not None:
@@ -226,17 +290,19 @@ class Scorer:
                 else:
                     keys[i] = key.replace("*", "")
 
-        second = norm.handles > 0 or any(k in lx.SECOND_PERSON for k in keys)
-        words = sum(1 for k in keys if k != USER)
-        cats = {c.value: 0.0 for c in Category}
+        second = norm.handles > 0 or not lx.SECOND_PERSON.isdisjoint(keys)
+        words = len(keys) - keys.count(USER)
+        cats = dict(_NO_CATEGORIES)
         insult_hits: list[int] = []
         swear_hits: list[int] = []
         unaimed_insult = False
         quoting = sum(text.count(q) for q in _QUOTES) >= 2
         denied = said_of_you = False
         candidates = lex.candidates
+        memo = lex.memo
         for i in range(len(keys)):
-            if not candidates(keys[i]):
+            hit = memo.get(keys[i])
+            if not (candidates(keys[i]) if hit is None else hit):
                 continue  # most tokens: no entry starts here
             for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
@@ -317,7 +383,9 @@ class Scorer:
 
         # An insult or swearing next to a group word is an attack on the group, and so is
         # "sale(s) <group>" ("sales migrants").
-        groups = [i for i, k in enumerate(keys) if k in lx.GROUPS]
+        groups = (
+            [] if lx.GROUPS.isdisjoint(keys) else [i for i, k in enumerate(keys) if k in lx.GROUPS]
+        )
         for g in groups:
             if g > 0 and keys[g - 1] in ("sale", "sales", "dirty", "filthy"):
                 cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.95)
@@ -345,7 +413,7 @@ class Scorer:
                 evidence.append((0.8, f"identity attack: {_quote(' '.join(shown[a:b]))}"))
                 break
         # "<person> de merde", "sale <person>" ("ce gauchiste de merde", "sale facho").
-        for i, key in enumerate(keys):
+        for i, key in enumerate(() if lx.PEOPLE.isdisjoint(keys) else keys):
             if key in lx.PEOPLE:
                 if keys[i + 1 : i + 3] == ["de", "merde"]:
                     a, b = i, i + 3
@@ -385,9 +453,11 @@ class Scorer:
         score = min(1.0, max(0.0, score))
 
         if p > h_lex and p >= _MILD:
-            # The model drove the decision: say which words pushed it.
+            # The model drove the decision: say which words pushed it (its probability on the
+            # scale of the score, i.e. calibrated).
+            shown_p = self.calibrate(p, code or "und")
             cat = lx.IDENTITY if groups else lx.INSULT
-            cats[cat] = max(cats[cat], round(p, 4))
+            cats[cat] = max(cats[cat], round(shown_p, 4))
             ranked = sorted(
                 (c, i)
                 for i, c in enumerate(per_token)
@@ -397,38 +467,43 @@ class Scorer:
             rank = p if strong < _MILD else 0.0  # the lexicon's reasons read better
             if picked:
                 words_q = ", ".join(_quote(t) for t in dict.fromkeys(picked))
-                evidence.append((rank, f"model {p:.2f}: {words_q}"))
+                evidence.append((rank, f"model {shown_p:.2f}: {words_q}"))
             else:
-                evidence.append((rank, f"model {p:.2f}"))
+                evidence.append((rank, f"model {shown_p:.2f}"))
 
         # At whom: a group (identity attack), the addressee (second person, a handle, a
         # vocative, "your staff", a one/two-word message) or someone else.
         group_attack = cats[lx.IDENTITY] >= _MILD
         aimed = (
-            second
-            or said_of_you
-            or words <= 2
-            or any(k in lx.VOCATIVE for k in keys)
-            or _staff(keys)
+            second or said_of_you or words <= 2 or not lx.VOCATIVE.isdisjoint(keys) or _staff(keys)
         )
         return _Raw(
             score, h_lex, p_model, cats, evidence, code or "und", bool(blocked), group_attack, aimed
         )
 
     @staticmethod
-    def _severity(score: float, hostile: bool, cats: dict[str, float], blocked: bool) -> Severity:
+    def _severity(
+        score: float,
+        hostile: bool,
+        cats: dict[str, float],
+        blocked: bool,
+        bands: tuple[float, float],
+    ) -> Severity:
         if not hostile:
             return Severity.NONE
         if cats[lx.THREAT] >= 0.9:
             return Severity.CRITICAL
-        if cats[lx.THREAT] >= 0.5 or cats[lx.IDENTITY] >= 0.8 or score >= 0.9:
+        medium, high = bands
+        if cats[lx.THREAT] >= 0.5 or cats[lx.IDENTITY] >= 0.8 or score >= high:
             return Severity.HIGH
-        if score >= 0.7 or blocked:
+        if score >= medium or blocked:
             return Severity.MEDIUM
         return Severity.LOW
 
 
 def _staff(keys: list[str]) -> bool:
+    if STAFF.isdisjoint(keys):
+        return False
     return any(k in STAFF and i > 0 and keys[i - 1] in _POSSESSIVE for i, k in enumerate(keys))
 
 

@@ -25,6 +25,9 @@ async def test_demo_plays_the_whole_scenario(
     assert lines[-3].startswith("Published reply: https://bsky.app/profile/brand.bsky.social/")
     assert lines[-2].startswith("Published reply: https://x.com/brand/status/")
     assert "fake log line → 401" in out and "no second card" in out
+    # the optional second opinion decides a borderline mention (moderation emulator)
+    assert "in the borderline band" in out and "POST /moderations" in out
+    assert "severity low: second opinion: flagged (harassment" in out
     # a short surge: one live card, one page, a promotion, the end, no 429
     assert "live surge card posted" in out and "on-call paged once" in out
     assert "Open a case" in out and "Surge over after" in out and "zero 429s" in out

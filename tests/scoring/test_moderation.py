@@ -145,11 +145,12 @@ def test_budget_window() -> None:
 
 
 def test_borderline_band() -> None:
-    assert Moderation.borderline(0.5, 0.5)
-    assert Moderation.borderline(0.5 - BAND, 0.5)
-    assert not Moderation.borderline(0.5 + BAND, 0.5)
-    assert not Moderation.borderline(0.1, 0.5)
-    assert not Moderation.borderline(0.95, 0.5)
+    band = (0.5 - BAND, 0.5 + BAND)
+    assert Moderation.borderline(0.5, band)
+    assert Moderation.borderline(0.5 - BAND, band)
+    assert not Moderation.borderline(0.5 + BAND, band)
+    assert not Moderation.borderline(0.1, band)
+    assert not Moderation.borderline(0.95, band)
 
 
 async def test_emulator_rejects_bad_bodies(

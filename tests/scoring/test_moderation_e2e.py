@@ -36,7 +36,7 @@ def borderline_body(world: Sandbox) -> dict[str, Any]:
     for text in CANDIDATES:
         body = mention_body(world, text)
         a = scorer.score(body["text"])
-        if not a.hostile and world.app.cases.moderation.borderline(a.score, scorer.threshold):
+        if not a.hostile and world.app.cases.moderation.borderline(a.score, scorer.band(a.lang)):
             return body
     raise AssertionError("no candidate is borderline for the shipped model: update CANDIDATES")
 

@@ -127,3 +127,30 @@ def test_training_is_reproducible_and_commercial_flag_drops_sources(shared: Path
     assert "TRAC1" not in c["sources"]  # type: ignore[operator]
     assert "UMSAB-sentiment" not in c["sources"]  # type: ignore[operator]
     assert "teacher" not in a["categories"]  # type: ignore[operator]  # inclusive level: left out
+
+
+def test_loso_calibration_reports_out_of_source_reliability(
+    shared: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--loso", "--shared", str(shared), "--calibration"]) == 0
+    out = capsys.readouterr().out
+    assert "calibration out of source" in out
+    assert any(
+        line.strip().startswith("ConvAbuse") and "Brier" in line for line in out.splitlines()
+    )
+    assert "calibration ALL en (out of source)" in out and "ECE" in out
+
+
+def test_trained_model_ships_a_calibration_whose_value_at_the_cut_is_the_threshold(
+    shared: Path,
+) -> None:
+    from assistant.scoring.model import Model
+    from assistant.scoring.training import build_model
+
+    blob = build_model(shared)
+    model = Model.from_dict(json.loads(json.dumps(blob)))
+    assert set(model.calibration) == {"en", "fr"} == set(model.thresholds)
+    for lang, cal in model.calibration.items():
+        assert cal(0.5) == model.thresholds[lang]
+        assert cal.xs == sorted(set(cal.xs))
+    assert set(blob["cuts"]) == {"en", "fr"}  # type: ignore[arg-type]

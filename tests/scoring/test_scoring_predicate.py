@@ -22,6 +22,9 @@ AIMED_EN = [
     "shame on you @acme",
     "you are an embarrassment to this city",
     "you are utterly useless",
+    # questions (round 5)
+    "are you all this incompetent?",
+    "r u guys clueless or what",
 ]
 AIMED_FR = [
     "vous êtes des incapables",
@@ -34,6 +37,9 @@ AIMED_FR = [
     "votre PDG est un incapable",
     "espèce d'incapable",
     "vous êtes tous des menteurs",
+    # questions (round 5)
+    "êtes-vous vraiment des escrocs ?",
+    "es-tu nul ou quoi",
 ]
 # Same words, no addressee as the target: a thing, a negation, a quotation, a question.
 CIVIL = [
@@ -48,6 +54,9 @@ CIVIL = [
     "the delay was ridiculous but the crew were lovely",
     "le nouveau forfait est minable",
     "did you scam me or is it a bug?",
+    "are you incapable of reading my ticket?",
+    "are you not incompetent after all?",
+    "êtes-vous ouverts dimanche ?",
 ]
 
 

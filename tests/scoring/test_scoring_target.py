@@ -71,7 +71,7 @@ def _logit(p: float) -> float:
 
 def test_per_language_operating_point_maps_to_half() -> None:
     # A model whose raw score is 0.7 for any text: hostile where the language's cut is below.
-    model = Model({}, _logit(0.7), thresholds={"en": 0.8, "fr": 0.6})
+    model = Model({}, _logit(0.7), cuts={"en": 0.8, "fr": 0.6})  # no calibration
     scorer = Scorer(model=model)
     fr = scorer.score("la livraison", lang="fr")
     en = scorer.score("the delivery", lang="en")
@@ -80,13 +80,13 @@ def test_per_language_operating_point_maps_to_half() -> None:
     assert en.score == pytest.approx(0.5 * 0.7 / 0.8, abs=1e-3)
     # Another language uses the strictest cut.
     assert scorer.cut("es") == 0.8
-    at_cut = Scorer(model=Model({}, _logit(0.8), thresholds={"en": 0.8}))
+    at_cut = Scorer(model=Model({}, _logit(0.8), cuts={"en": 0.8}))
     assert at_cut.score("the delivery", lang="en").score == pytest.approx(0.5, abs=1e-3)
 
 
-def test_shipped_model_has_a_threshold_per_language(scorer: Scorer) -> None:
-    assert set(scorer.model.thresholds) >= {"en", "fr"}
-    assert all(0.3 <= t <= 0.9 for t in scorer.model.thresholds.values())
+def test_shipped_model_has_a_cut_per_language(scorer: Scorer) -> None:
+    assert set(scorer.model.cuts) >= {"en", "fr"}
+    assert all(0.3 <= t <= 0.9 for t in scorer.model.cuts.values())
 
 
 def test_target_features_follow_the_addressee() -> None:
