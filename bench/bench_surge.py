@@ -53,8 +53,8 @@ def slack_rate(calls: list[tuple[float, bool]], since: float, until: float) -> t
 
 
 async def run(name: str, data_dir: Path, args: argparse.Namespace, surge: bool) -> dict[str, Any]:
-    from bench_cluster import run_ingest_load
     from bench_votes import percentile
+    from loadgen import run_ingest_load
 
     from assistant.sandbox import CHANNEL, sandbox
     from assistant.store import keys
