@@ -319,3 +319,19 @@ async def test_steps_survive_a_redis_that_forgot_its_scripts(
         f"card:{make_case('0').case_id}",
     }
     assert len(await store.pending_jobs()) == len({j.member for j in claim.jobs}) + 2  # 2 SLA
+
+
+async def test_each_stored_mention_is_counted_once_on_its_day(store: Store) -> None:
+    """The day's mention counts (reports) grow in the step that stores the case (one node) or
+    right after it (cluster): a mention resent, or ingested twice at once, counts once."""
+    day = "2026-11-24"
+    cases = [make_case(str(n)) for n in range(3)]
+    for case in cases:
+        assert (await store.open_case(case, count_day=day))[0]
+    twice = await asyncio.gather(*(store.open_case(c, count_day=day) for c in cases * 2))
+    assert not any(opened for opened, _ in twice)
+    grouped = make_case("grouped")  # under a surge card: stored and counted all the same
+    assert (await store.open_case(grouped, grouped=True, count_day=day))[0]
+    assert await store.mention_counts([day]) == (4, 4)
+    await store.count_mention(day, hostile=False)  # a mention scored not hostile
+    assert await store.mention_counts([day]) == (5, 4)

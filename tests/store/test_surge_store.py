@@ -117,6 +117,40 @@ async def test_a_surge_needs_the_rate_within_the_window_and_ends_after_quiet(sto
         assert 0 < await store.redis.ttl(key) <= 3600
 
 
+async def test_a_grouped_mention_is_stored_and_counted_once(store: Store) -> None:
+    """During a surge a grouped mention is stored once and counted once on its day: by the
+    surge step itself on one node, by open_case right after it on a cluster (as CaseService
+    does); sent again, it is a duplicate, neither counted in the surge nor in the day."""
+    from tests.store.test_store import make_case
+
+    day = "2026-11-24"
+    no_cards = SurgePolicy(
+        threshold=5, window=60, quiet=30, reach=10**9, cards_per_minute=0, refresh=5
+    )
+    args = dict(followers=10, threat=False, prio=1.0, policy=no_cards)
+    for n in range(4):
+        assert (await store.surge_step("C1", step_args(T0 + n, f"a{n}", **args)))[0] == "none"  # type: ignore[arg-type]
+    case = make_case("grouped")
+    answers = []
+    for n in range(2):
+        answer = await store.surge_step(
+            "C1",
+            step_args(T0 + 5 + n, case.case_id, **args),  # type: ignore[arg-type]
+            case=case,
+            escalate_at=T0 + 1800,
+            count_day=day,
+        )
+        if answer[0] == "group" and not answer[5]:  # a cluster: the case is stored next
+            assert (await store.open_case(case, grouped=True, count_day=day))[0]
+        answers.append(str(answer[0]))
+    assert answers == ["group", "duplicate"]
+    stored = await store.get_case(case.case_id)
+    assert stored is not None and stored.status == "grouped"
+    assert await store.mention_counts([day]) == (1, 1)
+    snap = await store.surge_snapshot("C1", top=5)
+    assert snap is not None and snap.state["count"] == "1" and snap.waiting == 1
+
+
 async def test_one_limiter_for_every_replica(redis: aioredis.Redis, redis_url: str) -> None:
     """Two stores on their own connections (two replicas) share each channel's bucket."""
     from assistant.store.connect import connect
