@@ -7,17 +7,29 @@ malformed or bad signature (checked over the raw bytes before anything is parsed
 naming the bad field, 413 over 64 KiB, 408 for a body that does not arrive within 10 s, 503
 (with ``Retry-After``) while Redis is unavailable — the sender retries, and nothing it was
 not told 200/202 about was kept.
-Work before the answer is bounded by the body limit: one scoring, one Lua step (three
-during surge detection: the dedup look, surge_step.lua, open_case.lua); no Slack call.
+Work before the answer is bounded by the body limit: one scoring, one Lua step (two when a
+surge is being watched and the mention gets a card: surge_step.lua, then open_case.lua); no
+Slack call. Concurrent requests' steps share pipelined round trips (assistant/store).
+
+``POST /ingest/mentions/batch``: the same for up to MAX_BATCH mentions in one request, for
+tools that forward mentions in batches: body ``{"mentions": [<mention>, ...]}`` (at most
+1 MiB), signed the same way. Every mention is validated before any is ingested (400 naming
+``mentions.<i>.<field>``, nothing kept); then each is ingested as if sent alone, all at once
+(their Lua steps share round trips), and the answer is 200 with ``results``, one per mention
+in the order sent: the status, case, score and reason a single request would have got. 503
+if Redis became unavailable meanwhile: resend the whole batch (mentions already stored
+answer ``duplicate`` then; none is lost or stored twice).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.cases import IngestOutcome
 from assistant.edge import (
@@ -35,8 +47,21 @@ from assistant.store import is_unavailable
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_BATCH = 100  # mentions in one batch request
+MAX_BATCH_BODY_BYTES = 1024 * 1024
 SIGNATURE_HEADER = "X-Signature-256"
 RETRY_AFTER_SECONDS = 5
+
+Ingest = Callable[[Mention], Awaitable[IngestOutcome]]
+Route = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class MentionBatch(BaseModel):
+    """The body of ``POST /ingest/mentions/batch``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    mentions: list[Mention] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -44,47 +69,86 @@ def sign(secret: bytes, body: bytes) -> str:
     return sha256_signature(secret, body)
 
 
-def ingest_route(
-    secret: bytes, ingest: Callable[[Mention], Awaitable[IngestOutcome]]
-) -> Callable[[web.Request], Awaitable[web.Response]]:
+async def _signed_json(request: web.Request, secret: bytes, limit: int) -> Any:
+    """The request's JSON body once its signature is checked over the raw bytes, or the
+    web.Response refusing it (408, 413, 401, 400)."""
+    try:
+        body = await read_body(request, limit)
+    except BodyRefused as exc:
+        return error(exc.status, exc.reason)
+    reason = check_sha256_signature(secret, body, request.headers, SIGNATURE_HEADER)
+    if reason is not None:
+        return error(401, reason)
+    try:
+        return loads_json(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return error(400, f"body is not JSON ({type(exc).__name__})")
+
+
+def _invalid(exc: ValidationError) -> web.Response:
+    """400 naming the first bad field (``author.followers``, ``mentions.3.text``)."""
+    err = exc.errors(include_input=False, include_url=False)[0]
+    field = ".".join(str(p) for p in err["loc"]) or "body"
+    return web.json_response({"error": f"{field}: {err['msg']}", "field": field}, status=400)
+
+
+def _unavailable(exc: Exception) -> web.Response:
+    log.warning("ingest refused (503), the store is unavailable: %s", outside(exc))
+    return web.json_response(
+        {"error": "the store is unavailable, retry later"},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _answer(outcome: IngestOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "case": outcome.case_id,
+        "score": round(outcome.score, 4),
+        "reason": outcome.reason,
+    }
+
+
+def ingest_route(secret: bytes, ingest: Ingest) -> Route:
     async def handle(request: web.Request) -> web.Response:
-        try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyRefused as exc:
-            return error(exc.status, exc.reason)
-        reason = check_sha256_signature(secret, body, request.headers, SIGNATURE_HEADER)
-        if reason is not None:
-            return error(401, reason)
-        try:
-            payload = loads_json(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return error(400, f"body is not JSON ({type(exc).__name__})")
+        payload = await _signed_json(request, secret, MAX_BODY_BYTES)
+        if isinstance(payload, web.Response):
+            return payload
         try:
             mention = Mention.model_validate(payload)
         except ValidationError as exc:
-            err = exc.errors(include_input=False, include_url=False)[0]
-            field = ".".join(str(p) for p in err["loc"]) or "body"
-            return web.json_response(
-                {"error": f"{field}: {err['msg']}", "field": field}, status=400
-            )
+            return _invalid(exc)
         try:
             outcome = await ingest(mention)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
-            log.warning("ingest refused (503), the store is unavailable: %s", outside(exc))
-            return web.json_response(
-                {"error": "the store is unavailable, retry later"},
-                status=503,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        answer = {
-            "status": outcome.status,
-            "case": outcome.case_id,
-            "score": round(outcome.score, 4),
-            "reason": outcome.reason,
-        }
+            return _unavailable(exc)
         accepted = outcome.status in ("opened", "grouped")
-        return web.json_response(answer, status=202 if accepted else 200)
+        return web.json_response(_answer(outcome), status=202 if accepted else 200)
+
+    return handle
+
+
+def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
+    async def handle(request: web.Request) -> web.Response:
+        payload = await _signed_json(request, secret, MAX_BATCH_BODY_BYTES)
+        if isinstance(payload, web.Response):
+            return payload
+        try:
+            batch = MentionBatch.model_validate(payload)
+        except ValidationError as exc:
+            return _invalid(exc)
+        # all at once, in order: their Lua steps share round trips; an error waits for the
+        # others (none is left running after the answer)
+        outcomes = await asyncio.gather(*map(ingest, batch.mentions), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, Exception) and is_unavailable(outcome):
+                    return _unavailable(outcome)
+                raise outcome
+        done = [o for o in outcomes if isinstance(o, IngestOutcome)]
+        return web.json_response({"results": [_answer(o) for o in done]})
 
     return handle
