@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH = 100  # mentions in one batch request
 MAX_BATCH_BODY_BYTES = 1024 * 1024
+BATCH_SLICE = 10  # mentions of a batch ingested at once
 SIGNATURE_HEADER = "X-Signature-256"
 RETRY_AFTER_SECONDS = 5
 
@@ -140,9 +141,16 @@ def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
             batch = MentionBatch.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
-        # all at once, in order: their Lua steps share round trips; an error waits for the
-        # others (none is left running after the answer)
-        outcomes = await asyncio.gather(*map(ingest, batch.mentions), return_exceptions=True)
+        # BATCH_SLICE at a time, in order: their Lua steps share round trips, and the scoring
+        # done between two awaits stays short (a loop turn held for longer than the store's
+        # 0.5 s timeout would time out the Redis answers waiting behind it). An error waits
+        # for the others of its slice: none is left running after the answer.
+        outcomes: list[IngestOutcome | BaseException] = []
+        for first in range(0, len(batch.mentions), BATCH_SLICE):
+            mentions = batch.mentions[first : first + BATCH_SLICE]
+            outcomes += await asyncio.gather(*map(ingest, mentions), return_exceptions=True)
+            if any(isinstance(o, BaseException) for o in outcomes):
+                break
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 if isinstance(outcome, Exception) and is_unavailable(outcome):
