@@ -194,6 +194,8 @@ class PostCard:
         case = await store.get_case(case_id)
         if case is None or case.card_ts:
             return
+        # queued behind a busy channel (a surge): back to the queue before any other work
+        await slack.check_rate(case.channel)
         tag = card_metadata(case_id)
         ts = None
         if case.card_attempts:

@@ -433,7 +433,7 @@ class Store:
     async def post_slot(
         self,
         channel: str,
-        op: Literal["take", "priority", "penalize", "hold"],
+        op: Literal["take", "priority", "penalize", "hold", "peek"],
         *,
         rate: float,
         burst: int,

@@ -151,6 +151,24 @@ async def test_a_grouped_mention_is_stored_and_counted_once(store: Store) -> Non
     assert snap is not None and snap.state["count"] == "1" and snap.waiting == 1
 
 
+async def test_a_peek_tells_the_wait_and_takes_nothing(store: Store) -> None:
+    rate, burst = 0.1, 2  # a token every 10 s: no refill within the test
+
+    async def slot(channel: str, op: str, ms: float = 0) -> float:
+        return await store.post_slot(channel, op, rate=rate, burst=burst, ms=ms)  # type: ignore[arg-type]
+
+    assert [await slot("C1", "peek") for _ in range(5)] == [0] * 5
+    assert [await slot("C1", "take") for _ in range(2)] == [0, 0]  # the burst is all there
+    wait = await slot("C1", "peek")
+    assert 9 < wait <= 10 and 9 < await slot("C1", "take") <= 10  # as a take would wait
+    await slot("C2", "hold", 10_000)  # a priority post is coming: plain posts wait for it
+    assert await slot("C2", "peek") > 0
+    assert await slot("C2", "priority") == 0
+    assert await slot("C2", "peek") == 0  # the hold is released, one token left
+    await slot("C3", "penalize", 3000)  # Slack answered 429
+    assert 2 < await slot("C3", "peek") <= 3
+
+
 async def test_one_limiter_for_every_replica(redis: aioredis.Redis, redis_url: str) -> None:
     """Two stores on their own connections (two replicas) share each channel's bucket."""
     from assistant.store.connect import connect
