@@ -132,6 +132,34 @@ def ingest_route(secret: bytes, ingest: Ingest) -> Route:
     return handle
 
 
+async def _ingest_all(ingest: Ingest, mentions: list[Mention]) -> list[IngestOutcome]:
+    """Ingest a batch's mentions, BATCH_SLICE at a time, in order; their outcomes in order.
+
+    Their Lua steps share round trips, and the scoring done between two awaits stays short
+    (a loop turn held for longer than the store's 0.5 s timeout would time out the Redis
+    answers waiting behind it). A mention sent twice in the batch goes after the first ones,
+    so the first is the one stored (on a cluster, concurrent steps may finish in any order).
+    The first error is raised once the rest of its slice is done: nothing is left running."""
+    firsts: list[int] = []
+    again: list[int] = []
+    seen: set[str] = set()
+    for i, mention in enumerate(mentions):
+        (again if mention.key in seen else firsts).append(i)
+        seen.add(mention.key)
+    outcomes: dict[int, IngestOutcome] = {}
+    for group in (firsts, again):
+        for start in range(0, len(group), BATCH_SLICE):
+            part = group[start : start + BATCH_SLICE]
+            done = await asyncio.gather(
+                *(ingest(mentions[i]) for i in part), return_exceptions=True
+            )
+            for i, outcome in zip(part, done, strict=True):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                outcomes[i] = outcome
+    return [outcomes[i] for i in range(len(mentions))]
+
+
 def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
     async def handle(request: web.Request) -> web.Response:
         payload = await _signed_json(request, secret, MAX_BATCH_BODY_BYTES)
@@ -141,22 +169,12 @@ def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
             batch = MentionBatch.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
-        # BATCH_SLICE at a time, in order: their Lua steps share round trips, and the scoring
-        # done between two awaits stays short (a loop turn held for longer than the store's
-        # 0.5 s timeout would time out the Redis answers waiting behind it). An error waits
-        # for the others of its slice: none is left running after the answer.
-        outcomes: list[IngestOutcome | BaseException] = []
-        for first in range(0, len(batch.mentions), BATCH_SLICE):
-            mentions = batch.mentions[first : first + BATCH_SLICE]
-            outcomes += await asyncio.gather(*map(ingest, mentions), return_exceptions=True)
-            if any(isinstance(o, BaseException) for o in outcomes):
-                break
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                if isinstance(outcome, Exception) and is_unavailable(outcome):
-                    return _unavailable(outcome)
-                raise outcome
-        done = [o for o in outcomes if isinstance(o, IngestOutcome)]
-        return web.json_response({"results": [_answer(o) for o in done]})
+        try:
+            outcomes = await _ingest_all(ingest, batch.mentions)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            return _unavailable(exc)
+        return web.json_response({"results": [_answer(o) for o in outcomes]})
 
     return handle
