@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH = 100  # mentions in one batch request
 MAX_BATCH_BODY_BYTES = 1024 * 1024
-BATCH_SLICE = 10  # mentions of a batch ingested at once
+BATCH_IN_FLIGHT = 32  # mentions of all batch requests being ingested at once
 SIGNATURE_HEADER = "X-Signature-256"
 RETRY_AFTER_SECONDS = 5
 
@@ -132,14 +132,24 @@ def ingest_route(secret: bytes, ingest: Ingest) -> Route:
     return handle
 
 
-async def _ingest_all(ingest: Ingest, mentions: list[Mention]) -> list[IngestOutcome]:
-    """Ingest a batch's mentions, BATCH_SLICE at a time, in order; their outcomes in order.
+async def _ingest_all(
+    ingest: Ingest, mentions: list[Mention], gate: asyncio.Semaphore
+) -> list[IngestOutcome]:
+    """Ingest a batch's mentions at once, in order; their outcomes in order.
 
-    Their Lua steps share round trips, and the scoring done between two awaits stays short
-    (a loop turn held for longer than the store's 0.5 s timeout would time out the Redis
-    answers waiting behind it). A mention sent twice in the batch goes after the first ones,
-    so the first is the one stored (on a cluster, concurrent steps may finish in any order).
-    The first error is raised once the rest of its slice is done: nothing is left running."""
+    Their Lua steps share round trips. ``gate`` bounds the mentions being ingested at once
+    across every batch request (BATCH_IN_FLIGHT): the scoring done in one event-loop turn
+    stays short, so a turn never holds the loop long enough to time out the Redis answers
+    waiting behind it (the store's 0.5 s) nor to starve the jobs (the surge card and page)
+    while batches pour in. A mention sent twice in the batch goes after the first ones, so
+    the first is the one stored (on a cluster, concurrent steps may finish in any order).
+    The first error is raised once the others of its group are done: nothing is left
+    running after the answer."""
+
+    async def one(mention: Mention) -> IngestOutcome:
+        async with gate:
+            return await ingest(mention)
+
     firsts: list[int] = []
     again: list[int] = []
     seen: set[str] = set()
@@ -148,19 +158,17 @@ async def _ingest_all(ingest: Ingest, mentions: list[Mention]) -> list[IngestOut
         seen.add(mention.key)
     outcomes: dict[int, IngestOutcome] = {}
     for group in (firsts, again):
-        for start in range(0, len(group), BATCH_SLICE):
-            part = group[start : start + BATCH_SLICE]
-            done = await asyncio.gather(
-                *(ingest(mentions[i]) for i in part), return_exceptions=True
-            )
-            for i, outcome in zip(part, done, strict=True):
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                outcomes[i] = outcome
+        done = await asyncio.gather(*(one(mentions[i]) for i in group), return_exceptions=True)
+        for i, outcome in zip(group, done, strict=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            outcomes[i] = outcome
     return [outcomes[i] for i in range(len(mentions))]
 
 
 def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
+    gate = asyncio.Semaphore(BATCH_IN_FLIGHT)
+
     async def handle(request: web.Request) -> web.Response:
         payload = await _signed_json(request, secret, MAX_BATCH_BODY_BYTES)
         if isinstance(payload, web.Response):
@@ -170,7 +178,7 @@ def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
         except ValidationError as exc:
             return _invalid(exc)
         try:
-            outcomes = await _ingest_all(ingest, batch.mentions)
+            outcomes = await _ingest_all(ingest, batch.mentions, gate)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
