@@ -60,7 +60,7 @@ class ChannelLimiter:
             if wait <= 0:
                 return
             if slept + wait > INLINE_WAIT:
-                raise Throttled(channel, wait)
+                raise Throttled(channel, wait, 0.0 if urgent else 1 / self.rate)
             await asyncio.sleep(wait)
             slept += wait
 
@@ -70,7 +70,7 @@ class ChannelLimiter:
         of preparing its message, so the cards queued behind a busy channel wake cheaply."""
         wait = await self.store.post_slot(channel, "peek", rate=self.rate, burst=self.burst)
         if wait > INLINE_WAIT:
-            raise Throttled(channel, wait)
+            raise Throttled(channel, wait, 1 / self.rate)
 
     async def hold(self, channel: str) -> None:
         """A priority post is coming: plain posts to ``channel`` wait for it."""
