@@ -185,17 +185,9 @@ async def run_ingest_load(
         "authors": authors,
         "batch": batch,
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        FLAG,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await proc.communicate(json.dumps(config).encode())
-    if proc.returncode != 0:
-        raise RuntimeError(f"load generator failed ({proc.returncode})")
-    result: dict[str, Any] = json.loads(out)
+    from bench_votes import run_generator
+
+    result = await run_generator(__file__, FLAG, config)
     if result["failed"]:
         raise RuntimeError(f"{result['failed']} requests not accepted: {result['errors']}")
     return result

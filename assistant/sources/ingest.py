@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -54,6 +54,7 @@ SIGNATURE_HEADER = "X-Signature-256"
 RETRY_AFTER_SECONDS = 5
 
 Ingest = Callable[[Mention], Awaitable[IngestOutcome]]
+M = TypeVar("M", bound=BaseModel)
 Route = Callable[[web.Request], Awaitable[web.Response]]
 
 
@@ -111,25 +112,37 @@ def _answer(outcome: IngestOutcome) -> dict[str, Any]:
     }
 
 
-def ingest_route(secret: bytes, ingest: Ingest) -> Route:
+def _route(
+    secret: bytes, limit: int, model: type[M], answer: Callable[[M], Awaitable[web.Response]]
+) -> Route:
+    """A signed ingest route: the edge's checks (_signed_json), the body parsed into
+    ``model`` (400 naming the field), then ``answer``; 503 while the store is unavailable."""
+
     async def handle(request: web.Request) -> web.Response:
-        payload = await _signed_json(request, secret, MAX_BODY_BYTES)
+        payload = await _signed_json(request, secret, limit)
         if isinstance(payload, web.Response):
             return payload
         try:
-            mention = Mention.model_validate(payload)
+            body = model.model_validate(payload)
         except ValidationError as exc:
             return _invalid(exc)
         try:
-            outcome = await ingest(mention)
+            return await answer(body)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
             return _unavailable(exc)
+
+    return handle
+
+
+def ingest_route(secret: bytes, ingest: Ingest) -> Route:
+    async def one(mention: Mention) -> web.Response:
+        outcome = await ingest(mention)
         accepted = outcome.status in ("opened", "grouped")
         return web.json_response(_answer(outcome), status=202 if accepted else 200)
 
-    return handle
+    return _route(secret, MAX_BODY_BYTES, Mention, one)
 
 
 async def _ingest_all(
@@ -169,20 +182,8 @@ async def _ingest_all(
 def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
     gate = asyncio.Semaphore(BATCH_IN_FLIGHT)
 
-    async def handle(request: web.Request) -> web.Response:
-        payload = await _signed_json(request, secret, MAX_BATCH_BODY_BYTES)
-        if isinstance(payload, web.Response):
-            return payload
-        try:
-            batch = MentionBatch.model_validate(payload)
-        except ValidationError as exc:
-            return _invalid(exc)
-        try:
-            outcomes = await _ingest_all(ingest, batch.mentions, gate)
-        except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            return _unavailable(exc)
+    async def many(batch: MentionBatch) -> web.Response:
+        outcomes = await _ingest_all(ingest, batch.mentions, gate)
         return web.json_response({"results": [_answer(o) for o in outcomes]})
 
-    return handle
+    return _route(secret, MAX_BATCH_BODY_BYTES, MentionBatch, many)
