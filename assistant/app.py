@@ -2,8 +2,9 @@
 
 One Redis pool (embedded server when REDIS_URL is unset), one aiohttp ClientSession (shared by
 the Slack client and the network clients), one aiohttp web server on PORT serving
-``POST /slack/events``, ``POST /ingest/mentions`` (both through assistant/edge.py:
-authenticated over the raw bytes before anything is parsed), ``GET /healthz`` and
+``POST /slack/events``, ``POST /ingest/mentions`` and ``POST /ingest/mentions/batch`` (all
+through assistant/edge.py: authenticated over the raw bytes before anything is parsed),
+``GET /healthz`` and
 ``GET /metrics`` (Prometheus) — in Socket Mode too, where Slack events arrive over the socket
 instead.
 """
@@ -41,7 +42,7 @@ from assistant.ratelimit import ChannelLimiter
 from assistant.reports import WeeklyDigest
 from assistant.settings import Settings
 from assistant.slack import RateLimitRetry, SlackGateway
-from assistant.sources.ingest import ingest_route
+from assistant.sources.ingest import ingest_batch_route, ingest_route
 from assistant.sources.poller import Poller
 from assistant.store import RedisClient, Store, keys
 from assistant.store.connect import connect
@@ -239,6 +240,7 @@ class Assistant:
             ),
         )
         app.router.add_post("/ingest/mentions", ingest_route(secret, self.ingest))
+        app.router.add_post("/ingest/mentions/batch", ingest_batch_route(secret, self.ingest))
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
         self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)

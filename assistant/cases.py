@@ -67,7 +67,7 @@ class CaseService:
         assessment = self.scorer.score(mention.text, lang=mention.lang)
         hostile, severity, opinion = await self._second_opinion(mention, assessment)
         if not hostile:
-            await self._count_mention(hostile=False)
+            await self.store.count_mention(_day(self.clock()), hostile=False)  # for reports
             return IngestOutcome(
                 "not_hostile",
                 None,
@@ -96,23 +96,24 @@ class CaseService:
         # a credible threat goes to on-call at once; anything else when the SLA runs out
         escalate_at = now if case.assessment.severity == CRITICAL else case.sla_deadline
         grouped = False
+        day = _day(now)  # a stored mention is counted that day, in the step that stores it
         if self.surges is not None and self.surges.enabled:
             # counted once per mention (a resent one is a duplicate), then its fate decided
-            step = await self.surges.observe(case, escalate_at=escalate_at)
+            step = await self.surges.observe(case, escalate_at=escalate_at, count_day=day)
             if step.decision == "duplicate":
                 return IngestOutcome(
                     "duplicate", case.case_id, assessment.score, "mention already seen"
                 )
             grouped = step.decision == "group"
-            if step.stored:  # one node: the step stored the grouped case too
-                await self._count_mention(hostile=True)
+            if step.stored:  # one node: the step stored (and counted) the grouped case too
                 return IngestOutcome(
                     "grouped", case.case_id, assessment.score, "grouped under the surge card"
                 )
-        opened, case_id = await self.store.open_case(case, escalate_at=escalate_at, grouped=grouped)
-        if not opened:
+        opened, case_id = await self.store.open_case(
+            case, escalate_at=escalate_at, grouped=grouped, count_day=day
+        )
+        if not opened:  # duplicates are not counted
             return IngestOutcome("duplicate", case_id, assessment.score, "mention already seen")
-        await self._count_mention(hostile=True)  # once per mention: duplicates are not counted
         if grouped:
             return IngestOutcome(
                 "grouped", case_id, assessment.score, "grouped under the surge card"
@@ -121,12 +122,6 @@ class CaseService:
             log.info("case opened for %s (score %.2f)", mention.key, assessment.score)
         self.on_due()
         return IngestOutcome("opened", case_id, assessment.score, "hostile mention")
-
-    async def _count_mention(self, *, hostile: bool) -> None:
-        """Today's mention counters, for reports (a hostile one once it is stored: a retried
-        webhook or the poller seeing it again does not count twice)."""
-        day = datetime.fromtimestamp(self.clock(), UTC).date().isoformat()
-        await self.store.count_mention(day, hostile=hostile)
 
     async def _second_opinion(
         self, mention: Mention, assessment: Assessment
@@ -171,6 +166,11 @@ class CaseService:
         return await self.paused() if self.paused is not None else None
 
 
+def _day(now: float) -> str:
+    """The UTC day (``YYYY-MM-DD``) of ``now``: the day a mention is counted on for reports."""
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
 def card_metadata(case_id: str) -> dict[str, Any]:
     """Slack message metadata on a case's card: how a retry finds a card whose post had an
     unknown outcome (a 5xx after a partial success, a dropped connection, a crash)."""
@@ -195,6 +195,8 @@ class PostCard:
         case = await store.get_case(case_id)
         if case is None or case.card_ts:
             return
+        # queued behind a busy channel (a surge): back to the queue before any other work
+        await slack.check_rate(case.channel)
         tag = card_metadata(case_id)
         ts = None
         if case.card_attempts:

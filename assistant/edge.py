@@ -67,6 +67,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     not arrive within BODY_READ_SECONDS (a slow sender holds no connection for long)."""
     if (request.content_length or 0) > limit:
         raise BodyRefused(413, f"body over {limit} bytes")
+    if request.content.is_eof():  # all of it arrived with the headers: nothing to wait for
+        body = request.content.read_nowait(-1)
+        if len(body) > limit:
+            raise BodyRefused(413, f"body over {limit} bytes")
+        return body
     chunks: list[bytes] = []
     size = 0
     try:

@@ -54,12 +54,15 @@ class SlackError(ExternalError):
 class Throttled(Exception):
     """A Slack post or update must wait for the channel's rate limiter: nothing was sent. The
     job runner reschedules the job after ``retry_after`` seconds without counting a failure
-    (what waits stays queued durably in Redis; nothing is dropped)."""
+    (what waits stays queued durably in Redis; nothing is dropped). ``interval``: seconds
+    between two of the channel's tokens, so jobs waiting for the same channel are given one
+    slot each (0: a priority post, which never queues behind the others)."""
 
-    def __init__(self, channel: str, retry_after: float) -> None:
+    def __init__(self, channel: str, retry_after: float, interval: float = 0.0) -> None:
         super().__init__(f"channel {channel} is rate-limited for {retry_after:.2f} s")
         self.channel = channel
         self.retry_after = retry_after
+        self.interval = interval
 
 
 class BadPayload(AssistantError):

@@ -214,6 +214,7 @@ class JobRunner:
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
         self._store_down = False  # logs an outage once, not at every poll
+        self._slots: dict[str, float] = {}  # channel -> last slot given to a throttled job
 
     def wake(self) -> None:
         """Something is due now (a decision, a new case): look at once, not at the next poll."""
@@ -323,7 +324,7 @@ class JobRunner:
             return
         except Throttled as exc:  # waits for the channel's rate limiter: not a failure
             self._count(job, "throttled")
-            await self.store.reschedule_job(job, self.clock() + exc.retry_after)
+            await self.store.reschedule_job(job, self._slot(exc))
             return
         except ExternalError as exc:
             if exc.transient:
@@ -347,6 +348,19 @@ class JobRunner:
         self._count(job, "done")
         await self.store.finish_job(job)
         self.wake()  # a finished job often queues another (e.g. a card update) due now
+
+    def _slot(self, exc: Throttled) -> float:
+        """When a throttled job comes back: when the channel frees a token, or one token
+        after the last job this runner sent back for that channel. Jobs waiting for a busy
+        channel (cards queued behind a backlog) come back one per token, roughly in order,
+        instead of all at every token to be refused again (each woken job reads its case
+        first: with thousands waiting that was most of the process's CPU)."""
+        due = self.clock() + exc.retry_after
+        if exc.interval <= 0:  # a priority post does not queue behind the others
+            return due
+        slot = max(due, self._slots.get(exc.channel, 0.0) + exc.interval)
+        self._slots[exc.channel] = slot
+        return slot
 
     def _count(self, job: Job, outcome: str) -> None:
         if self.metrics is not None:  # kinds are the handlers' keys: a bounded label

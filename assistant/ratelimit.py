@@ -60,9 +60,17 @@ class ChannelLimiter:
             if wait <= 0:
                 return
             if slept + wait > INLINE_WAIT:
-                raise Throttled(channel, wait)
+                raise Throttled(channel, wait, 0.0 if urgent else 1 / self.rate)
             await asyncio.sleep(wait)
             slept += wait
+
+    async def check(self, channel: str) -> None:
+        """Raise Throttled now if a plain post to ``channel`` would have to wait longer than
+        INLINE_WAIT (nothing taken): a job waiting for its turn asks before it does the work
+        of preparing its message, so the cards queued behind a busy channel wake cheaply."""
+        wait = await self.store.post_slot(channel, "peek", rate=self.rate, burst=self.burst)
+        if wait > INLINE_WAIT:
+            raise Throttled(channel, wait, 1 / self.rate)
 
     async def hold(self, channel: str) -> None:
         """A priority post is coming: plain posts to ``channel`` wait for it."""

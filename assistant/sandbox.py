@@ -204,16 +204,17 @@ class Sandbox:
         secret: str = INGEST_SECRET,
         signature: str | None = None,
         port: int | None = None,
+        path: str = "/ingest/mentions",
     ) -> tuple[int, dict[str, Any]]:
-        """POST to /ingest/mentions, signed like a monitoring tool would (or as told); to the
-        replica listening on ``port`` if given."""
+        """POST to /ingest/mentions (or ``path``: the batch form), signed like a monitoring
+        tool would (or as told); to the replica listening on ``port`` if given."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         sig = sign(secret.encode(), raw) if signature is None else signature
         if sig:
             headers[SIGNATURE_HEADER] = sig
         base = self.base_url if port is None else f"http://127.0.0.1:{port}"
-        async with self.http.post(f"{base}/ingest/mentions", data=raw, headers=headers) as resp:
+        async with self.http.post(f"{base}{path}", data=raw, headers=headers) as resp:
             return resp.status, await resp.json(content_type=None)
 
     async def hostile_mention(

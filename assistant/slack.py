@@ -132,6 +132,11 @@ class SlackGateway:
 
     # -- messages ------------------------------------------------------------------------
 
+    async def check_rate(self, channel: str) -> None:
+        """Throttled now if a post to ``channel`` would wait for the limiter (nothing taken)."""
+        if self.limiter is not None:
+            await self.limiter.check(channel)
+
     async def post(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None, **extra: Any
     ) -> str:

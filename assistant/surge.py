@@ -154,11 +154,13 @@ class SurgeService:
     def enabled(self) -> bool:
         return self.policy.threshold > 0
 
-    async def observe(self, case: Case, *, escalate_at: float) -> SurgeStep:
+    async def observe(
+        self, case: Case, *, escalate_at: float, count_day: str | None = None
+    ) -> SurgeStep:
         """Count a new hostile mention (not yet stored) for its channel; during a surge, say
         whether it gets a card or is grouped (on one node, a grouped case is stored by the
-        same call). A mention already seen is a 'duplicate', not counted. Queues the surge's
-        jobs; no Slack call."""
+        same call, and counted in the day's mentions on ``count_day``). A mention already seen
+        is a 'duplicate', not counted. Queues the surge's jobs; no Slack call."""
         p, m, now = self.policy, case.mention, self.clock()
         cats = sorted(case.assessment.categories, key=lambda c: -case.assessment.categories[c])
         answer = await self.store.surge_step(
@@ -184,6 +186,7 @@ class SurgeService:
             ],
             case=case,
             escalate_at=escalate_at,
+            count_day=count_day,
         )
         decision, reason, surge_id, entered, refresh, stored = answer
         step = SurgeStep(

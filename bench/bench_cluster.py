@@ -22,15 +22,10 @@ Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
-import hmac
-import json
 import logging
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,112 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import aiohttp  # noqa: E402
 
-INGEST_FLAG = "--ingest-load"
-HOSTILE = (
-    "vous êtes des connards, bande de nuls",
-    "bande d'incapables, encore une panne, des abrutis",
-    "you are a bunch of useless idiots",
-)
-
-
-# ---------------------------------------------------------------------- ingest load generator
-
-
-def _mention(prefix: str, n: int, authors: int = 1) -> bytes:
-    ident = f"{prefix}{n}"
-    who = n % authors  # a crowd of ``authors`` people (one by default), followers spread out
-    return json.dumps(
-        {
-            "platform": "mastodon",
-            "id": ident,
-            "url": f"https://social.example/@colere/{ident}",
-            "text": f"{HOSTILE[n % len(HOSTILE)]} ({ident})",
-            "author": {
-                "id": str(9 + who),
-                "handle": f"colere{who or ''}@mastodon.social",
-                "followers": 12 if authors == 1 else (who * 7919) % 60_000,
-            },
-            "created_at": "2026-11-24T00:00:00Z",
-        }
-    ).encode()
-
-
-async def _ingest_load(config: dict[str, Any]) -> dict[str, Any]:
-    """Senders POST new hostile mentions for ``seconds`` after ``warmup`` seconds, or, with
-    ``count``, exactly that many mentions as fast as they go (no warm-up)."""
-    secret = str(config["secret"]).encode()
-    prefix = uuid.uuid4().hex[:8]
-    count = config.get("count")
-    authors = int(config.get("authors", 1))
-    counter = iter(range(count if count else 10**9))
-    latencies: list[float] = []
-    errors: list[str] = []
-
-    async def sender(deadline: float) -> None:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
-            while time.perf_counter() < deadline:
-                n = next(counter, None)
-                if n is None:
-                    return
-                body = _mention(prefix, n, authors)
-                signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-                headers = {"Content-Type": "application/json", config["header"]: signature}
-                start = time.perf_counter()
-                async with session.post(config["url"], data=body, headers=headers) as resp:
-                    text = await resp.read()
-                    status = resp.status
-                if status == 202:
-                    latencies.append(time.perf_counter() - start)
-                else:
-                    errors.append(f"HTTP {status}: {text[:200]!r}")
-
-    if not count:
-        await asyncio.gather(
-            *(sender(time.perf_counter() + config["warmup"]) for _ in range(config["senders"]))
-        )
-    latencies.clear()
-    began = time.perf_counter()
-    await asyncio.gather(*(sender(began + config["seconds"]) for _ in range(config["senders"])))
-    return {
-        "elapsed": time.perf_counter() - began,
-        "began": time.time() - (time.perf_counter() - began),
-        "latencies": latencies,
-        "errors": errors[:5],
-        "failed": len(errors),
-    }
-
-
-async def run_ingest_load(
-    url: str,
-    senders: int,
-    seconds: float,
-    warmup: float,
-    *,
-    count: int | None = None,
-    authors: int = 1,
-) -> dict[str, Any]:
-    from assistant.sandbox import INGEST_SECRET
-    from assistant.sources.ingest import SIGNATURE_HEADER
-
-    config = {
-        "url": url,
-        "secret": INGEST_SECRET,
-        "header": SIGNATURE_HEADER,
-        "senders": senders,
-        "seconds": seconds,
-        "warmup": warmup,
-        "count": count,
-        "authors": authors,
-    }
-    from bench_votes import run_generator
-
-    result = await run_generator(__file__, INGEST_FLAG, config)
-    if result["failed"]:
-        raise RuntimeError(f"{result['failed']} mentions not opened: {result['errors']}")
-    return result
-
+from loadgen import run_ingest_load  # noqa: E402
 
 # ---------------------------------------------------------------------- one backend
 
@@ -222,10 +113,6 @@ async def main_async(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    if INGEST_FLAG in sys.argv:
-        result = asyncio.run(_ingest_load(json.loads(sys.stdin.read())))
-        sys.stdout.write(json.dumps(result))
-        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per run")

@@ -7,17 +7,29 @@ malformed or bad signature (checked over the raw bytes before anything is parsed
 naming the bad field, 413 over 64 KiB, 408 for a body that does not arrive within 10 s, 503
 (with ``Retry-After``) while Redis is unavailable — the sender retries, and nothing it was
 not told 200/202 about was kept.
-Work before the answer is bounded by the body limit: one scoring, one Lua step (three
-during surge detection: the dedup look, surge_step.lua, open_case.lua); no Slack call.
+Work before the answer is bounded by the body limit: one scoring, one Lua step (two when a
+surge is being watched and the mention gets a card: surge_step.lua, then open_case.lua); no
+Slack call. Concurrent requests' steps share pipelined round trips (assistant/store).
+
+``POST /ingest/mentions/batch``: the same for up to MAX_BATCH mentions in one request, for
+tools that forward mentions in batches: body ``{"mentions": [<mention>, ...]}`` (at most
+1 MiB), signed the same way. Every mention is validated before any is ingested (400 naming
+``mentions.<i>.<field>``, nothing kept); then each is ingested as if sent alone, all at once
+(their Lua steps share round trips), and the answer is 200 with ``results``, one per mention
+in the order sent: the status, case, score and reason a single request would have got. 503
+if Redis became unavailable meanwhile: resend the whole batch (mentions already stored
+answer ``duplicate`` then; none is lost or stored twice).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.cases import IngestOutcome
 from assistant.edge import (
@@ -35,8 +47,23 @@ from assistant.store import is_unavailable
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_BATCH = 100  # mentions in one batch request
+MAX_BATCH_BODY_BYTES = 1024 * 1024
+BATCH_IN_FLIGHT = 32  # mentions of all batch requests being ingested at once
 SIGNATURE_HEADER = "X-Signature-256"
 RETRY_AFTER_SECONDS = 5
+
+Ingest = Callable[[Mention], Awaitable[IngestOutcome]]
+M = TypeVar("M", bound=BaseModel)
+Route = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class MentionBatch(BaseModel):
+    """The body of ``POST /ingest/mentions/batch``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    mentions: list[Mention] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -44,47 +71,119 @@ def sign(secret: bytes, body: bytes) -> str:
     return sha256_signature(secret, body)
 
 
-def ingest_route(
-    secret: bytes, ingest: Callable[[Mention], Awaitable[IngestOutcome]]
-) -> Callable[[web.Request], Awaitable[web.Response]]:
+async def _signed_json(request: web.Request, secret: bytes, limit: int) -> Any:
+    """The request's JSON body once its signature is checked over the raw bytes, or the
+    web.Response refusing it (408, 413, 401, 400)."""
+    try:
+        body = await read_body(request, limit)
+    except BodyRefused as exc:
+        return error(exc.status, exc.reason)
+    reason = check_sha256_signature(secret, body, request.headers, SIGNATURE_HEADER)
+    if reason is not None:
+        return error(401, reason)
+    try:
+        return loads_json(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return error(400, f"body is not JSON ({type(exc).__name__})")
+
+
+def _invalid(exc: ValidationError) -> web.Response:
+    """400 naming the first bad field (``author.followers``, ``mentions.3.text``)."""
+    err = exc.errors(include_input=False, include_url=False)[0]
+    field = ".".join(str(p) for p in err["loc"]) or "body"
+    return web.json_response({"error": f"{field}: {err['msg']}", "field": field}, status=400)
+
+
+def _unavailable(exc: Exception) -> web.Response:
+    log.warning("ingest refused (503), the store is unavailable: %s", outside(exc))
+    return web.json_response(
+        {"error": "the store is unavailable, retry later"},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _answer(outcome: IngestOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status,
+        "case": outcome.case_id,
+        "score": round(outcome.score, 4),
+        "reason": outcome.reason,
+    }
+
+
+def _route(
+    secret: bytes, limit: int, model: type[M], answer: Callable[[M], Awaitable[web.Response]]
+) -> Route:
+    """A signed ingest route: the edge's checks (_signed_json), the body parsed into
+    ``model`` (400 naming the field), then ``answer``; 503 while the store is unavailable."""
+
     async def handle(request: web.Request) -> web.Response:
+        payload = await _signed_json(request, secret, limit)
+        if isinstance(payload, web.Response):
+            return payload
         try:
-            body = await read_body(request, MAX_BODY_BYTES)
-        except BodyRefused as exc:
-            return error(exc.status, exc.reason)
-        reason = check_sha256_signature(secret, body, request.headers, SIGNATURE_HEADER)
-        if reason is not None:
-            return error(401, reason)
-        try:
-            payload = loads_json(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            return error(400, f"body is not JSON ({type(exc).__name__})")
-        try:
-            mention = Mention.model_validate(payload)
+            body = model.model_validate(payload)
         except ValidationError as exc:
-            err = exc.errors(include_input=False, include_url=False)[0]
-            field = ".".join(str(p) for p in err["loc"]) or "body"
-            return web.json_response(
-                {"error": f"{field}: {err['msg']}", "field": field}, status=400
-            )
+            return _invalid(exc)
         try:
-            outcome = await ingest(mention)
+            return await answer(body)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
-            log.warning("ingest refused (503), the store is unavailable: %s", outside(exc))
-            return web.json_response(
-                {"error": "the store is unavailable, retry later"},
-                status=503,
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
-        answer = {
-            "status": outcome.status,
-            "case": outcome.case_id,
-            "score": round(outcome.score, 4),
-            "reason": outcome.reason,
-        }
-        accepted = outcome.status in ("opened", "grouped")
-        return web.json_response(answer, status=202 if accepted else 200)
+            return _unavailable(exc)
 
     return handle
+
+
+def ingest_route(secret: bytes, ingest: Ingest) -> Route:
+    async def one(mention: Mention) -> web.Response:
+        outcome = await ingest(mention)
+        accepted = outcome.status in ("opened", "grouped")
+        return web.json_response(_answer(outcome), status=202 if accepted else 200)
+
+    return _route(secret, MAX_BODY_BYTES, Mention, one)
+
+
+async def _ingest_all(
+    ingest: Ingest, mentions: list[Mention], gate: asyncio.Semaphore
+) -> list[IngestOutcome]:
+    """Ingest a batch's mentions at once, in order; their outcomes in order.
+
+    Their Lua steps share round trips. ``gate`` bounds the mentions being ingested at once
+    across every batch request (BATCH_IN_FLIGHT): the scoring done in one event-loop turn
+    stays short, so a turn never holds the loop long enough to time out the Redis answers
+    waiting behind it (the store's 0.5 s) nor to starve the jobs (the surge card and page)
+    while batches pour in. A mention sent twice in the batch goes after the first ones, so
+    the first is the one stored (on a cluster, concurrent steps may finish in any order).
+    The first error is raised once the others of its group are done: nothing is left
+    running after the answer."""
+
+    async def one(mention: Mention) -> IngestOutcome:
+        async with gate:
+            return await ingest(mention)
+
+    firsts: list[int] = []
+    again: list[int] = []
+    seen: set[str] = set()
+    for i, mention in enumerate(mentions):
+        (again if mention.key in seen else firsts).append(i)
+        seen.add(mention.key)
+    outcomes: dict[int, IngestOutcome] = {}
+    for group in (firsts, again):
+        done = await asyncio.gather(*(one(mentions[i]) for i in group), return_exceptions=True)
+        for i, outcome in zip(group, done, strict=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+            outcomes[i] = outcome
+    return [outcomes[i] for i in range(len(mentions))]
+
+
+def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
+    gate = asyncio.Semaphore(BATCH_IN_FLIGHT)
+
+    async def many(batch: MentionBatch) -> web.Response:
+        outcomes = await _ingest_all(ingest, batch.mentions, gate)
+        return web.json_response({"results": [_answer(o) for o in outcomes]})
+
+    return _route(secret, MAX_BATCH_BODY_BYTES, MentionBatch, many)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -43,7 +43,7 @@ SWEEP_BATCH = 200  # open cases read per round trip by the sweep
 RedisClient = aioredis.Redis | RedisCluster
 JobSpec = tuple[str, str, float]  # kind, id, due (s)
 ScriptCall = tuple[str, list[str], list[Any]]  # script name, KEYS, ARGV
-_CASE_STATIC = ("case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline")
+_CASE_STATIC = {"case_id", "mention", "assessment", "channel", "opened_at", "sla_deadline"}
 
 
 # What Redis answers while it is down, unreachable, starting (loading its AOF) or read-only:
@@ -76,6 +76,11 @@ def _audit_details(case: Case) -> dict[str, Any]:
         "categories": case.assessment.categories,
         "evidence": case.assessment.evidence,
     }
+
+
+def _case_data(case: Case) -> str:
+    """The case's static part as stored in its hash (``data``: JSON)."""
+    return case.model_dump_json(include=_CASE_STATIC)
 
 
 def _ms(seconds: float) -> int:
@@ -164,6 +169,57 @@ class Claim:
     next_due: float | None  # earliest score left in any shard (a due time or a lease expiry)
 
 
+class _SharedTrips:
+    """Script calls made within one event-loop turn share one pipelined round trip.
+
+    Under load many ingests are in flight at once (concurrent webhook requests, or the
+    mentions of one batch request); each still runs its own atomic script, in the order the
+    calls were made, but N calls cost one write, one read and one AOF fsync wait instead of N
+    (and redis-py's per-command overhead once). Nothing waits for company: the calls of a
+    turn are sent at the start of the next one. One node only (a pipeline goes to one node).
+    A connection error fails every call of the trip (each request answers 503; its sender
+    retries, and the dedup makes a retried mention that was stored a duplicate)."""
+
+    def __init__(self, send: Callable[[list[ScriptCall]], Awaitable[list[Any]]]) -> None:
+        self._send = send
+        self._pending: list[tuple[ScriptCall, asyncio.Future[Any]]] = []
+        self._trips: set[asyncio.Task[None]] = set()
+
+    def call(self, step: ScriptCall) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._go)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((step, future))
+        return future
+
+    def _go(self) -> None:
+        calls, self._pending = self._pending, []
+        trip = asyncio.ensure_future(self._trip(calls))
+        self._trips.add(trip)  # a strong reference until it is done
+        trip.add_done_callback(self._trips.discard)
+
+    async def _trip(self, calls: list[tuple[ScriptCall, asyncio.Future[Any]]]) -> None:
+        try:
+            answers = await self._send([step for step, _ in calls])
+        except Exception as exc:
+            for _, future in calls:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutdown): so are the calls waiting for it
+            for _, future in calls:
+                future.cancel()
+            raise
+        for (_, future), answer in zip(calls, answers, strict=True):
+            if future.done():  # its caller was cancelled meanwhile
+                continue
+            if isinstance(answer, Exception):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+
 class Store:
     def __init__(
         self, redis: RedisClient, *, retention_seconds: int, metrics: Metrics | None = None
@@ -196,16 +252,51 @@ class Store:
             "promote_case",
         ):
             self._scripts[name] = self.register_script(name)
+        self._shared = _SharedTrips(self._scripts_pipelined)
 
     def register_script(self, name: str) -> AsyncScript:
-        """The Lua step ``lua/<name>.lua`` with the audit fragment (lua/_audit.lua) prepended:
-        every script may audit the decision it makes in the same step."""
+        """The Lua step ``lua/<name>.lua`` with the fragments every script may call prepended:
+        ``audit()`` (lua/_audit.lua: audit the decision in the same step) and
+        ``count_hostile()`` (lua/_count.lua)."""
         lua = files("assistant.store").joinpath("lua")
-        fragment = lua.joinpath("_audit.lua").read_text()  # audit(): see lua/_audit.lua
+        fragment = "".join(lua.joinpath(f).read_text() for f in ("_audit.lua", "_count.lua"))
         return self.redis.register_script(fragment + lua.joinpath(f"{name}.lua").read_text())
 
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)
+
+    async def _run_shared(self, name: str, keys_: list[str], args: list[Any]) -> Any:
+        """A script call of the hot ingest path: on one node it shares a pipelined round trip
+        with the other calls made in the same event-loop turn (_SharedTrips); on a cluster it
+        goes to its node on its own."""
+        if not self._one_node:
+            return await self._run(name, keys_, args)
+        return await self._shared.call((name, keys_, args))
+
+    async def _scripts_pipelined(self, calls: list[ScriptCall]) -> list[Any]:
+        """Run script calls in one pipelined round trip, in order, on one node; each answer is
+        the script's result or its error (raised by the caller that made the call). A step
+        that met NOSCRIPT (Redis restarted and forgot the scripts) did nothing: only those are
+        sent again once the scripts are loaded, so a step need not be idempotent here."""
+        answers: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):
+            pipe = cast(Pipeline, self.redis.pipeline(transaction=False))
+            for i in todo:
+                self._eval(pipe, *calls[i])
+            results = await pipe.execute(raise_on_error=False)
+            again = []
+            for i, result in zip(todo, results, strict=True):
+                if isinstance(result, NoScriptError) and not attempt:
+                    again.append(i)
+                else:
+                    answers[i] = result
+            if not again:
+                break
+            for script in self._scripts.values():
+                await self.redis.script_load(script.script)
+            todo = again
+        return answers
 
     async def _run_many(self, calls: list[ScriptCall]) -> list[Any]:
         """Run independent script calls: one pipelined round trip on one node, concurrent
@@ -242,38 +333,46 @@ class Store:
     # -- cases ---------------------------------------------------------------------------
 
     async def open_case(
-        self, case: Case, *, escalate_at: float | None = None, grouped: bool = False
+        self,
+        case: Case,
+        *,
+        escalate_at: float | None = None,
+        grouped: bool = False,
+        count_day: str | None = None,
     ) -> tuple[bool, str]:
         """Store a new case, queue its card and its escalation timer (at escalate_at, by default
-        the SLA deadline); (False, id) if the mention was already seen.
+        the SLA deadline); (False, id) if the mention was already seen. With ``count_day``
+        (``YYYY-MM-DD``) the stored mention is also counted that day (:meth:`count_mention`).
 
-        On one node a single open_case.lua call does it all. On a cluster, after the dedup look,
-        three steps in the order a crash cannot hurt: the open-case index entry, then the case
-        (open_case.lua), then its jobs. A crash after the case and before its jobs is repaired
-        by the sweep, which reads the index; an entry without a case is dropped by it."""
+        On one node a single open_case.lua call does it all, the count included. On a cluster,
+        after the dedup look, three steps in the order a crash cannot hurt: the open-case index
+        entry, then the case (open_case.lua), then its jobs (and the count). A crash after the
+        case and before its jobs is repaired by the sweep, which reads the index; an entry
+        without a case is dropped by it."""
         case_id = case.case_id
         escalate = case.sla_deadline if escalate_at is None else escalate_at
-        data = case.model_dump_json(include=set(_CASE_STATIC))
         index = keys.open_cases(keys.shard_of(case_id))
         opened_index = keys.opened_cases(keys.shard_of(case_id))
-        details = _audit_details(case)
         args = [
-            data,
+            _case_data(case),
             _ms(escalate),
             self.retention,
             _ms(case.opened_at),
             keys.job_id(keys.JOB_POST_CARD, case_id),
             keys.job_id(keys.JOB_SLA, case_id),
             case_id,
-            json.dumps(details),
+            json.dumps(_audit_details(case)),
             "grouped" if grouped else "",
         ]
         case_keys = [keys.case(case_id), keys.audit(case_id)]
-        if grouped:  # under a surge card: the case alone, no index entry, no jobs
-            opened = await self._run("open_case", case_keys, args)
-        elif self._one_node:  # all in one call: see open_case.lua
+        if self._one_node:  # all in one call: see open_case.lua (slots do not matter here)
             due = keys.jobs_due(keys.job_shard(case_id))
-            opened = await self._run("open_case", [*case_keys, index, due, opened_index], args)
+            counts = [keys.mention_counts(count_day)] if count_day else []
+            opened = await self._run_shared(
+                "open_case", [*case_keys, index, due, opened_index, *counts], args
+            )
+        elif grouped:  # under a surge card: the case alone, no index entry, no jobs
+            opened = await self._run("open_case", case_keys, args)
         else:
             if await self.redis.exists(keys.case(case_id)):
                 return False, case_id  # a duplicate (the common one) costs one round trip
@@ -294,6 +393,8 @@ class Store:
                 )
         if not opened:  # a concurrent ingest of the same mention won
             return False, case_id
+        if count_day and not self._one_node:
+            await self.count_mention(count_day, hostile=True)
         if self.metrics and not grouped:
             self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
         return True, case_id
@@ -336,7 +437,7 @@ class Store:
     async def post_slot(
         self,
         channel: str,
-        op: Literal["take", "priority", "penalize", "hold"],
+        op: Literal["take", "priority", "penalize", "hold", "peek"],
         *,
         rate: float,
         burst: int,
@@ -348,11 +449,18 @@ class Store:
         return int(wait) / 1000
 
     async def surge_step(
-        self, channel: str, args: list[Any], *, case: Case | None = None, escalate_at: float = 0
+        self,
+        channel: str,
+        args: list[Any],
+        *,
+        case: Case | None = None,
+        escalate_at: float = 0,
+        count_day: str | None = None,
     ) -> list[Any]:
         """Count a hostile mention for ``channel`` and decide its fate (surge_step.lua). With
         ``case`` (not stored yet): a duplicate answers 'duplicate' uncounted, and on one node a
-        grouped case is stored by the same call (answer's 6th item: 1)."""
+        grouped case is stored by the same call (answer's 6th item: 1), and counted on
+        ``count_day`` if given (as :meth:`open_case` does)."""
         keys_ = keys.surge_keys(channel)
         if case is not None:
             if not self._one_node:
@@ -360,9 +468,11 @@ class Store:
                     return ["duplicate", "", "", 0, 0, 0]
             else:
                 keys_ += [keys.case(case.case_id), keys.audit(case.case_id)]
-                data = case.model_dump_json(include=set(_CASE_STATIC))
-                args = [*args, data, _ms(escalate_at), json.dumps(_audit_details(case))]
-        return cast(list[Any], await self._run("surge_step", keys_, args))
+                if count_day:
+                    keys_.append(keys.mention_counts(count_day))
+                audit = json.dumps(_audit_details(case))
+                args = [*args, _case_data(case), _ms(escalate_at), audit]
+        return cast(list[Any], await self._run_shared("surge_step", keys_, args))
 
     async def surge_end(
         self, channel: str, surge_id: str, now: float, quiet: float

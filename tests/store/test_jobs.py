@@ -205,6 +205,33 @@ async def test_runner_runs_any_kind_and_periodic_jobs(store: Store) -> None:
     assert await store.pending_jobs() == {}
 
 
+async def test_jobs_waiting_for_a_busy_channel_come_back_one_token_apart(store: Store) -> None:
+    """Cards queued behind a channel's limiter are sent back one token apart (in the order
+    they were refused), not all to the next token; a priority post is not queued behind."""
+    from assistant.errors import Throttled
+
+    class Card:
+        async def run(self, job: Job) -> None:
+            raise Throttled("C1", 1.0, 1.0 if job.kind == "card" else 0.0)
+
+        async def give_up(self, job: Job, reason: str) -> None:
+            raise AssertionError(reason)
+
+    now = time.time()
+    runner = JobRunner(store, {"card": Card(), "surgecard": Card()}, clock=lambda: now)
+    for n in range(5):
+        await store.enqueue("card", f"c{n}", now - 1)
+    await store.enqueue("surgecard", "C1", now - 1)
+    claim = await store.claim_jobs(now, lease_seconds=60, limit=10)
+    assert len(claim.jobs) == 6
+    for job in sorted(claim.jobs, key=lambda j: j.id):
+        await runner._execute(job)
+    pending = await store.pending_jobs()
+    cards = sorted(pending[f"card:c{n}"] - now for n in range(5))
+    assert cards == pytest.approx([1.0, 2.0, 3.0, 4.0, 5.0], abs=0.01)
+    assert pending["surgecard:C1"] - now == pytest.approx(1.0, abs=0.01)
+
+
 async def test_sweep_requeues_what_a_crash_between_two_steps_left_out(store: Store) -> None:
     # a decided case whose publish job was never queued (the process died right after vote.lua)
     decided = await open_with_proposal(store)

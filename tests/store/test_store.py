@@ -341,3 +341,19 @@ async def test_the_card_queues_its_drafts_in_the_same_step(store: Store) -> None
     pending = await store.pending_jobs()
     assert f"drafts:{case.case_id}" not in pending and f"drafts:{other.case_id}" not in pending
     assert pending[f"cardupd:{other.case_id}"] == NOW + 1  # rendered once more
+
+
+async def test_each_stored_mention_is_counted_once_on_its_day(store: Store) -> None:
+    """The day's mention counts (reports) grow in the step that stores the case (one node) or
+    right after it (cluster): a mention resent, or ingested twice at once, counts once."""
+    day = "2026-11-24"
+    cases = [make_case(str(n)) for n in range(3)]
+    for case in cases:
+        assert (await store.open_case(case, count_day=day))[0]
+    twice = await asyncio.gather(*(store.open_case(c, count_day=day) for c in cases * 2))
+    assert not any(opened for opened, _ in twice)
+    grouped = make_case("grouped")  # under a surge card: stored and counted all the same
+    assert (await store.open_case(grouped, grouped=True, count_day=day))[0]
+    assert await store.mention_counts([day]) == (4, 4)
+    await store.count_mention(day, hostile=False)  # a mention scored not hostile
+    assert await store.mention_counts([day]) == (5, 4)

@@ -117,6 +117,58 @@ async def test_a_surge_needs_the_rate_within_the_window_and_ends_after_quiet(sto
         assert 0 < await store.redis.ttl(key) <= 3600
 
 
+async def test_a_grouped_mention_is_stored_and_counted_once(store: Store) -> None:
+    """During a surge a grouped mention is stored once and counted once on its day: by the
+    surge step itself on one node, by open_case right after it on a cluster (as CaseService
+    does); sent again, it is a duplicate, neither counted in the surge nor in the day."""
+    from tests.store.test_store import make_case
+
+    day = "2026-11-24"
+    no_cards = SurgePolicy(
+        threshold=5, window=60, quiet=30, reach=10**9, cards_per_minute=0, refresh=5
+    )
+    args = dict(followers=10, threat=False, prio=1.0, policy=no_cards)
+    for n in range(4):
+        assert (await store.surge_step("C1", step_args(T0 + n, f"a{n}", **args)))[0] == "none"  # type: ignore[arg-type]
+    case = make_case("grouped")
+    answers = []
+    for n in range(2):
+        answer = await store.surge_step(
+            "C1",
+            step_args(T0 + 5 + n, case.case_id, **args),  # type: ignore[arg-type]
+            case=case,
+            escalate_at=T0 + 1800,
+            count_day=day,
+        )
+        if answer[0] == "group" and not answer[5]:  # a cluster: the case is stored next
+            assert (await store.open_case(case, grouped=True, count_day=day))[0]
+        answers.append(str(answer[0]))
+    assert answers == ["group", "duplicate"]
+    stored = await store.get_case(case.case_id)
+    assert stored is not None and stored.status == "grouped"
+    assert await store.mention_counts([day]) == (1, 1)
+    snap = await store.surge_snapshot("C1", top=5)
+    assert snap is not None and snap.state["count"] == "1" and snap.waiting == 1
+
+
+async def test_a_peek_tells_the_wait_and_takes_nothing(store: Store) -> None:
+    rate, burst = 0.1, 2  # a token every 10 s: no refill within the test
+
+    async def slot(channel: str, op: str, ms: float = 0) -> float:
+        return await store.post_slot(channel, op, rate=rate, burst=burst, ms=ms)  # type: ignore[arg-type]
+
+    assert [await slot("C1", "peek") for _ in range(5)] == [0] * 5
+    assert [await slot("C1", "take") for _ in range(2)] == [0, 0]  # the burst is all there
+    wait = await slot("C1", "peek")
+    assert 9 < wait <= 10 and 9 < await slot("C1", "take") <= 10  # as a take would wait
+    await slot("C2", "hold", 10_000)  # a priority post is coming: plain posts wait for it
+    assert await slot("C2", "peek") > 0
+    assert await slot("C2", "priority") == 0
+    assert await slot("C2", "peek") == 0  # the hold is released, one token left
+    await slot("C3", "penalize", 3000)  # Slack answered 429
+    assert 2 < await slot("C3", "peek") <= 3
+
+
 async def test_one_limiter_for_every_replica(redis: aioredis.Redis, redis_url: str) -> None:
     """Two stores on their own connections (two replicas) share each channel's bucket."""
     from assistant.store.connect import connect

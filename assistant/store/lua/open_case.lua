@@ -10,6 +10,9 @@
 -- KEYS[3] (one node) open-case index     coa:{open.N}:cases
 -- KEYS[4] (one node) the case's job shard coa:{jobs.N}:due
 -- KEYS[5] (one node) audit index         coa:{audit.N}:cases
+-- KEYS[6] (one node, optional) the day's mention counts coa:mentions:<day> (reports): fields
+--         seen and hostile +1 when the case is stored, in the same step (on a cluster the
+--         store counts it right after: another slot)
 -- ARGV[1] case data (JSON: mention, assessment, channel, deadlines)
 -- ARGV[2] escalation due (ms): the SLA deadline, or now for a threat
 -- ARGV[3] retention (s)
@@ -41,5 +44,8 @@ if KEYS[4] and not grouped then
   redis.call('ZADD', KEYS[5], ARGV[4], ARGV[7])
   redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', tonumber(ARGV[4]) - ttl * 1000)
   redis.call('EXPIRE', KEYS[5], ttl)
+end
+if KEYS[6] then
+  count_hostile(KEYS[6], ttl)
 end
 return 1

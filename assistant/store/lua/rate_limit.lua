@@ -4,8 +4,10 @@
 -- may differ, the bucket's may not.
 -- One hash slot ({rate.<channel>}).
 -- KEYS[1] bucket hash            coa:{rate.<channel>}:bucket (tokens, at, until, hold)
--- ARGV[1] op: take | priority | penalize | hold
+-- ARGV[1] op: take | priority | penalize | hold | peek
 --         take: a token if one is free and no priority post is waiting;
+--         peek: the wait a take would get now, nothing taken or written (a job waiting for
+--               the channel asks before it prepares its message);
 --         priority: a token if one is free (a surge card or a page: ahead of the queue);
 --         penalize: Slack answered 429: no token until now + ARGV[4] ms;
 --         hold: priority post waiting: plain takes wait up to ARGV[4] ms (or until it posts)
@@ -26,6 +28,16 @@ local hold = tonumber(b[4]) or 0
 if now > at then
   tokens = math.min(burst, tokens + (now - at) * rate)
   at = now
+end
+if op == 'peek' then
+  if blocked > now then
+    return blocked - now
+  elseif hold > now then
+    return math.min(hold - now, math.ceil(1 / rate))
+  elseif tokens >= 1 then
+    return 0
+  end
+  return math.ceil((1 - tokens) / rate)
 end
 local wait = 0
 if op == 'penalize' then

@@ -20,6 +20,8 @@
 -- KEYS[6] (one node) the case hash coa:{cid}:case: a duplicate is not counted; a grouped
 --         mention is stored here as open_case.lua would with its 'grouped' mode
 -- KEYS[7] (one node) the case's audit stream coa:{cid}:audit (case_grouped, as open_case.lua)
+-- KEYS[8] (one node, optional) the day's mention counts coa:mentions:<day>: seen and hostile
+--         +1 when the grouped case is stored here (as open_case.lua's KEYS[6])
 -- ARGV[18] (one node) case data (JSON)   ARGV[19] (one node) escalation due (ms)
 -- ARGV[20] (one node) audit details (JSON)
 -- Returns {decision ('none' outside a surge | 'card' | 'group' | 'duplicate'), reason,
@@ -108,6 +110,9 @@ else
       'escalate_at', ARGV[19])
     redis.call('EXPIRE', KEYS[6], ttl)
     audit(KEYS[7], ttl, now, 'assistant', 'case_grouped', cjson.decode(ARGV[20]))
+    if KEYS[8] then
+      count_hostile(KEYS[8], ttl)
+    end
     stored = 1
   end
 end
