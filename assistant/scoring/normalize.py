@@ -108,6 +108,13 @@ _NOT_LEET = re.compile(r"^(?:\d+[a-z]{0,3}|[a-z]\d+)$")
 # Letters spelled out: n.t.m, f-d-p, f_d_p, n t m (spaces need three or more letters).
 _SPELLED = re.compile(r"(?<![a-z])(?:[a-z][.\-_*/]){1,}[a-z](?![a-z])")
 _SPELLED_SPACES = re.compile(r"(?<![a-z'])(?:[a-z] ){2,}[a-z](?![a-z'])")
+# Cheap necessary conditions for the three passes above (a search that starts on a rare
+# character is far quicker than the full pattern, whose look-behind runs at every position):
+# a leet character at all; a separator after a letter that no letter precedes, then a letter;
+# a lone letter between spaces followed by a lone letter.
+_LEET_CHAR = re.compile(r"[0-9@$€!|*]")
+_SPELLED_HINT = re.compile(r"[.\-_*/](?<![a-z][a-z].)(?<=[a-z].)[a-z]")
+_SPACES_HINT = re.compile(r" [a-z] [a-z](?![a-z'])")
 _REPEAT3 = re.compile(r"([a-z])\1\1+")  # same as \1{2,}, a quarter faster
 _REPEAT2 = re.compile(r"([a-z])\1+")
 _TOKEN = re.compile(r"@user|[a-z*]+")
@@ -190,7 +197,9 @@ def _masked(handle: str) -> str:
     """A short handle read as a word masked with "@" (memoised: handles repeat)."""
     hit = _MASKED.get(handle)
     if hit is None:
-        hit = _LEET_WORD.sub(_deleet, _fold("a" + handle[1:].lower()))
+        hit = _fold("a" + handle[1:].lower())
+        if not hit.isalpha():  # ``_deleet`` leaves a run of letters alone
+            hit = _LEET_WORD.sub(_deleet, hit)
         if len(_MASKED) >= _MASKED_MAX:
             _MASKED.clear()
         _MASKED[handle] = hit
@@ -223,10 +232,12 @@ def normalize(text: str) -> NormalizedText:
         text = _fold(text.lower()) if not text.isascii() else text.lower()
     else:
         text = text.lower()
-    if _LEET_HINT.search(text):
+    if _LEET_CHAR.search(text) and _LEET_HINT.search(text):
         text = _LEET_CANDIDATE.sub(_deleet, text)
-    text = _SPELLED.sub(_join_spelled, text)
-    text = _SPELLED_SPACES.sub(_join_spelled, text)
+    if _SPELLED_HINT.search(text):
+        text = _SPELLED.sub(_join_spelled, text)
+    if _SPACES_HINT.search(text):
+        text = _SPELLED_SPACES.sub(_join_spelled, text)
     text = _REPEAT3.sub(r"\1", text)
     text = text.replace("\x01", USER)
     tokens = _TOKEN.findall(text)
@@ -255,7 +266,7 @@ def squeeze_all(tokens: list[str]) -> list[str]:
     """``[squeeze(t) for t in tokens]``, reading the memo in one C-level pass."""
     keys = list(map(_SQUEEZED.get, tokens))
     if None in keys:
-        keys = [squeeze(t) for t in tokens]
+        return [squeeze(t) if k is None else k for k, t in zip(keys, tokens, strict=True)]
     return keys  # type: ignore[return-value]
 
 

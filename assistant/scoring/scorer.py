@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -117,8 +118,8 @@ _MAX_EVIDENCE = 5
 _NO_CATEGORIES = {c.value: 0.0 for c in Category}
 
 
-def _neg_weight(e: tuple[float, str]) -> float:
-    return -e[0]
+_WEIGHT = operator.itemgetter(0)
+_TEXT = operator.itemgetter(1)
 
 
 def _quote(text: str) -> str:
@@ -255,14 +256,16 @@ class Scorer:
             target = Target.OTHER
         evidence = r.evidence
         if len(evidence) > 1:
-            evidence = sorted(evidence, key=_neg_weight)
-            texts = list(dict.fromkeys(e for _, e in evidence))[:_MAX_EVIDENCE]
+            # Heaviest first; ``reverse`` keeps equal weights in their order (stable).
+            evidence = sorted(evidence, key=_WEIGHT, reverse=True)
+            texts = list(dict.fromkeys(map(_TEXT, evidence)))[:_MAX_EVIDENCE]
         else:
             texts = [e for _, e in evidence]
         return Assessment(
             score=score,
             hostile=hostile,
-            categories={k: round(v, 4) for k, v in r.cats.items()},
+            # (``round`` is costly and most categories are 0.0, which it leaves as is)
+            categories={k: round(v, 4) if v else v for k, v in r.cats.items()},
             severity=severity,
             lang=r.lang or "und",
             evidence=texts,
