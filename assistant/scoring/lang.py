@@ -36,13 +36,9 @@ STOP_WORDS = _FR | _EN
 
 def detect(tokens: list[str], raw: str = "") -> str:
     """``"fr"``, ``"en"`` or ``"und"`` from normalised tokens (and accents in ``raw``)."""
-    fr = en = 0
-    for tok in tokens:
-        if tok in _FR:
-            fr += 1
-        if tok in _EN:
-            en += 1
-    if raw and any(ch in raw for ch in "éèêàçùôîœâ"):
+    fr = sum(map(_FR.__contains__, tokens))
+    en = sum(map(_EN.__contains__, tokens))
+    if raw and not raw.isascii() and any(ch in raw for ch in "éèêàçùôîœâ"):
         fr += 2
     if fr == en:
         return "und"

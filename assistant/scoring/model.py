@@ -30,9 +30,11 @@ is the fast path and must agree with it (a test checks that).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -85,6 +87,8 @@ STAFF = _set(
     """
 )
 
+_MAYBE_MARKER = _MARKERS | STAFF | {"t"}
+
 
 def target_positions(keys: list[str]) -> list[int]:
     """Positions of the tokens that follow an addressee marker (within ``TARGET_WINDOW``)."""
@@ -93,7 +97,9 @@ def target_positions(keys: list[str]) -> list[int]:
         return out  # no addressee marker at all (most texts): nothing to scan
     last = -1
     n = len(keys)
-    for i, key in enumerate(keys):
+    # Only the tokens that can be a marker are tested (found at C speed), in order.
+    for i in itertools.compress(range(n), map(_MAYBE_MARKER.__contains__, keys)):
+        key = keys[i]
         marker = (
             key in _MARKERS
             or (key == "t" and i + 1 < n and keys[i + 1] in _T_VERBS)
@@ -307,15 +313,29 @@ class Model:
         """Logit and each token's share of it (bigram weights split between the two tokens,
         a target feature counted for the word it points at)."""
         cached = list(map(self._sums.get, keys))
-        # Tokens not seen yet: compute and cache them.
-        per = [self.token(k)[0] for k in keys] if None in cached else cast(list[float], cached)
-        count = sum(map(self._counts.__getitem__, keys))
+        if None in cached:
+            # Tokens not seen yet: compute and cache them (a cache cleared on the way may
+            # drop the others, hence the counts read up front too); the rest come from the memo.
+            counts = list(map(self._counts.get, keys))
+            per = []
+            count = 0
+            for s, c, k in zip(cached, counts, keys, strict=True):
+                if s is None or c is None:
+                    s, c = self.token(k)
+                per.append(s)
+                count += c
+        else:
+            per = cast(list[float], cached)
+            count = sum(map(self._counts.__getitem__, keys))
         n = len(keys)
         if n > 1:
-            for i, w in enumerate(map(self._pairs.get, itertools.pairwise(keys))):
-                if w:
-                    per[i] += w / 2
-                    per[i + 1] += w / 2
+            ws = list(map(self._pairs.get, itertools.pairwise(keys)))
+            # Only the pairs with a weight, found at C speed, in order (so each token's share
+            # adds up in the same order as a loop over every pair).
+            for i in itertools.compress(range(n - 1), ws):
+                w = cast(float, ws[i]) / 2
+                per[i] += w
+                per[i + 1] += w
             count += n - 1
         aimed = target_positions(keys)
         extra = 0.0
@@ -330,9 +350,9 @@ class Model:
             return self.intercept, per
         scale = 1.0 / math.sqrt(count)
         per = [p * scale for p in per]
-        total = 0.0
-        for p in per:  # in order, as the reference sums (not math.fsum / 3.12's sum)
-            total += p
+        # In order, as the reference sums (not math.fsum / 3.12's compensated sum): reduce
+        # adds left to right like a Python loop, at C speed.
+        total = functools.reduce(operator.add, per, 0.0)
         return self.intercept + total + extra * scale, per
 
     def logit(self, keys: list[str]) -> float:

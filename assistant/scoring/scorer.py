@@ -16,7 +16,9 @@ How a text is scored (see docs/scoring.md for the measured figures):
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.scoring import lexicon as lx
 from assistant.scoring.lang import detect
 from assistant.scoring.model import STAFF, Model
-from assistant.scoring.normalize import USER, normalize, squeeze
+from assistant.scoring.normalize import USER, normalize, squeeze, squeeze_all
 
 __all__ = ["BAND", "Assessment", "Category", "Scorer", "Severity", "Target"]
 
@@ -114,6 +116,10 @@ _MAX_EVIDENCE = 5
 
 
 _NO_CATEGORIES = {c.value: 0.0 for c in Category}
+
+
+_WEIGHT = operator.itemgetter(0)
+_TEXT = operator.itemgetter(1)
 
 
 def _quote(text: str) -> str:
@@ -248,12 +254,18 @@ class Scorer:
             target = Target.ADDRESSEE
         else:
             target = Target.OTHER
-        evidence = sorted(r.evidence, key=lambda e: -e[0])
-        texts = list(dict.fromkeys(e for _, e in evidence))[:_MAX_EVIDENCE]
+        evidence = r.evidence
+        if len(evidence) > 1:
+            # Heaviest first; ``reverse`` keeps equal weights in their order (stable).
+            evidence = sorted(evidence, key=_WEIGHT, reverse=True)
+            texts = list(dict.fromkeys(map(_TEXT, evidence)))[:_MAX_EVIDENCE]
+        else:
+            texts = [e for _, e in evidence]
         return Assessment(
             score=score,
             hostile=hostile,
-            categories={k: round(v, 4) for k, v in r.cats.items()},
+            # (``round`` is costly and most categories are 0.0, which it leaves as is)
+            categories={k: round(v, 4) if v else v for k, v in r.cats.items()},
             severity=severity,
             lang=r.lang or "und",
             evidence=texts,
@@ -264,7 +276,7 @@ class Scorer:
     def _raw(self, text: str, lang: str | None) -> _Raw:
         norm = normalize(text)
         tokens = norm.tokens
-        keys = [squeeze(t) for t in tokens]
+        keys = squeeze_all(tokens)
         code = lang.split("-")[0].split("_")[0].lower() if lang else detect(tokens, text)
 
         evidence: list[tuple[float, str]] = []
@@ -296,14 +308,19 @@ class Scorer:
         insult_hits: list[int] = []
         swear_hits: list[int] = []
         unaimed_insult = False
-        quoting = sum(text.count(q) for q in _QUOTES) >= 2
+        # (an ASCII text holds none of the typographic quotes)
+        quotes = text.count('"')
+        if not text.isascii():
+            quotes += sum(text.count(q) for q in _QUOTES[1:])
+        quoting = quotes >= 2
         denied = said_of_you = False
-        candidates = lex.candidates
-        memo = lex.memo
-        for i in range(len(keys)):
-            hit = memo.get(keys[i])
-            if not (candidates(keys[i]) if hit is None else hit):
-                continue  # most tokens: no entry starts here
+        # The entries starting at each token, from the memo at C speed (most tokens: none);
+        # only the positions with some are visited.
+        starts = list(map(lex.memo.get, keys))
+        if None in starts:
+            candidates = lex.candidates
+            starts = [candidates(k) if h is None else h for h, k in zip(starts, keys, strict=True)]
+        for i in itertools.compress(range(len(keys)), starts):
             for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
                 quote = _quote(" ".join(shown[i : i + n]))
