@@ -37,11 +37,18 @@ SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_CONNECT_TIMEOUT_SECONDS = 1.5
 REDIS_RETRIES = 1
+# The pool: at most this many connections; a call beyond them waits for one to come back (up
+# to the wait) rather than failing at once — redis-py's plain pool raises "Too many
+# connections" past 100 in use, which turned a burst of 100+ concurrent webhooks into 503s.
+REDIS_MAX_CONNECTIONS = 100
+REDIS_POOL_WAIT_SECONDS = 0.5
 
 
 def _single_server(url: str) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_POOL_WAIT_SECONDS,
         decode_responses=True,
         socket_timeout=REDIS_TIMEOUT_SECONDS,
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
@@ -53,6 +60,7 @@ def _single_server(url: str) -> aioredis.Redis:
         retry_on_timeout=False,
         health_check_interval=10,
     )
+    return aioredis.Redis.from_pool(pool)  # the client owns (and closes) its pool
 
 
 def _error(message: str) -> ConfigError:

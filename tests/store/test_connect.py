@@ -4,6 +4,7 @@ one-line configuration error; ACL users and Sentinel work end to end through the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -88,3 +89,15 @@ async def test_sentinel_finds_the_master(tmp_path: Path, acl_server: TcpRedis) -
             await connect(f"redis+sentinel://127.0.0.1:{s_port}", cluster=False)
     finally:
         await sentinel.stop()
+
+
+async def test_a_burst_beyond_the_pool_waits_for_a_connection(single_redis_url: str) -> None:
+    """More concurrent calls than the pool's connections (a burst of webhooks) wait for one to
+    come back instead of failing: redis-py's plain pool raised "Too many connections" (→ 503)."""
+    client = await connect(single_redis_url, cluster=False)
+    async with client:
+        # each call holds its connection ~50 ms: 250 of them need three rounds of the pool
+        answers = await asyncio.gather(
+            *(client.blpop([f"coa:test:nothing:{n}"], timeout=0.05) for n in range(250))
+        )
+        assert answers == [None] * 250
