@@ -2,7 +2,7 @@
 sends them, with surge mode on (the default: 50 within 10 minutes) and, as the baseline in
 the same run, off — side by side; then surge on again with the webhook's batch form.
 
-    .venv/bin/python bench/bench_surge.py [--mentions 10000] [--senders 32] [--batch 50]
+    .venv/bin/python bench/bench_surge.py [--mentions 10000] [--senders 128] [--batch 50]
                                           [--observe 20] [--rounds 1]
 
 The real app (``assistant.sandbox``: embedded Redis with its AOF fsynced on every write, the
@@ -258,7 +258,7 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mentions", type=int, default=10_000)
-    parser.add_argument("--senders", type=int, default=32)
+    parser.add_argument("--senders", type=int, default=128)
     parser.add_argument("--batch", type=int, default=50, help="mentions per batch request")
     parser.add_argument("--observe", type=float, default=20.0, help="seconds to watch Slack")
     parser.add_argument("--rounds", type=int, default=1, help="rounds (medians are printed)")
