@@ -439,7 +439,7 @@ async def play_surge(world: Sandbox, tl: Timeline) -> None:
     from assistant.surge_blocks import PROMOTE_ACTION
 
     tl.say("crowd", "an outage: 14 hostile mentions arrive within seconds")
-    answers = []
+    bodies = []
     for i in range(14):
         followers = 250_000 if i == 6 else 30 + i
         notification = world.mastodon.add_mention(
@@ -448,10 +448,19 @@ async def play_surge(world: Sandbox, tl: Timeline) -> None:
             followers=followers,
             language=None,
         )
-        status, answer = await world.ingest(webhook_body(notification))
+        bodies.append(webhook_body(notification))
+    answers = []
+    for i, body in enumerate(bodies[:4]):  # one request each ...
+        status, answer = await world.ingest(body)
         if status != 202:
             raise DemoFailed(f"mention {i} answered {status}: {answer}")
         answers.append(answer)
+    # ... then the tool catches up with the rest in one signed request (the batch form)
+    status, batch = await world.ingest({"mentions": bodies[4:]}, path="/ingest/mentions/batch")
+    if status != 200 or len(batch.get("results", [])) != len(bodies) - 4:
+        raise DemoFailed(f"the batch answered {status}: {batch}")
+    answers.extend(batch["results"])
+    tl.say("webhook", "the first 4 one by one, the other 10 in one batch request")
     statuses = [a["status"] for a in answers]
     tl.say(
         "assistant",
