@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any, cast
 
 from assistant import similarity
 from assistant.models import Suggestion
 from assistant.store import keys
+from assistant.store.scripts import lua_source
 
 if TYPE_CHECKING:
     from assistant.store.store import RedisClient
@@ -48,8 +48,7 @@ class MemoryIndex:
     def __init__(self, redis: RedisClient, *, retention_seconds: int) -> None:
         self.redis = redis
         self.retention = retention_seconds
-        source = files("assistant.store").joinpath("lua/memory_lookup.lua").read_text()
-        self._lookup = redis.register_script(source)
+        self._lookup = redis.register_script(lua_source("memory_lookup"))
 
     async def remember(
         self,

@@ -18,7 +18,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
-from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis.asyncio as aioredis
@@ -31,6 +30,7 @@ from redis.exceptions import NoScriptError
 from assistant.models import Case, CaseStatus
 from assistant.store import keys
 from assistant.store.memory import MemoryIndex
+from assistant.store.scripts import lua_source
 
 if TYPE_CHECKING:
     from assistant.metrics import Metrics
@@ -255,12 +255,8 @@ class Store:
         self._shared = _SharedTrips(self._scripts_pipelined)
 
     def register_script(self, name: str) -> AsyncScript:
-        """The Lua step ``lua/<name>.lua`` with the fragments every script may call prepended:
-        ``audit()`` (lua/_audit.lua: audit the decision in the same step) and
-        ``count_hostile()`` (lua/_count.lua)."""
-        lua = files("assistant.store").joinpath("lua")
-        fragment = "".join(lua.joinpath(f).read_text() for f in ("_audit.lua", "_count.lua"))
-        return self.redis.register_script(fragment + lua.joinpath(f"{name}.lua").read_text())
+        """The Lua step ``lua/<name>.lua`` (with the fragments: scripts.lua_source)."""
+        return self.redis.register_script(lua_source(name))
 
     async def _run(self, name: str, keys_: list[str], args: list[Any]) -> Any:
         return await self._scripts[name](keys=keys_, args=args)
