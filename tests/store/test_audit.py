@@ -22,11 +22,6 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def store(redis: aioredis.Redis) -> Store:
-    return Store(redis, retention_seconds=3600)
-
-
 async def actions(store: Store, case_id: str) -> list[tuple[str, str]]:
     return [(e.actor, e.action) for e in await store.case_history(case_id)]
 

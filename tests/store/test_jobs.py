@@ -9,7 +9,6 @@ import itertools
 import time
 
 import pytest
-import redis.asyncio as aioredis
 from redis import exceptions as redis_exceptions
 
 from assistant.jobs import JobRunner, Sweeper
@@ -22,11 +21,6 @@ from tests.store.test_store import NOW, make_case, open_with_proposal, vote
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture
-def store(redis: aioredis.Redis) -> Store:
-    return Store(redis, retention_seconds=3600)
 
 
 def ids_in_shard(shard: int, count: int) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
@@ -14,11 +13,6 @@ from assistant.store import Store, keys
 from tests.store.test_store import make_case
 
 DAY = "2026-11-24"
-
-
-@pytest.fixture
-def store(redis: aioredis.Redis) -> Store:
-    return Store(redis, retention_seconds=3600)
 
 
 async def test_concurrent_ingest_steps_share_one_connection(redis: aioredis.Redis) -> None:

@@ -43,11 +43,6 @@ def make_case(mention_id: str = "111") -> Case:
     )
 
 
-@pytest.fixture
-def store(redis: aioredis.Redis) -> Store:
-    return Store(redis, retention_seconds=3600)
-
-
 async def open_with_proposal(store: Store, *, proposer: str = "UPROP") -> Case:
     case = make_case()
     assert (await store.open_case(case))[0]

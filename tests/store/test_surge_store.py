@@ -24,11 +24,6 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def store(redis: aioredis.Redis) -> Store:
-    return Store(redis, retention_seconds=3600)
-
-
 def step_args(
     now: float, case_id: str, *, followers: int, threat: bool, prio: float, policy: SurgePolicy
 ) -> list[object]:
