@@ -231,10 +231,6 @@ class SlackGateway:
                 return None
         return None
 
-    async def thread_has(self, channel: str, thread_ts: str, metadata: dict[str, Any]) -> bool:
-        """Whether the bot already posted a message carrying ``metadata`` in that thread."""
-        return await self.find_in_thread(channel, thread_ts, metadata) is not None
-
     async def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
 
