@@ -25,6 +25,10 @@ from assistant.store import Store
 
 log = logging.getLogger(__name__)
 
+MAX_RATE_LIMIT_WAIT = 3600.0
+"""A rate-limited poll waits for the network's reset time, at most this long (a reset
+header far in the future is taken as a mistake: the next poll asks again)."""
+
 
 class Poller:
     def __init__(
@@ -71,12 +75,15 @@ class Poller:
     async def run(self) -> None:
         name = self.network.rule.name
         while not self._stop.is_set():
+            wait_at_least = 0.0  # a rate-limited network's reset time
             try:
                 await self.poll_once()
                 if self.health is not None:
                     self.health(self.network.platform, True)
             except (TimeoutError, PublishError, OSError) as exc:
                 log.warning("%s poll failed: %s", name, exc)
+                if isinstance(exc, PublishError) and exc.retry_after:
+                    wait_at_least = min(exc.retry_after, MAX_RATE_LIMIT_WAIT)
                 if self.health is not None:
                     self.health(self.network.platform, False)
             except Exception:
@@ -86,6 +93,9 @@ class Poller:
             except Exception as exc:
                 log.warning("%s: poll interval unknown (%s); using the setting", name, exc)
                 delay = self.network.poll_seconds
+            if wait_at_least > delay:
+                log.info("%s: next poll in %.0f s, when the rate limit resets", name, wait_at_least)
+                delay = wait_at_least
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
         await self.store.release_lease(self.lease_name, self.owner)

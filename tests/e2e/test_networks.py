@@ -436,3 +436,24 @@ async def test_one_replica_polls_each_account(make_world: SandboxFactory) -> Non
             (other,) = [p for p in pollers if p.owner != holder]
             assert await other.poll_once() == 0  # no lease: no request to the network
         assert world.bluesky.logins == 1 and world.x.refreshes == 1
+
+
+async def test_a_rate_limited_poll_waits_for_the_reset(make_world: SandboxFactory) -> None:
+    """A 429 on the mentions read: the next poll waits for the reset time the network gave
+    (x-rate-limit-reset, RateLimit-Reset), not the poll interval; then the mention comes in."""
+    async with make_world(X_POLL_SECONDS=POLL, BLUESKY_POLL_SECONDS=POLL) as world:
+        xx, sky = world.x, world.bluesky
+        xx.rate_limit(reset_after=1.5, path=f"/2/users/{xx.me.id}/mentions")
+        sky.rate_limit(reset_after=1.5, path="app.bsky.notification.listNotifications")
+        tweet = xx.add_mention("colere", HOSTILE)
+        post = sky.add_mention("colere.bsky.social", HOSTILE)
+        await polled_card(world, "x", tweet.id)
+        await polled_card(world, "bluesky", post.uri)
+        for reads in (
+            xx.requests_to("GET", f"/2/users/{xx.me.id}/mentions"),
+            sky.requests_to("app.bsky.notification.listNotifications"),
+        ):
+            first = next(i for i, r in enumerate(reads) if r.status == 429)
+            limited, after = reads[first], reads[first + 1]
+            assert after.status == 200
+            assert after.time - limited.time >= 0.9  # not the 0.05 s poll interval
