@@ -65,6 +65,9 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 
+# a lone name under a country code, without a path, is not a link (``sncf.fr``; ``t.co`` is)
+_SHORT_CCTLD = re.compile(r"[\w-]+\.(?!co$|tv$)[a-z]{2}", re.IGNORECASE)
+
 
 def weighted_length(text: str) -> int:
     """twitter-text v3 weighted length, written apart from the app's counter: NFC; URLs 23;
@@ -73,7 +76,9 @@ def weighted_length(text: str) -> int:
     text = unicodedata.normalize("NFC", text)
     total = 0
     for token in re.split(r"(\s+)", text):
-        if _URL.fullmatch(token.rstrip(".,!?;:")):
+        if _URL.fullmatch(token.rstrip(".,!?;:")) and not _SHORT_CCTLD.fullmatch(
+            token.rstrip(".,!?;:")
+        ):
             stripped = token.rstrip(".,!?;:")
             total += 23 + len(token) - len(stripped)
             continue

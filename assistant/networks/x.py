@@ -86,21 +86,58 @@ def _weight(ch: str) -> int:
 
 
 # twitter-text also counts a link without a protocol (``example.com/path``) as 23 when its
-# domain ends in a known TLD; the common generic and European ones are listed here.
+# domain ends in a TLD: any two-letter country code, or a generic TLD from this list (the
+# common ones; twitter-text knows every IANA TLD). A lone name under a country code with no
+# path (``sncf.fr``) is not a link for X, except under ``.co`` and ``.tv`` (``t.co``).
+_GENERIC_TLD_NAMES = (
+    "com net org info biz edu gov mil int mobi name pro tel travel jobs asia aero cat coop "
+    "museum app dev page new blog shop store online site website xyz news live media cloud "
+    "club tech technology digital agency company group global world today one top vip win "
+    "link click help email chat social network services solutions support systems software "
+    "studio design photo video tube fun game games art bio eco green energy bank money market "
+    "sale promo plus pics wiki zone team work works city family life love care health fit "
+    "school academy press radio film music fans bar cafe restaurant wine beer pizza paris "
+    "bzh alsace corsica swiss berlin london nyc brussels quebec"
+)
+_GENERIC_TLDS = frozenset(_GENERIC_TLD_NAMES.split())
+_SPECIAL_CCTLDS = frozenset({"co", "tv"})
 _BARE_URL_RE = re.compile(
-    r"(?<![\w@#./:-])(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
-    r"(?:com|net|org|info|biz|io|co|app|dev|ai|me|tv|ly|gl|gg|eu|fr|be|ch|de|uk|es|it|nl|"
-    r"pt|ca|us|ma|dz|tn|sn|ci|re|lu|mc|paris|shop|store|online|site|xyz|news)"
-    r"(?![\w-])(?:/[^\s]*)?",
+    r"(?<![\w@#$./:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,}))"
+    r"(?![\w-])(/[^\s]*)?",
     re.IGNORECASE,
 )
 _TRAILING_PUNCT = ".,;:!?'\")]"
 
 
+def _host_is_valid(url: str) -> bool:
+    """Every label of the host fits DNS's 63 characters once punycoded (twitter-text
+    validates the host with IDNA: a longer label makes the text not a link)."""
+    rest = url.split("://", 1)[-1]
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    for label in host.split("."):
+        if not label.isascii():
+            try:
+                label = "xn--" + label.encode("punycode").decode("ascii")
+            except UnicodeError:
+                return False
+        if len(label) > 63:
+            return False
+    return True
+
+
+def _bare_link(m: re.Match[str]) -> bool:
+    domain, tld, path = m.group(1), m.group(2).lower(), m.group(3)
+    if len(tld) == 2:
+        return bool(path) or tld in _SPECIAL_CCTLDS or domain.count(".") > 1
+    return tld in _GENERIC_TLDS
+
+
 def _link_spans(text: str) -> list[tuple[int, int]]:
     """URLs with a protocol, then bare domains outside them, in order."""
-    spans = url_spans(text)
+    spans = [(s, e) for s, e in url_spans(text) if _host_is_valid(text[s:e])]
     for m in _BARE_URL_RE.finditer(text):
+        if not _bare_link(m):
+            continue
         start, end = m.start(), m.end()
         while end > start and text[end - 1] in _TRAILING_PUNCT:
             end -= 1

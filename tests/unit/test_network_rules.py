@@ -46,9 +46,58 @@ def test_registry_has_every_network_and_no_rule_for_the_webhook() -> None:
         ("voir free.fr/aide, merci", 5 + 23 + 7),  # a link without protocol counts 23 too
         ("écrivez à support@free.fr", 25),  # an e-mail address is not a link
         ("version 2.0 ok", 14),
+        # a lone name under a country code is a link for X only with a path (or .co/.tv)
+        ("rdv sur sncf.fr !", 17),
+        ("rdv sur sncf.fr/aide !", 8 + 23 + 2),
+        ("www.sncf.fr", 23),
+        ("t.co", 23),
+        ("foo.co.jp", 23),
     ],
 )
 def test_x_weighted_length_matches_twitter_text(text: str, weighted: int) -> None:
+    assert x.x_length(text) == weighted
+
+
+ZWJ = "\u200d"
+CJK_160 = (
+    "故人西辞黄鹤楼，烟花三月下扬州。孤帆远影碧空尽，唯见长江天际流。朱雀桥边野草花，乌衣巷口夕阳斜。"
+    "旧时王谢堂前燕，飞入寻常百姓家。朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。"
+    "泪湿罗巾梦不成，夜深前殿按歌声。红颜未老恩先断，斜倚薰笼坐到明。独在异乡为异客，每逢佳节倍思亲。"
+    "遥知兄弟登高处，遍插茱萸少一人。"
+)
+KANA = "あいうえおかきくけこ"
+
+
+@pytest.mark.parametrize(
+    ("text", "weighted"),
+    [
+        ("Hi http://test.co", 26),
+        ("http://test.co", 23),
+        ("285 chars-" + "xxxxxxxxxx-" * 25, 285),
+        ("285 chars- http://www.twitter.com/jack " + "xxxxxxxxxx-" * 24, 299),
+        ("xxxxxxxxxx-" * 24 + " http://www.twitter.com/jack ", 289),
+        ("https://www.twitter.com/aloha " * 10, 240),
+        (CJK_160, 320),
+        ("😷" * 160, 320),
+        ("the" + CJK_160, 323),
+        ("ÁB", 2),
+        ("H🐱☺👨" + ZWJ + "👩" + ZWJ + "👧" + ZWJ + "👦", 7),
+        ("😷👾😡🔥💩", 10),
+        ("🙋🏽👨" + ZWJ + "🎤", 4),
+        (
+            "This is a tweet with general punctuation characters: "
+            "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u200b"
+            " ‐ ‑ ‒ – — ― ‖  ‗ ‘ ’ ‚ ‛ “ ” „ ‟ ′ ″ ‴ ‵ ‶ ‷",
+            110,
+        ),
+        ("randomurl" * 7 + "s.com", 68),  # a 64-character label: not a domain, not a link
+        # a host whose punycode form has a label over 63 characters is not a link either
+        (KANA * 12 + " http://" + KANA * 5 + "あいう.com", 358),
+        (KANA * 12 + " http://" + KANA * 5 + "あい.com", 264),
+    ],
+)
+def test_x_length_matches_twitter_text_conformance(text: str, weighted: int) -> None:
+    """twitter-text's conformance cases (validate.yml, the v3 weighted counter with emoji)."""
     assert x.x_length(text) == weighted
 
 
