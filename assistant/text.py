@@ -416,6 +416,26 @@ def _is_extend(ch: str) -> bool:
         or 0x1F3FB <= cp <= 0x1F3FF  # emoji skin-tone modifiers
         or 0xE0020 <= cp <= 0xE007F  # tag characters (subdivision flags)
         or 0xFF9E <= cp <= 0xFF9F  # halfwidth katakana voiced marks
+        or cp in (0x0E33, 0x0EB3)  # Thai and Lao SARA AM (spacing marks, category Lo)
+    )
+
+
+_PREPEND = frozenset(
+    [*range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x0D4E, 0x110BD, 0x110CD]
+)
+
+
+def _is_pictographic(ch: str) -> bool:
+    """Extended_Pictographic, approximately: what an emoji ZWJ sequence joins."""
+    cp = ord(ch)
+    return (
+        0x1F000 <= cp <= 0x1FAFF
+        or 0x1FC00 <= cp <= 0x1FFFD
+        or 0x2190 <= cp <= 0x21FF
+        or 0x2300 <= cp <= 0x23FF
+        or 0x25A0 <= cp <= 0x27BF
+        or 0x2900 <= cp <= 0x2BFF
+        or cp in (0xA9, 0xAE, 0x203C, 0x2049, 0x2122, 0x2139, 0x3030, 0x303D, 0x3297, 0x3299)
     )
 
 
@@ -442,11 +462,12 @@ def grapheme_count(text: str) -> int:
 
     A new cluster starts at every code point except: ``\\n`` after ``\\r`` (CRLF is one);
     combining marks (Mn/Mc/Me), ZWNJ/ZWJ, variation selectors, emoji skin-tone modifiers
-    and tag characters after a non-control; any character right after a ZWJ (emoji ZWJ
-    sequences); the second regional indicator of a pair (flags); Hangul medial/final jamo
-    after a Hangul syllable or jamo. Not modelled: Prepend characters and the exact
-    Extended_Pictographic condition on ZWJ joins (rare in practice), so counts can differ
-    from Ruby's ``each_grapheme_cluster`` on exotic input.
+    and tag characters after a non-control; a pictograph right after a ZWJ (emoji ZWJ
+    sequences; a letter after a ZWJ starts a cluster); the second regional indicator of a
+    pair (flags); Hangul medial/final jamo after a Hangul syllable or jamo; anything after a
+    Prepend character. Extended_Pictographic is approximated by ranges and Unicode 15.1's
+    Indic conjunct rule is not applied, so counts can differ from Ruby's
+    ``each_grapheme_cluster`` or Bluesky's segmenter on exotic input.
     """
     count = 0
     prev = ""
@@ -484,7 +505,7 @@ def _joins(prev: str, ch: str, *, after_zwj: bool, ri_run: int) -> bool:
         return True
     if _is_control(prev) or _is_control(ch):
         return False
-    if _is_extend(ch) or after_zwj:
+    if _is_extend(ch) or (after_zwj and _is_pictographic(ch)) or ord(prev) in _PREPEND:
         return True
     if _is_regional_indicator(ch):
         return ri_run % 2 == 1

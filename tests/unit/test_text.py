@@ -190,6 +190,11 @@ def test_html_to_text_cases(html: str, text: str) -> None:
         ("\n\u0301", 2),  # a mark does not join a control
         ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", 1),  # England
         ("\u1100\u1161\u11a8", 1),  # conjoining Hangul jamo
+        ("ab\u200dcd", 4),  # a ZWJ joins emoji, not letters: it stays with the "b"
+        ("❤️\u200d🔥", 1),  # heart on fire
+        ("🧑🏽\u200d💻", 1),
+        ("น้ำ", 1),  # Thai SARA AM is a spacing mark
+        ("\u0600abc", 3),  # an Arabic number sign prepends to what follows
     ],
 )
 def test_grapheme_count(text: str, count: int) -> None:
