@@ -240,6 +240,12 @@ class BlueskyEmulator(FaultControls):
         for token in self._sessions.access:
             self._sessions.access[token] = 0.0
 
+    def revoke_sessions(self) -> None:
+        """Every session ends (the refresh token's 90 days ran out, or the app password was
+        changed): access tokens expire and refresh tokens are refused; a new login works."""
+        self.expire_access_tokens()
+        self._sessions.refresh.clear()
+
     def fail_after_commit(self, times: int = 1, status: int = 502) -> None:
         """The next createRecord creates the record, then answers ``status`` (answer lost)."""
         self._faults.add(

@@ -193,6 +193,24 @@ async def test_bluesky_expiry_with_two_replicas_refreshes_once(make_world: Sandb
         assert all(r.status == 200 for r in spent)  # never a rotated-out refresh token
 
 
+async def test_bluesky_refused_refresh_logs_in_once_across_replicas(
+    make_world: SandboxFactory,
+) -> None:
+    """The refresh token itself is no longer valid (90 days, a changed app password): one
+    replica's refreshSession is refused, it logs in once; the others use that session."""
+    async with make_world() as world:
+        sky = world.bluesky
+        replica = await world.add_replica()
+        clients = [world.app.networks["bluesky"], replica.networks["bluesky"]]
+        await clients[0].mentions_since(None)
+        sky.revoke_sessions()
+        await asyncio.gather(*(c.mentions_since(None) for c in clients * 3))
+        assert (sky.logins, sky.refreshes) == (2, 0)
+        refused = sky.requests_to("com.atproto.server.refreshSession")
+        assert [r.status for r in refused] == [400]  # asked once, then one login
+        assert all(r.status == 200 for r in sky.requests_to("com.atproto.server.createSession"))
+
+
 # ---------------------------------------------------------------------- X
 
 
