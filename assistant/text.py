@@ -16,6 +16,7 @@ __all__ = [
     "grapheme_count",
     "graphemes",
     "html_to_text",
+    "known_tld",
     "rich_text_to_plain",
     "rich_text_user_ids",
     "slack_channel_names",
@@ -377,6 +378,28 @@ _URL_RE = re.compile(
 )
 _URL_BAD_END = frozenset("()?!*\"'「」<>;:=,.$%[]~&|@")
 _TLD_RE = re.compile(r"(?:[^\W\d_]{2,}|xn--[a-z0-9-]+)", re.IGNORECASE)
+
+
+# Generic top-level domains a link without ``https://`` may end in, for the counters and
+# facets that recognise such links (X, Bluesky): the common ones (the networks know every
+# IANA TLD); any two-letter country code counts too.
+_GENERIC_TLD_NAMES = (
+    "com net org info biz edu gov mil int mobi name pro tel travel jobs asia aero cat coop "
+    "museum app dev page new blog shop store online site website xyz news live media cloud "
+    "club tech technology digital agency company group global world today one top vip win "
+    "link click help email chat social network services solutions support systems software "
+    "studio design photo video tube fun game games art bio eco green energy bank money market "
+    "sale promo plus pics wiki zone team work works city family life love care health fit "
+    "school academy press radio film music fans bar cafe restaurant wine beer pizza paris "
+    "bzh alsace corsica swiss berlin london nyc brussels quebec"
+)
+_GENERIC_TLDS = frozenset(_GENERIC_TLD_NAMES.split())
+
+
+def known_tld(label: str) -> bool:
+    """Whether ``label`` is a top-level domain a bare link may end in."""
+    label = label.lower()
+    return (len(label) == 2 and label.isascii() and label.isalpha()) or label in _GENERIC_TLDS
 
 
 def _trim_url(url: str) -> str:

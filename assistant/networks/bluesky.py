@@ -44,7 +44,7 @@ from assistant.networks.base import (
     parse,
 )
 from assistant.store import Store
-from assistant.text import grapheme_count, url_spans
+from assistant.text import grapheme_count, known_tld, url_spans
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,25 @@ def new_tid(now_us: int | None = None, clock_id: int | None = None) -> str:
 _MENTION_RE = re.compile(r"(^|[\s(])@(([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]+)")
 _TAG_RE = re.compile(r"(^|\s)#([^\s#\u00ad\u2060\u200a\u200b\u200c\u200d\ufe0f]+)")
 _TRAILING = ".,;:!?'\")"
+# a link without ``https://`` (``sncf.fr/aide``): after a start, a space or a parenthesis, a
+# domain whose last label is a TLD; the facet's URI gets ``https://``
+_BARE_LINK_RE = re.compile(r"(?:^|(?<=[\s(]))(([a-z][a-z0-9]*(?:\.[a-z0-9]+)+)\S*)", re.I)
+
+
+def _link_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, URI) of each link: with a protocol, or a bare domain as Bluesky's app
+    detects it (one trailing punctuation mark and an unbalanced ``)`` left out)."""
+    spans = [(start, end, text[start:end]) for start, end in url_spans(text)]
+    for m in _BARE_LINK_RE.finditer(text):
+        start, end = m.span(1)
+        if any(s <= start < e for s, e, _ in spans) or not known_tld(m.group(2).rsplit(".")[-1]):
+            continue
+        if text[end - 1] in ".,;:!?":
+            end -= 1
+        if text[end - 1] == ")" and "(" not in text[start:end]:
+            end -= 1
+        spans.append((start, end, "https://" + text[start:end]))
+    return sorted(spans)
 
 
 def _byte_span(text: str, start: int, end: int) -> dict[str, int]:
@@ -120,13 +139,14 @@ def _byte_span(text: str, start: int, end: int) -> dict[str, int]:
 
 
 def facets(text: str, dids: dict[str, str]) -> list[dict[str, Any]]:
-    """Facets for links, ``@handle`` mentions (only handles found in ``dids``) and tags."""
+    """Facets for links (with or without ``https://``), ``@handle`` mentions (only handles
+    found in ``dids``) and tags."""
     out: list[dict[str, Any]] = []
-    for start, end in url_spans(text):
+    for start, end, uri in _link_spans(text):
         out.append(
             {
                 "index": _byte_span(text, start, end),
-                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": text[start:end]}],
+                "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
             }
         )
     for m in _MENTION_RE.finditer(text):

@@ -51,7 +51,7 @@ from assistant.networks.base import (
     parse,
 )
 from assistant.store import Store
-from assistant.text import graphemes, url_spans
+from assistant.text import graphemes, known_tld, url_spans
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +86,8 @@ def _weight(ch: str) -> int:
 
 
 # twitter-text also counts a link without a protocol (``example.com/path``) as 23 when its
-# domain ends in a TLD: any two-letter country code, or a generic TLD from this list (the
-# common ones; twitter-text knows every IANA TLD). A lone name under a country code with no
-# path (``sncf.fr``) is not a link for X, except under ``.co`` and ``.tv`` (``t.co``).
-_GENERIC_TLD_NAMES = (
-    "com net org info biz edu gov mil int mobi name pro tel travel jobs asia aero cat coop "
-    "museum app dev page new blog shop store online site website xyz news live media cloud "
-    "club tech technology digital agency company group global world today one top vip win "
-    "link click help email chat social network services solutions support systems software "
-    "studio design photo video tube fun game games art bio eco green energy bank money market "
-    "sale promo plus pics wiki zone team work works city family life love care health fit "
-    "school academy press radio film music fans bar cafe restaurant wine beer pizza paris "
-    "bzh alsace corsica swiss berlin london nyc brussels quebec"
-)
-_GENERIC_TLDS = frozenset(_GENERIC_TLD_NAMES.split())
+# domain ends in a TLD (:func:`assistant.text.known_tld`). A lone name under a country code
+# with no path (``sncf.fr``) is not a link for X, except under ``.co`` and ``.tv`` (``t.co``).
 _SPECIAL_CCTLDS = frozenset({"co", "tv"})
 _BARE_URL_RE = re.compile(
     r"(?<![\w@#$./:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,}))"
@@ -129,7 +117,7 @@ def _bare_link(m: re.Match[str]) -> bool:
     domain, tld, path = m.group(1), m.group(2).lower(), m.group(3)
     if len(tld) == 2:
         return bool(path) or tld in _SPECIAL_CCTLDS or domain.count(".") > 1
-    return tld in _GENERIC_TLDS
+    return known_tld(tld)
 
 
 def _link_spans(text: str) -> list[tuple[int, int]]:

@@ -154,6 +154,18 @@ def test_bluesky_facets_use_utf8_byte_offsets() -> None:
     assert [f for f in bluesky.facets("@inconnu.example", {})] == []
 
 
+def test_bluesky_links_without_a_protocol_get_a_facet() -> None:
+    """As Bluesky's app detects them: a bare domain with a known TLD, one trailing
+    punctuation mark and an unbalanced ")" left out, the URI with https:// added."""
+    text = "Numéro 💙 : sncf.fr/aide, ou (free.fr). Pas support@free.fr ni fichier.txt"
+    raw = text.encode()
+    links = [
+        (raw[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f["features"][0]["uri"])
+        for f in bluesky.facets(text, {})
+    ]
+    assert links == [("sncf.fr/aide", "https://sncf.fr/aide"), ("free.fr", "https://free.fr")]
+
+
 def test_bluesky_record_keys_are_sortable_tids() -> None:
     first, second = bluesky.new_tid(), bluesky.new_tid()
     for tid in (first, second, "3jzfcijpj2z2a"):  # the last: the spec's example
