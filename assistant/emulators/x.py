@@ -197,6 +197,7 @@ class XEmulator(FaultControls):
         self.requests: list[XRequest] = []
         self.refreshes = 0
         self.reads = 0  # posts returned by read endpoints (X bills per post read)
+        self.withheld_users: set[str] = set()  # left out of expansions (suspended, protected)
         self.client_id, self.client_secret = client_id, client_secret
         self.oauth1 = (consumer_key, consumer_secret, access_token, access_token_secret)
         self.access_ttl = access_ttl
@@ -420,7 +421,19 @@ class XEmulator(FaultControls):
             answer["meta"].update(newest_id=page[0].id, oldest_id=page[-1].id)
             if expand:
                 authors = {p.author.id: p.author for p in page}
-                answer["includes"] = {"users": [u.view() for u in authors.values()]}
+                shown = [u for u in authors.values() if u.id not in self.withheld_users]
+                answer["includes"] = {"users": [u.view() for u in shown]}
+                if len(shown) < len(authors):  # X's partial errors for what it leaves out
+                    answer["errors"] = [
+                        {
+                            "resource_id": u.id,
+                            "resource_type": "user",
+                            "title": "Forbidden",
+                            "detail": f"Sorry, you are not authorized to see the User: {u.id}.",
+                        }
+                        for u in authors.values()
+                        if u.id in self.withheld_users
+                    ]
         if len(posts) > limit:
             answer["meta"]["next_token"] = page[-1].id
         return json_response(answer)

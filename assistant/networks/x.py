@@ -511,14 +511,19 @@ class XClient:
     def _mention(self, tweet: _Tweet, users: dict[str, _User]) -> Mention | None:
         author = users.get(tweet.author_id or "")
         if author is None:
-            log.warning("skipping X post %s: its author is missing from the answer", tweet.id)
-            return None
+            # X leaves a suspended or protected author out of the expansion: the mention
+            # still opens a case, under the author's id, with X's link that needs no handle
+            log.warning("X post %s: its author is missing from the answer", tweet.id)
+            author = _User(id=tweet.author_id or "unknown", username=tweet.author_id or "unknown")
+            url = f"{WEB}/i/web/status/{tweet.id}"
+        else:
+            url = f"{WEB}/{author.username}/status/{tweet.id}"
         try:
             return Mention.model_validate(
                 {
                     "platform": "x",
                     "id": tweet.id,
-                    "url": f"{WEB}/{author.username}/status/{tweet.id}",
+                    "url": url,
                     "text": tweet.text or "(empty)",
                     "author": {
                         "id": author.id,

@@ -254,6 +254,20 @@ async def test_x_poll_card_length_rule_quorum_one_reply(make_world: SandboxFacto
         assert reads and int(await world.app.store.redis.get(reads[0]) or 0) >= 2
 
 
+async def test_x_mention_without_its_author_still_opens_a_case(
+    make_world: SandboxFactory,
+) -> None:
+    """X leaves a suspended or protected author out of the answer's expansion (with a partial
+    error): the mention is not lost; its card links to the post without a handle."""
+    async with make_world(X_POLL_SECONDS=POLL) as world:
+        xx = world.x
+        post = xx.add_mention("cache", HOSTILE)
+        xx.withheld_users.add(post.author.id)
+        case = await polled_card(world, "x", post.id)
+        assert str(case.mention.url) == f"https://x.com/i/web/status/{post.id}"
+        assert case.mention.author.id == post.author.id
+
+
 async def test_x_lost_answer_is_found_in_the_timeline(world: Sandbox) -> None:
     xx = world.x
     post = xx.add_mention("colere", HOSTILE)
