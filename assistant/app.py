@@ -261,12 +261,17 @@ class Assistant:
         return web.json_response({"ok": True})
 
     async def _metrics(self, _: web.Request) -> web.Response:
-        """Prometheus text format; the queue gauges are read from Redis now."""
+        """Prometheus text format; the queue and read gauges are read from Redis now."""
         if self._redis is not None:
             try:
-                depth, lag = await self.store.queue_stats(time.time())
+                now = time.time()
+                depth, lag = await self.store.queue_stats(now)
                 self.metrics.queue_depth.set(depth)
                 self.metrics.queue_lag.set(lag)
+                month = time.strftime("%Y-%m", time.gmtime(now))
+                for platform in self.networks:
+                    read = await self.store.reads(platform, month)
+                    self.metrics.posts_read.labels(platform).set(read)
             except (aioredis.RedisError, OSError):
                 pass  # the counters still answer; /healthz tells about Redis
         body, content_type = self.metrics.render()

@@ -86,6 +86,13 @@ class Metrics:
             "How long the oldest due, unclaimed job has waited (0: none waiting)",
             registry=r,
         )
+        self.posts_read = Gauge(
+            "coa_network_posts_read",
+            "Posts read from the network this month (UTC), all replicas together: X bills "
+            "reads per post (see X_MONTHLY_READ_BUDGET); only X counts them",
+            ["platform"],
+            registry=r,
+        )
         self.api_calls = Counter(
             "coa_api_calls",
             "HTTP calls to Slack and the networks, by service, endpoint and status (429 = "

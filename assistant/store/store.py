@@ -1140,6 +1140,10 @@ class Store:
     async def set_token(self, name: str, value: dict[str, Any], ttl: int) -> None:
         await self.redis.set(keys.token(name), json.dumps(value), ex=ttl)
 
+    async def reads(self, name: str, month: str) -> int:
+        """Posts read this month (``add_reads``'s total), without counting any."""
+        return int(await self.redis.get(keys.reads(name, month)) or 0)
+
     async def add_reads(self, name: str, month: str, count: int) -> int:
         """Add ``count`` posts read this month; returns the month's total."""
         pipe = self.redis.pipeline(transaction=True)

@@ -18,6 +18,7 @@ from assistant.sandbox import ALICE, BOB, CAROL, CHANNEL, MAX, X_FIRST_REFRESH_T
 from assistant.store import keys
 from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import card_message, propose, published, react, thread_texts
+from tests.e2e.test_metrics import scrape, value
 
 POLL = 0.05
 HOSTILE = "vous êtes vraiment des connards, bande de nuls"
@@ -251,7 +252,11 @@ async def test_x_poll_card_length_rule_quorum_one_reply(make_world: SandboxFacto
         # the old mention was skipped on the first poll; later polls read only new posts
         assert await world.app.store.get_case(case_id("x", old.id)) is None
         reads = await world.app.store.redis.keys("coa:reads:x:*")
-        assert reads and int(await world.app.store.redis.get(reads[0]) or 0) >= 2
+        spent = int(await world.app.store.redis.get(reads[0]) or 0)
+        assert spent >= 2
+        metrics = await scrape(world)  # the reads spent are visible in the metrics too
+        assert value(metrics, "coa_network_posts_read", platform="x") == spent
+        assert value(metrics, "coa_network_posts_read", platform="bluesky") == 0
 
 
 async def test_x_mention_without_its_author_still_opens_a_case(
