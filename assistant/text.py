@@ -89,11 +89,18 @@ def _slack_control_to_plain(body: str, names: Mapping[str, str]) -> str:
         if command == "subteam" and arg:
             return "@" + arg
         return "@" + command
-    # A link. The URL is what gets published on a network, so it wins over the label;
-    # for mailto: links the address itself is shown.
-    url = _unescape_slack(target)
+    return _link_to_plain(_unescape_slack(target), plain_label)
+
+
+def _link_to_plain(url: str, label: str | None) -> str:
+    """A Slack link → what is published: the URL wins over a label (the network needs the
+    link), but a bare domain that Slack linked itself (typed ``sncf.fr``, delivered as
+    ``<http://sncf.fr|sncf.fr>``) stays as typed, as the voters saw it; a mailto: link is
+    its address."""
     if url.lower().startswith("mailto:"):
         return url[len("mailto:") :]
+    if label and url == "http://" + label:
+        return label
     return url
 
 
@@ -158,8 +165,8 @@ def _inline(elements: object, names: Mapping[str, str], custom: list[str]) -> st
         if kind == "text":
             out.append(str(element.get("text", "")))
         elif kind == "link":
-            url = str(element.get("url", ""))
-            out.append(url[len("mailto:") :] if url.lower().startswith("mailto:") else url)
+            label = element.get("text")
+            out.append(_link_to_plain(str(element.get("url", "")), str(label) if label else None))
         elif kind == "user":
             uid = str(element.get("user_id", ""))
             out.append("@" + names.get(uid, uid))

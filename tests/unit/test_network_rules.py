@@ -248,6 +248,22 @@ def test_rich_text_is_what_the_voters_saw() -> None:
     assert custom == []
 
 
+def test_a_domain_slack_linked_itself_is_published_as_typed() -> None:
+    """Typed ``sncf.fr``: Slack delivers a link to http://sncf.fr labelled sncf.fr; the
+    voters saw sncf.fr, which is what the length rules count and the network gets."""
+    section = {
+        "type": "rich_text_section",
+        "elements": [
+            {"type": "text", "text": "voir "},
+            {"type": "link", "url": "http://sncf.fr", "text": "sncf.fr"},
+            {"type": "text", "text": " ou "},
+            {"type": "link", "url": "https://a.example/x", "text": "ici"},
+        ],
+    }
+    blocks = [{"type": "rich_text", "elements": [section]}]
+    assert rich_text_to_plain(blocks, {}) == ("voir sncf.fr ou https://a.example/x", [])
+
+
 def test_custom_emoji_are_reported_and_no_blocks_means_the_text_field() -> None:
     blocks = [
         {

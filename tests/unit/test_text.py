@@ -94,6 +94,9 @@ def test_slack_to_plain_real_payload() -> None:
         ("<https://x.example/a|label>", "https://x.example/a"),
         ("<https://x.example/a>", "https://x.example/a"),
         ("<mailto:a@b.c|a@b.c>", "a@b.c"),
+        ("voir <http://sncf.fr|sncf.fr> !", "voir sncf.fr !"),  # Slack linked a typed domain
+        ("<http://sncf.fr/aide|sncf.fr/aide>", "sncf.fr/aide"),
+        ("<http://a.example/x|a.example>", "http://a.example/x"),  # a label: the URL wins
         ("<@U123>", "@Ann"),
         ("<@U123|old>", "@Ann"),
         ("<@U456|old>", "@old"),
