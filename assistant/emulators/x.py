@@ -251,6 +251,12 @@ class XEmulator(FaultControls):
         for token in self._tokens.access:
             self._tokens.access[token] = 0.0
 
+    def daily_cap(self, reset_after: float, times: int = 1) -> None:
+        """The brand's 24-hour post cap is spent: the next POST /2/tweets answers 429 with
+        ``x-user-limit-24hour-remaining: 0`` and its reset ``reset_after`` s from now, while
+        the 15-minute window still has room (its reset is the window's end)."""
+        self._faults.add(Fault("daily", times, status=429, seconds=reset_after, path="/2/tweets"))
+
     def fail_after_commit(self, times: int = 1, status: int = 503) -> None:
         """The next POST /2/tweets creates the post, then answers ``status`` (answer lost)."""
         self._faults.add(Fault("after_commit", times, status=status, path="/2/tweets"))
@@ -302,6 +308,16 @@ class XEmulator(FaultControls):
             time.time(),
         )
         self.requests.append(record)
+        daily = self._faults.take({"daily"}, request.path)
+        if daily is not None:
+            headers = {
+                **self._headers(),
+                "x-user-limit-24hour-limit": "100",
+                "x-user-limit-24hour-remaining": "0",
+                "x-user-limit-24hour-reset": str(math.ceil(time.time() + daily.seconds)),
+            }
+            record.status = 429
+            return self._problem(429, "Too Many Requests", "Too Many Requests", headers)
         response: web.StreamResponse | None = await self._fault_answer(
             request.path,
             rate_limited=lambda reset: self._problem(

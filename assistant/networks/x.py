@@ -14,6 +14,8 @@
   after an unknown outcome first looks for our reply in our own timeline
   (``GET /2/users/:id/tweets`` since the mention).
 - Length: 280 weighted characters (twitter-text v3: NFC, URLs 23, emoji and CJK 2).
+- Rate limits: a 429 waits for ``x-rate-limit-reset`` (the 15-minute window), or for
+  ``x-user-limit-24hour-reset`` / ``x-app-limit-24hour-reset`` when a 24-hour cap is spent.
 - Cost: X bills reads per post returned; reads are counted in Redis per month and logged, and
   with ``X_MONTHLY_READ_BUDGET`` the poll interval stretches to stay within it.
 """
@@ -331,9 +333,14 @@ class XClient:
     # -- auth ----------------------------------------------------------------------------
 
     def _error(self, what: str, answer: Answer, *, transient: bool | None = None) -> PublishError:
-        return error(
+        exc = error(
             "X", what, answer, _detail(answer), reset_header=RESET_HEADER, transient=transient
         )
+        daily = _daily_reset(answer)
+        if daily is not None:  # a 24-hour cap is spent: its reset, not the 15-minute window's
+            window_spent = answer.headers.get("x-rate-limit-remaining") == "0"
+            exc.retry_after = max(daily, (exc.retry_after or 0.0) if window_spent else 0.0)
+        return exc
 
     async def _refresh(self, current: dict[str, Any] | None) -> dict[str, Any]:
         """One OAuth 2.0 refresh (single-use refresh token): called under the vault's lock."""
@@ -586,6 +593,23 @@ class XClient:
                 transient=False,
             )
         raise self._error("post", answer)
+
+
+def _daily_reset(answer: Answer) -> float | None:
+    """Seconds until a spent 24-hour limit resets (``x-user-limit-24hour-*``,
+    ``x-app-limit-24hour-*`` on a 429 from POST /2/tweets), None when none is spent."""
+    if answer.status != 429:
+        return None
+    waits = []
+    for scope in ("user", "app"):
+        if answer.headers.get(f"x-{scope}-limit-24hour-remaining") != "0":
+            continue
+        try:
+            reset = float(answer.headers.get(f"x-{scope}-limit-24hour-reset", ""))
+        except ValueError:
+            continue
+        waits.append(max(0.0, reset - time.time()))
+    return max(waits) if waits else None
 
 
 def _detail(answer: Answer) -> str | None:

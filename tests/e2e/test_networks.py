@@ -324,6 +324,23 @@ async def test_x_rate_limit_waits_for_the_reset(world: Sandbox) -> None:
     assert second.time - first.time >= 0.9
 
 
+async def test_x_daily_post_cap_waits_for_its_own_reset(world: Sandbox) -> None:
+    """A 429 because the 24-hour post cap is spent (x-user-limit-24hour-remaining: 0) while
+    the 15-minute window has room: the retry waits for the 24-hour reset, not the window's
+    (up to 15 minutes away) nor the 0.5 s backoff."""
+    xx = world.x
+    post = xx.add_mention("colere", HOSTILE)
+    _, answer = await world.ingest(_x_webhook(post.id, HOSTILE))
+    case = await world.card(str(answer["case"]))
+    ts = await propose(world, case, ALICE, "Demain")
+    xx.daily_cap(reset_after=1.5)
+    await approve(world, ts)
+    await published(world, case, timeout=15)
+    first, second = xx.requests_to("POST", "/2/tweets")
+    assert first.status == 429 and second.status == 201
+    assert 0.9 <= second.time - first.time < 10
+
+
 async def test_x_refusal_fails_the_case_and_pings_oncall(world: Sandbox) -> None:
     """A post that does not mention the brand (found by a monitoring tool): X refuses the
     reply for self-serve apps; the case fails with the reason and on-call is pinged."""
