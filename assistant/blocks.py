@@ -359,13 +359,13 @@ def case_card(
     return _cut_escaped(fallback, FALLBACK_MAX), blocks[:MAX_BLOCKS]
 
 
-def published_note(url: str, *, platform: str = "mastodon") -> str:
+def published_note(url: str, *, platform: str) -> str:
     """Thread message once the reply is out: ``✅ Published on <network>: <url>``."""
     name = _platform(platform)
     return f"✅ Published on {name}: {slack_link(url)}"
 
 
-def proposal_too_long(over_by: int, limit: int, *, platform: str = "mastodon") -> str:
+def proposal_too_long(over_by: int, limit: int, *, platform: str) -> str:
     """Ephemeral text for a proposal that does not fit the network's limit."""
     rule = rule_for(platform)
     name = rule.name if rule else _platform(platform)

@@ -346,18 +346,22 @@ def test_oncall_mention_rejects_anything_else(bad: str) -> None:
 
 
 def test_published_note() -> None:
-    assert published_note("https://mastodon.social/@freemobile/1") == (
+    assert published_note("https://mastodon.social/@freemobile/1", platform="mastodon") == (
         "✅ Published on Mastodon: <https://mastodon.social/@freemobile/1>"
     )
-    assert_inert(published_note("https://x.example/a|<!channel>"))
-    assert "&lt;!channel&gt;" in published_note("<!channel>")
+    assert published_note("https://x.com/brand/status/1", platform="x").startswith(
+        "✅ Published on X: "
+    )
+    assert_inert(published_note("https://x.example/a|<!channel>", platform="bluesky"))
+    assert "&lt;!channel&gt;" in published_note("<!channel>", platform="x")
 
 
 def test_proposal_too_long() -> None:
-    text = proposal_too_long(12, 500)
-    assert "12 characters over" in text and "500" in text
+    text = proposal_too_long(12, 500, platform="mastodon")
+    assert "12 characters over" in text and "500" in text and "Mastodon's" in text
     assert "23" in text  # explains the Mastodon way of counting
-    assert "1 character over" in proposal_too_long(1, 500)
+    assert "1 character over" in proposal_too_long(1, 500, platform="mastodon")
+    assert "X's 280" in proposal_too_long(3, 280, platform="x")
 
 
 @pytest.mark.parametrize(
