@@ -511,3 +511,19 @@ async def test_a_rate_limited_poll_waits_for_the_reset(make_world: SandboxFactor
             limited, after = reads[first], reads[first + 1]
             assert after.status == 200
             assert after.time - limited.time >= 0.9  # not the 0.05 s poll interval
+
+
+async def test_mastodon_first_poll_skips_mentions_over_an_hour_old(
+    make_world: SandboxFactory,
+) -> None:
+    """Item 4 holds for Mastodon too (the poller is generic): a fresh install opens cases only
+    for mentions of its first poll under an hour old; later polls start past the old ones."""
+    async with make_world(MASTODON_POLL_SECONDS=POLL) as world:
+        mastodon = world.mastodon
+        old = mastodon.add_mention("ancien@mastodon.social", "bande de connards")
+        mastodon.status(old["status"]["id"]).created_at -= 7200  # posted before the install
+        recent = mastodon.add_mention("colere@mastodon.social", HOSTILE)
+        await polled_card(world, "mastodon", recent["status"]["id"])
+        await asyncio.sleep(5 * POLL)  # more polls: the cursor is past the old mention
+        assert await world.app.store.get_case(case_id("mastodon", old["status"]["id"])) is None
+        assert len([m for m in world.slack.bot_messages(CHANNEL) if not m.is_reply]) == 1
