@@ -69,6 +69,14 @@ _URL = re.compile(
 _SHORT_CCTLD = re.compile(r"[\w-]+\.(?!co$|tv$)[a-z]{2}", re.IGNORECASE)
 
 
+NOTE_CUT = 280  # a longer post (X Premium) shows its first 280 characters in ``text``
+
+
+def _escape(text: str) -> str:
+    """X's escaping of post text in API answers."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def weighted_length(text: str) -> int:
     """twitter-text v3 weighted length, written apart from the app's counter: NFC; URLs 23;
     emoji sequences 2; code points in U+0000–10FF, 2000–200D, 2010–201F, 2032–2037 weigh 1,
@@ -140,10 +148,13 @@ class XPost:
     in_reply_to: str | None = None
     mentions_brand: bool = False
 
-    def view(self) -> JSON:
+    def view(self, fields: str = "") -> JSON:
+        """The post as X v2 shows it: ``text`` HTML-escaped (``&amp;``, ``&lt;``, ``&gt;``),
+        a long post's ``text`` cut to its first 280 characters, the whole in ``note_tweet``
+        when ``tweet.fields`` asks for it."""
         out: JSON = {
             "id": self.id,
-            "text": self.text,
+            "text": _escape(self.text[:NOTE_CUT]),
             "author_id": self.author.id,
             "created_at": _iso(self.created_at),
             "edit_history_tweet_ids": [self.id],
@@ -151,6 +162,8 @@ class XPost:
         }
         if self.in_reply_to:
             out["referenced_tweets"] = [{"type": "replied_to", "id": self.in_reply_to}]
+        if len(self.text) > NOTE_CUT and "note_tweet" in fields.split(","):
+            out["note_tweet"] = {"text": _escape(self.text)}
         return out
 
 
@@ -433,7 +446,7 @@ class XEmulator(FaultControls):
         self.reads += len(page)
         answer: JSON = {"meta": {"result_count": len(page)}}
         if page:
-            answer["data"] = [p.view() for p in page]
+            answer["data"] = [p.view(q.get("tweet.fields", "")) for p in page]
             answer["meta"].update(newest_id=page[0].id, oldest_id=page[-1].id)
             if expand:
                 authors = {p.author.id: p.author for p in page}

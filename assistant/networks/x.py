@@ -280,6 +280,15 @@ class _Tweet(BaseModel):
     created_at: str | None = None
     lang: str | None = None
     referenced_tweets: list[dict[str, str]] = []
+    note_tweet: dict[str, Any] | None = None
+
+    @property
+    def full_text(self) -> str:
+        """The post's whole text, unescaped: X sends ``&``, ``<`` and ``>`` as ``&amp;``,
+        ``&lt;``, ``&gt;``, and a long post (over 280 characters) in ``note_tweet``."""
+        note = self.note_tweet.get("text") if self.note_tweet else None
+        text = note if isinstance(note, str) and note else self.text
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 class _Page(BaseModel):
@@ -491,7 +500,10 @@ class XClient:
         params = [
             ("max_results", str(PAGE_SIZE if cursor else FIRST_PAGE_SIZE)),
             ("expansions", "author_id"),
-            ("tweet.fields", "created_at,lang,author_id,conversation_id,referenced_tweets"),
+            (
+                "tweet.fields",
+                "created_at,lang,author_id,conversation_id,referenced_tweets,note_tweet",
+            ),
             ("user.fields", "username,name,public_metrics"),
         ]
         if cursor:
@@ -531,7 +543,7 @@ class XClient:
                     "platform": "x",
                     "id": tweet.id,
                     "url": url,
-                    "text": tweet.text or "(empty)",
+                    "text": tweet.full_text or "(empty)",
                     "author": {
                         "id": author.id,
                         "handle": author.username,

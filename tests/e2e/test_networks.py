@@ -273,6 +273,18 @@ async def test_x_mention_without_its_author_still_opens_a_case(
         assert case.mention.author.id == post.author.id
 
 
+async def test_x_mention_text_is_unescaped_and_whole(make_world: SandboxFactory) -> None:
+    """X sends &, < and > as HTML entities and a long post's first 280 characters in
+    ``text`` (the whole in ``note_tweet``): the case has the text its author wrote."""
+    async with make_world(X_POLL_SECONDS=POLL) as world:
+        text = (
+            "Vous êtes des <nuls> & des escrocs, R&amp;D zéro. " + "Trois jours sans réseau. " * 12
+        )
+        post = world.x.add_mention("colere", text)
+        case = await polled_card(world, "x", post.id)
+        assert case.mention.text == post.text and len(post.text) > 280
+
+
 async def test_x_lost_answer_is_found_in_the_timeline(world: Sandbox) -> None:
     xx = world.x
     post = xx.add_mention("colere", HOSTILE)
