@@ -3,7 +3,8 @@
 The network creates the post and holds its answer; the app's process group is killed with
 SIGKILL meanwhile. The restarted app must find the reply an earlier attempt posted (Bluesky:
 getRecord with the record key chosen for the case; X: the brand's own timeline) and record
-it: one post on the network, the card showing its link.
+it: one post on the network, the card showing its link. No credential or token reaches the
+log, even at DEBUG.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any
 import pytest
 
 from assistant.models import CaseStatus
-from assistant.sandbox import ALICE, BOB, CHANNEL, MAX
+from assistant.sandbox import (
+    ALICE,
+    BLUESKY_APP_PASSWORD,
+    BOB,
+    CHANNEL,
+    MAX,
+    X_CLIENT_SECRET,
+    X_FIRST_REFRESH_TOKEN,
+)
 
 from .harness import HOSTILE, ProcessWorld, wait_for
 
@@ -38,7 +47,7 @@ def _mention(platform: str, post_id: str, url: str, handle: str) -> dict[str, An
 @pytest.mark.parametrize("platform", ["bluesky", "x"])
 async def test_kill_9_after_the_network_accepted_the_reply(tmp_path: Path, platform: str) -> None:
     async with ProcessWorld(tmp_path) as world:
-        first = await world.start_app(ASSISTANT_JOB_LEASE_SECONDS="2")
+        first = await world.start_app(ASSISTANT_JOB_LEASE_SECONDS="2", ASSISTANT_LOG_LEVEL="DEBUG")
         if platform == "bluesky":
             post = world.bluesky.add_mention("colere.bsky.social", HOSTILE)
             body = _mention(
@@ -94,3 +103,14 @@ async def test_kill_9_after_the_network_accepted_the_reply(tmp_path: Path, platf
 
         await wait_for(card_links, 10, "the card to show the published URL")
         assert "Traceback" not in second.log(), second.log()
+        # secrets never logged, not even at DEBUG: credentials and every token issued
+        if platform == "bluesky":
+            sessions = world.bluesky._sessions
+            secrets = [BLUESKY_APP_PASSWORD, *sessions.access, *sessions.refresh]
+        else:
+            tokens = world.x._tokens
+            secrets = [X_CLIENT_SECRET, X_FIRST_REFRESH_TOKEN, *tokens.access, *tokens.refresh]
+        logs = first.log() + second.log()
+        assert len(secrets) >= 3
+        for secret in secrets:
+            assert secret not in logs
