@@ -54,8 +54,7 @@ class Poller:
         """One poll if this replica holds the lease; returns mentions ingested."""
         if self.paused is not None and await self.paused():
             return 0  # /ops pause: the cursor stays, the next poll after it catches up
-        lease = self.network.poll_seconds * 3 + 10
-        if not await self.store.acquire_lease(self.lease_name, self.owner, lease):
+        if not await self.store.acquire_lease(self.lease_name, self.owner, self._lease()):
             return 0
         since = await self.store.get_cursor(self.cursor_name)
         items = await self.network.mentions_since(since)
@@ -96,9 +95,18 @@ class Poller:
             if wait_at_least > delay:
                 log.info("%s: next poll in %.0f s, when the rate limit resets", name, wait_at_least)
                 delay = wait_at_least
+                try:  # the lease covers the wait: no other replica asks meanwhile
+                    await self.store.acquire_lease(
+                        self.lease_name, self.owner, delay + self._lease()
+                    )
+                except Exception as exc:
+                    log.warning("%s: the poll lease was not extended: %s", name, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
         await self.store.release_lease(self.lease_name, self.owner)
+
+    def _lease(self) -> float:
+        return self.network.poll_seconds * 3 + 10
 
     def stop(self) -> None:
         self._stop.set()

@@ -525,6 +525,32 @@ async def test_a_rate_limited_poll_waits_for_the_reset(make_world: SandboxFactor
             assert after.time - limited.time >= 0.9  # not the 0.05 s poll interval
 
 
+async def test_a_rate_limited_poller_keeps_its_lease_through_the_wait(
+    make_world: SandboxFactory,
+) -> None:
+    """The replica that met the 429 holds the poll lease until the reset (and a lease more),
+    so another replica does not take the lease over and ask again during the window."""
+    async with make_world(X_POLL_SECONDS=POLL) as world:
+        replica = await world.add_replica(X_POLL_SECONDS=POLL)
+        xx = world.x
+        xx.rate_limit(reset_after=60, path=f"/2/users/{xx.me.id}/mentions")
+        path = f"/2/users/{xx.me.id}/mentions"
+        await world.wait_for(
+            lambda: any(r.status == 429 for r in xx.requests_to("GET", path)), 5, "the 429"
+        )
+        lease = keys.lease("poller:x")
+
+        async def extended() -> bool:
+            return await world.app.store.redis.pttl(lease) > 30_000  # the plain lease: 10.15 s
+
+        await world.wait_for(extended, 5, "the lease to cover the wait")
+        holder = await world.app.store.redis.get(lease)
+        (other,) = [p for p in (world.app.pollers["x"], replica.pollers["x"]) if p.owner != holder]
+        before = len(xx.requests_to("GET", path))
+        assert await other.poll_once() == 0
+        assert len(xx.requests_to("GET", path)) == before
+
+
 async def test_mastodon_first_poll_skips_mentions_over_an_hour_old(
     make_world: SandboxFactory,
 ) -> None:
