@@ -34,6 +34,11 @@ class Author(BaseModel):
     followers: int = Field(0, ge=0, le=10**12)
 
 
+MENTION_TEXT_MAX = 20_000
+"""The longest mention text kept (X Premium posts reach 25,000 characters: a poller cuts
+longer ones to this rather than lose the mention)."""
+
+
 class Mention(BaseModel):
     """One mention of the brand, as ingested (webhook body or poller)."""
 
@@ -42,7 +47,7 @@ class Mention(BaseModel):
     platform: Platform
     id: Str = Field(min_length=1, max_length=256)
     url: HttpUrl
-    text: Str = Field(min_length=1, max_length=20_000)
+    text: Str = Field(min_length=1, max_length=MENTION_TEXT_MAX)
     author: Author
     created_at: datetime
     lang: Str | None = Field(None, max_length=16)

@@ -41,7 +41,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import PublishError
-from assistant.models import Case, Mention
+from assistant.models import MENTION_TEXT_MAX, Case, Mention
 from assistant.networks.base import (
     Answer,
     LengthRule,
@@ -53,7 +53,7 @@ from assistant.networks.base import (
     parse,
 )
 from assistant.store import Store
-from assistant.text import graphemes, known_tld, url_spans
+from assistant.text import graphemes, known_tld, truncate, url_spans
 
 log = logging.getLogger(__name__)
 
@@ -543,7 +543,7 @@ class XClient:
                     "platform": "x",
                     "id": tweet.id,
                     "url": url,
-                    "text": tweet.full_text or "(empty)",
+                    "text": truncate(tweet.full_text, MENTION_TEXT_MAX) or "(empty)",
                     "author": {
                         "id": author.id,
                         "handle": author.username,

@@ -283,6 +283,9 @@ async def test_x_mention_text_is_unescaped_and_whole(make_world: SandboxFactory)
         post = world.x.add_mention("colere", text)
         case = await polled_card(world, "x", post.id)
         assert case.mention.text == post.text and len(post.text) > 280
+        longest = world.x.add_mention("colere", (HOSTILE + " ") * 530)  # 24,910 characters
+        case = await polled_card(world, "x", longest.id)  # kept, cut to what a case holds
+        assert len(case.mention.text) == 20_000 and case.mention.text.endswith("…")
 
 
 async def test_x_lost_answer_is_found_in_the_timeline(world: Sandbox) -> None:
