@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from assistant.errors import PublishError
 from assistant.models import Case, Mention
@@ -229,6 +229,9 @@ class _Posts(BaseModel):
     posts: list[_Post]
 
 
+_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
 def _rkey(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
@@ -386,6 +389,11 @@ class BlueskyClient:
     def _mention(self, note: _Notification, followers: int) -> Mention | None:
         record = note.record
         langs = record.get("langs")
+        created = record.get("createdAt")
+        try:  # set by the author's client: when it is not a time, the server's is used
+            _TIME.validate_python(created)
+        except ValidationError:
+            created = note.indexedAt
         try:
             return Mention.model_validate(
                 {
@@ -399,7 +407,7 @@ class BlueskyClient:
                         "display_name": note.author.displayName or "",
                         "followers": followers,
                     },
-                    "created_at": record.get("createdAt") or note.indexedAt,
+                    "created_at": created,
                     "lang": langs[0] if isinstance(langs, list) and langs else None,
                 }
             )

@@ -129,6 +129,18 @@ async def test_bluesky_poll_card_length_rule_quorum_one_reply(make_world: Sandbo
         assert len(sky.created) == 1 and len(sky.requests_to("com.atproto.repo.createRecord")) == 1
 
 
+async def test_bluesky_post_with_a_bogus_created_at_still_opens_a_case(
+    make_world: SandboxFactory,
+) -> None:
+    """createdAt is written by the author's client: one that is not a time does not lose the
+    mention (the server's indexedAt stands in)."""
+    async with make_world(BLUESKY_POLL_SECONDS=POLL) as world:
+        post = world.bluesky.add_mention("colere.bsky.social", HOSTILE)
+        post.record["createdAt"] = "hier soir"
+        case = await polled_card(world, "bluesky", post.uri)
+        assert abs(case.mention.created_at.timestamp() - post.indexed_at) < 1
+
+
 async def test_bluesky_lost_answer_and_html_error_publish_once(world: Sandbox) -> None:
     sky = world.bluesky
     post = sky.add_mention("colere.bsky.social", HOSTILE)
