@@ -236,10 +236,6 @@ def _rkey(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _parse_time(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
 class BlueskyClient:
     """The brand's Bluesky account (``BLUESKY_HANDLE`` + ``BLUESKY_APP_PASSWORD``)."""
 
