@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -96,3 +97,60 @@ def test_endpoints_are_bounded() -> None:
         "network",
         "/api/v1/accounts/:id/statuses",
     )
+
+
+async def test_failures_duplicates_escalations_and_waiting_jobs_move_their_metrics(
+    world: Sandbox,
+) -> None:
+    """What the README's alert rules read moves when it happens: a job that gives up, a
+    retried publish that then fails for good, an escalation, a duplicate mention, a queue
+    nobody works on (the lag gauge)."""
+    # a card Slack refuses for good: the card job gives up at once (on-call is paged)
+    world.slack.fail("chat.postMessage", status=200, error="invalid_blocks")
+    _, refused = await world.hostile_mention("bande de connards incompétents")
+
+    async def gave_up() -> float:
+        return value(await scrape(world), "coa_job_runs_total", kind="card", outcome="gave_up")
+
+    await world.wait_for(gave_up, 5, "the card job to give up")
+    # the same mention forwarded again: a duplicate, no second case
+    status, answer = await world.ingest(webhook_body(refused))
+    assert (status, answer["status"]) == (200, "duplicate")
+    # a credible threat escalates at once
+    await open_case(world, "je sais où tu habites, je vais te buter")
+    # a publish that meets a 503 (retried), then a refusal (failed for good)
+    case = await open_case(world, "bande de nuls, service de merde")
+    ts = await propose(world, case, ALICE, "Nous regardons cela")
+    world.mastodon.fail(times=1, status=503, path="/api/v1/statuses")
+    world.mastodon.fail(times=1, status=422, path="/api/v1/statuses")
+    await react(world, BOB, ts)
+    await react(world, MAX, ts)
+
+    async def settled() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        m = await scrape(world)
+        wanted = (
+            value(m, "coa_publishes_total", outcome="failed"),
+            value(m, "coa_escalations_total"),
+        )
+        return m if all(wanted) else {}
+
+    m = await world.wait_for(settled, 10, "the failures to be counted")
+    assert value(m, "coa_mentions_ingested_total", outcome="duplicate", platform="mastodon") == 1
+    assert value(m, "coa_mentions_ingested_total", outcome="opened", platform="mastodon") == 3
+    assert value(m, "coa_cases_opened_total", platform="mastodon", severity="critical") == 1
+    assert value(m, "coa_escalations_total") == 1
+    assert value(m, "coa_job_runs_total", kind="card", outcome="gave_up") == 1
+    assert value(m, "coa_job_runs_total", kind="publish", outcome="retry") == 1
+    assert value(m, "coa_publishes_total", outcome="failed") == 1
+    assert value(m, "coa_publishes_total", outcome="published") == 0
+    assert value(m, "coa_decide_to_publish_seconds_count") == 0  # only published replies
+    assert value(m, "coa_api_calls_total", service="network", endpoint="/api/v1/statuses",
+                 status="503") == 1  # fmt: skip
+    assert value(m, "coa_jobs_oldest_due_lag_seconds") < 0.5  # the runner keeps up
+
+    # nobody works on the queue (every replica stuck or down): the lag gauge grows
+    await world.app.jobs.stop(timeout=0)
+    await world.hostile_mention("encore vous, bande de connards")
+    await asyncio.sleep(0.6)
+    waiting = await scrape(world)
+    assert value(waiting, "coa_jobs_oldest_due_lag_seconds") >= 0.5
