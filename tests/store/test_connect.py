@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from assistant.settings import ConfigError
 from assistant.store import RedisClient, Store
-from assistant.store.connect import connect
+from assistant.store.connect import REDIS_MAX_CONNECTIONS, connect
 from assistant.store.localcluster import TcpRedis
 from tests.store.test_store import make_case, open_with_proposal, vote
 
@@ -101,3 +102,29 @@ async def test_a_burst_beyond_the_pool_waits_for_a_connection(single_redis_url: 
             *(client.blpop([f"coa:test:nothing:{n}"], timeout=0.05) for n in range(250))
         )
         assert answers == [None] * 250
+
+
+@pytest.mark.cluster
+async def test_a_burst_beyond_the_pool_waits_on_the_cluster_too(cluster_redis_url: str) -> None:
+    """The cluster client keeps 100 connections per node and raised MaxConnectionsError at
+    once past them (a burst of webhooks on one node's slots → 503s): calls wait instead, as on
+    one server, and a call that finds no connection within the wait fails as unavailable."""
+    client = await connect(cluster_redis_url, cluster=True)
+    async with client:
+        # one hash tag: every call goes to the same node; 250 of them, ~50 ms each
+        answers = await asyncio.gather(
+            *(client.blpop([f"coa:{{burst}}:nothing:{n}"], timeout=0.05) for n in range(250))
+        )
+        assert answers == [None] * 250
+        pipe = client.pipeline(transaction=False)  # pipelines wait for their place too
+        pipe.set("coa:{burst}:a", "1")
+        pipe.get("coa:{burst}:a")
+        assert await pipe.execute() == [True, "1"]
+        held = [
+            asyncio.create_task(client.blpop([f"coa:{{burst}}:held:{n}"], timeout=1))
+            for n in range(REDIS_MAX_CONNECTIONS)
+        ]
+        await asyncio.sleep(0.2)
+        with pytest.raises(RedisConnectionError):  # the store's "unavailable": a 503, retried
+            await client.get("coa:{burst}:a")
+        assert await asyncio.gather(*held) == [None] * REDIS_MAX_CONNECTIONS
