@@ -19,13 +19,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from assistant.app import DRAIN_SECONDS  # what SIGTERM may take at worst (Assistant.stop)
 from assistant.settings import Settings, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
 K8S_VERSIONS = ("1.30.0", "1.37.0")  # oldest with preStop.sleep on by default, newest shipped
-# What SIGTERM may take (app.stop): web shutdown 10 s + jobs 15 s + background tasks 10 s.
-DRAIN_SECONDS = 35
 SETTINGS = set(Settings.model_fields)
 REQUIRED = {name for name, field in Settings.model_fields.items() if field.is_required()}
 SECRETS = {n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
