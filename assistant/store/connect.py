@@ -56,8 +56,9 @@ _GATED: ContextVar[bool] = ContextVar("redis_cluster_gated", default=False)
 
 
 class _WaitingCluster(RedisCluster):
-    """The cluster client, whose calls wait (up to REDIS_POOL_WAIT_SECONDS) for a free
-    connection as the one server's BlockingConnectionPool does. redis-py's cluster client
+    """The cluster client, with the one server's timeouts, whose calls wait (up to
+    REDIS_POOL_WAIT_SECONDS) for a free connection as the one server's BlockingConnectionPool
+    does. redis-py's cluster client
     keeps at most REDIS_MAX_CONNECTIONS per node and raises MaxConnectionsError at once past
     them (a burst of 100+ concurrent webhooks on one node's slots got 503s); here at most that
     many calls and pipelines are in flight at once, so no node ever runs out. A call made
@@ -65,6 +66,15 @@ class _WaitingCluster(RedisCluster):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max_connections", REDIS_MAX_CONNECTIONS)
+        # fail fast as on one server: redis-py's defaults (5 s per attempt, 10 retries with
+        # backoff up to 10 s) kept a call on a hung or unreachable node waiting ~55 s, past
+        # Slack's 3 s and any webhook sender's timeout; a failover is ridden out by the
+        # callers' own retries (Slack's, the sender's, the job's), as on one server
+        kwargs.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
+        kwargs.setdefault("socket_connect_timeout", REDIS_CONNECT_TIMEOUT_SECONDS)
+        kwargs.setdefault(
+            "retry", Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), REDIS_RETRIES)
+        )
         super().__init__(*args, **kwargs)
         self._places = asyncio.Semaphore(kwargs["max_connections"])
 
