@@ -254,6 +254,7 @@ class Assistant:
         app.router.add_post("/ingest/mentions", ingest_route(secret, self.ingest))
         app.router.add_post("/ingest/mentions/batch", ingest_batch_route(secret, self.ingest))
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/livez", self._livez)
         app.router.add_get("/metrics", self._metrics)
         self._web = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
         await self._web.setup()
@@ -270,6 +271,12 @@ class Assistant:
             return web.json_response(
                 {"ok": False, "reason": f"redis unavailable ({type(exc).__name__})"}, status=503
             )
+        return web.json_response({"ok": True})
+
+    async def _livez(self, _: web.Request) -> web.Response:
+        """The process serves (a liveness probe): 200 even while Redis is away or it drains,
+        because a restart cures neither — the app rides out a Redis outage by itself, and a
+        restarted pod could not start until Redis is back (start-up connects first)."""
         return web.json_response({"ok": True})
 
     async def _metrics(self, _: web.Request) -> web.Response:
