@@ -60,6 +60,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SLACK_TIMEOUT_SECONDS = 10
+# What SIGTERM may take at worst, step by step (stop): the pollers' polls in flight (one cut
+# short is a crash at that point: the next poll reads again from the cursor), the requests in
+# flight, the jobs in flight (their leases cover a hard stop), the background tasks. The
+# container's and the pod's grace periods must exceed DRAIN_SECONDS (tests/deploy checks it).
+POLLERS_STOP_SECONDS = 10.0
+WEB_SHUTDOWN_SECONDS = 10.0
+JOBS_STOP_SECONDS = 15.0
+BACKGROUND_DRAIN_SECONDS = 10.0
+DRAIN_SECONDS = (
+    POLLERS_STOP_SECONDS + WEB_SHUTDOWN_SECONDS + JOBS_STOP_SECONDS + BACKGROUND_DRAIN_SECONDS
+)
 
 
 class Assistant:
@@ -78,6 +89,7 @@ class Assistant:
         self._supervisor: asyncio.Task[None] | None = None
         self.background = Background()
         self.metrics = Metrics()
+        self.pollers_stop_seconds = POLLERS_STOP_SECONDS
 
     async def start(self) -> None:
         s = self.settings
@@ -242,8 +254,9 @@ class Assistant:
         app.router.add_post("/ingest/mentions", ingest_route(secret, self.ingest))
         app.router.add_post("/ingest/mentions/batch", ingest_batch_route(secret, self.ingest))
         app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/livez", self._livez)
         app.router.add_get("/metrics", self._metrics)
-        self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+        self._web = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
         await self._web.setup()
         site = web.TCPSite(self._web, self.settings.HOST, self.settings.PORT)
         await site.start()
@@ -258,6 +271,12 @@ class Assistant:
             return web.json_response(
                 {"ok": False, "reason": f"redis unavailable ({type(exc).__name__})"}, status=503
             )
+        return web.json_response({"ok": True})
+
+    async def _livez(self, _: web.Request) -> web.Response:
+        """The process serves (a liveness probe): 200 even while Redis is away or it drains,
+        because a restart cures neither — the app rides out a Redis outage by itself, and a
+        restarted pod could not start until Redis is back (start-up connects first)."""
         return web.json_response({"ok": True})
 
     async def _metrics(self, _: web.Request) -> web.Response:
@@ -302,8 +321,11 @@ class Assistant:
         self.ready = False
         for poller in self.pollers.values():
             poller.stop()
-        for task in self._poller_tasks:
-            await task
+        if self._poller_tasks:  # a poll hung on a slow network is cut short, not waited for
+            _, hung = await asyncio.wait(self._poller_tasks, timeout=self.pollers_stop_seconds)
+            for task in hung:
+                task.cancel()
+            await asyncio.gather(*hung, return_exceptions=True)
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._web is not None:
@@ -311,8 +333,8 @@ class Assistant:
         if hasattr(self, "trouble"):
             await self.trouble.stop()
         if hasattr(self, "jobs"):
-            await self.jobs.stop()
-        await self.background.drain()
+            await self.jobs.stop(timeout=JOBS_STOP_SECONDS)
+        await self.background.drain(timeout=BACKGROUND_DRAIN_SECONDS)
         if self._session is not None:
             await self._session.close()
         connected = self._redis is not None  # else start-up stopped at REDIS_URL: one line

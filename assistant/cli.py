@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         "run",
         help="run the assistant (HTTP mode, or Socket Mode when SLACK_APP_TOKEN is set)",
         description="Start the assistant with settings from the environment. Serves "
-        "POST /slack/events, POST /ingest/mentions and GET /healthz on PORT; SIGTERM drains.",
+        "POST /slack/events, POST /ingest/mentions, GET /healthz, GET /livez and GET /metrics on "
+        "PORT; SIGTERM drains.",
     )
     sub.add_parser(
         "healthcheck",

@@ -221,6 +221,8 @@ class JobRunner:
         self._wake.set()
 
     def start(self) -> None:
+        if self.metrics is not None:
+            self.metrics.job_kinds(self.handlers)
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def stop(self, timeout: float = 15.0) -> None:

@@ -7,13 +7,18 @@ case id, a user id or a text.
 
 Each replica serves its own counters (sum them); the queue gauges are read from Redis at
 scrape time and are the same on every replica (take the max).
+
+The series the README's alert rules read with ``increase()`` exist from the start, at 0
+(publish outcomes; every job kind and outcome): Prometheus cannot see the first increment of
+a series that appears with it, so a series created at its first failure would hide the first
+failure of every replica since its start.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
     from assistant.models import Mention
     from assistant.scoring import Scorer
 
+JOB_OUTCOMES = ("done", "again", "retry", "throttled", "gave_up")
+PUBLISH_OUTCOMES = ("published", "failed")
 _ID = re.compile(r"/(?:\d+|[0-9A-Za-z_-]{16,})(?=/|$)")  # numeric or long opaque path segments
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -100,10 +107,19 @@ class Metrics:
             ["service", "endpoint", "status"],
             registry=r,
         )
+        for outcome in PUBLISH_OUTCOMES:
+            self.publishes.labels(outcome)
         self.scorer_seconds = Histogram(
             "coa_scorer_seconds", "Time to score one mention",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5), registry=r,
         )  # fmt: skip
+
+    def job_kinds(self, kinds: Iterable[str]) -> None:
+        """Create every (kind, outcome) series of ``coa_job_runs_total`` at 0 (see the module's
+        docstring): called by the job runner with its handlers' kinds when it starts."""
+        for kind in (*kinds, "unknown"):
+            for outcome in JOB_OUTCOMES:
+                self.job_runs.labels(kind, outcome)
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -13,16 +13,24 @@ naming REDIS_URL (ConfigError).
 
 from __future__ import annotations
 
-from typing import cast
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoPermissionError, RedisClusterException, RedisError
+from redis.exceptions import (
+    MaxConnectionsError,
+    NoPermissionError,
+    RedisClusterException,
+    RedisError,
+)
 
 from assistant.settings import ConfigError
 from assistant.store.store import RedisClient
@@ -42,6 +50,67 @@ REDIS_RETRIES = 1
 # connections" past 100 in use, which turned a burst of 100+ concurrent webhooks into 503s.
 REDIS_MAX_CONNECTIONS = 100
 REDIS_POOL_WAIT_SECONDS = 0.5
+
+_T = TypeVar("_T")
+_GATED: ContextVar[bool] = ContextVar("redis_cluster_gated", default=False)
+
+
+class _WaitingCluster(RedisCluster):
+    """The cluster client, with the one server's timeouts, whose calls wait (up to
+    REDIS_POOL_WAIT_SECONDS) for a free connection as the one server's BlockingConnectionPool
+    does. redis-py's cluster client
+    keeps at most REDIS_MAX_CONNECTIONS per node and raises MaxConnectionsError at once past
+    them (a burst of 100+ concurrent webhooks on one node's slots got 503s); here at most that
+    many calls and pipelines are in flight at once, so no node ever runs out. A call made
+    inside another (a multi-key command split across slots) takes no second place."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_connections", REDIS_MAX_CONNECTIONS)
+        # fail fast as on one server: redis-py's defaults (5 s per attempt, 10 retries with
+        # backoff up to 10 s) kept a call on a hung or unreachable node waiting ~55 s, past
+        # Slack's 3 s and any webhook sender's timeout; a failover is ridden out by the
+        # callers' own retries (Slack's, the sender's, the job's), as on one server
+        kwargs.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
+        kwargs.setdefault("socket_connect_timeout", REDIS_CONNECT_TIMEOUT_SECONDS)
+        kwargs.setdefault(
+            "retry", Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), REDIS_RETRIES)
+        )
+        super().__init__(*args, **kwargs)
+        self._places = asyncio.Semaphore(kwargs["max_connections"])
+
+    async def _waiting(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        if _GATED.get():
+            return await call()
+        try:
+            async with asyncio.timeout(REDIS_POOL_WAIT_SECONDS):
+                await self._places.acquire()
+        except TimeoutError:
+            raise MaxConnectionsError("no Redis connection free in time") from None
+        token = _GATED.set(True)
+        try:
+            return await call()
+        finally:
+            _GATED.reset(token)
+            self._places.release()
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._waiting(
+            lambda: super(_WaitingCluster, self).execute_command(*args, **kwargs)
+        )
+
+    def pipeline(
+        self, transaction: Any | None = None, shard_hint: Any | None = None
+    ) -> ClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return _WaitingPipeline(self, transaction)  # type: ignore[abstract]
+
+
+class _WaitingPipeline(ClusterPipeline):
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
+        client = cast(_WaitingCluster, self.cluster_client)
+        run = super().execute
+        return await client._waiting(lambda: run(raise_on_error, allow_redirections))
 
 
 def _single_server(url: str) -> aioredis.Redis:
@@ -98,7 +167,7 @@ async def connect(url: str, *, cluster: bool) -> RedisClient:
     if cluster:
         if scheme not in ("redis", "rediss"):
             raise _error(f"REDIS_CLUSTER=1 needs a redis:// or rediss:// node URL, not {scheme}://")
-        client = RedisCluster.from_url(url, decode_responses=True)
+        client = _WaitingCluster.from_url(url, decode_responses=True)
         try:
             await client.initialize()
         except RedisClusterException as exc:

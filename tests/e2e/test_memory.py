@@ -63,8 +63,12 @@ async def test_a_published_reply_is_suggested_and_proposed_with_one_click(
 
     message = await world.wait_for(posted, what="the past reply proposed")
     assert f"<@{CAROL}>" in message.text  # type: ignore[attr-defined]
-    prop = await world.app.store.get_proposal(case.case_id, message.ts)  # type: ignore[attr-defined]
-    assert prop is not None and prop.user == CAROL and prop.text == REPLY
+    # recorded right after Slack answered the post: wait for it (a cluster takes longer)
+    prop = await world.wait_for(
+        lambda: world.app.store.get_proposal(case.case_id, message.ts),  # type: ignore[attr-defined]
+        what="the proposal recorded",
+    )
+    assert prop.user == CAROL and prop.text == REPLY
 
     # a second click (anyone) does not post it again, and says so
     again = await world.slack.click_button(DAVE, CHANNEL, case.card_ts, PROPOSE_ACTION)

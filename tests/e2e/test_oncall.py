@@ -380,6 +380,31 @@ async def test_ops_pause_stops_polling_until_resume(make_world: SandboxFactory) 
         await w.wait_for(opened, 5, "the mention polled after resume")
 
 
+async def test_a_poll_in_flight_when_the_pause_starts_ingests_nothing(
+    make_world: SandboxFactory,
+) -> None:
+    """A poll that began before ``/ops pause`` and is answered after it ingests nothing (seen
+    on a Redis Cluster, where a poll takes longer): the pause is looked at again before
+    ingesting, the cursor stays, and the poll after the resume reads the mention."""
+    notifications = "app.bsky.notification.listNotifications"
+    async with make_world(BLUESKY_POLL_SECONDS=0.2) as w:
+        before = len(w.bluesky.requests_to(notifications))
+        w.bluesky.delay(1.0, path=notifications)
+        await w.wait_for(
+            lambda: len(w.bluesky.requests_to(notifications)) > before, 5, "a poll in flight"
+        )
+        assert "Paused" in await ops(w, ALICE, "pause 5")
+        w.bluesky.add_mention("colere.bsky.social", "bande de connards, vous êtes nuls")
+        await asyncio.sleep(1.3)  # the delayed poll is answered, with the mention
+        assert await w.app.store.open_case_ids() == []
+        assert "Resumed" in await ops(w, ALICE, "resume")
+
+        async def opened() -> list[str]:
+            return await w.app.store.open_case_ids()
+
+        await w.wait_for(opened, 5, "the mention polled after resume")
+
+
 async def test_ops_and_the_acknowledge_button_work_over_socket_mode(
     make_world: SandboxFactory,
 ) -> None:

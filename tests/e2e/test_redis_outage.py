@@ -94,7 +94,7 @@ async def test_redis_outage_under_load(tmp_path: Path) -> None:
         assert len(top_level) == MENTIONS + 1
 
 
-async def test_healthz_names_redis_while_it_is_down(tmp_path: Path) -> None:
+async def test_healthz_names_redis_while_it_is_down_and_livez_stays_up(tmp_path: Path) -> None:
     async with sandbox(tmp_path, redis_url=None) as world:
         embedded = world.app.embedded_redis
         assert embedded is not None
@@ -102,6 +102,9 @@ async def test_healthz_names_redis_while_it_is_down(tmp_path: Path) -> None:
         async with world.http.get(f"{world.base_url}/healthz") as resp:
             assert resp.status == 503
             assert "redis" in (await resp.json())["reason"]
+        # alive all the same: the liveness probe must not restart a pod for a Redis outage
+        async with world.http.get(f"{world.base_url}/livez") as resp:
+            assert resp.status == 200
         await embedded.start()
         client = aioredis.Redis.from_url(embedded.url)
         assert await client.ping()

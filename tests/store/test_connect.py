@@ -5,16 +5,22 @@ one-line configuration error; ACL users and Sentinel work end to end through the
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from redis.exceptions import AuthenticationError, NoPermissionError
+from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from assistant.settings import ConfigError
 from assistant.store import RedisClient, Store
-from assistant.store.connect import connect
-from assistant.store.localcluster import TcpRedis
+from assistant.store import connect as connect_module
+from assistant.store.connect import REDIS_MAX_CONNECTIONS, connect
+from assistant.store.localcluster import LocalCluster, TcpRedis
+from assistant.store.store import is_unavailable
 from tests.store.test_store import make_case, open_with_proposal, vote
 
 ACL = (
@@ -101,3 +107,70 @@ async def test_a_burst_beyond_the_pool_waits_for_a_connection(single_redis_url: 
             *(client.blpop([f"coa:test:nothing:{n}"], timeout=0.05) for n in range(250))
         )
         assert answers == [None] * 250
+
+
+@pytest.mark.cluster
+async def test_a_burst_beyond_the_pool_waits_on_the_cluster_too(
+    cluster_redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cluster client keeps 100 connections per node and raised MaxConnectionsError at
+    once past them (a burst of webhooks on one node's slots → 503s): calls wait instead, as on
+    one server, and a call that finds no connection within the wait fails as unavailable."""
+    client = await connect(cluster_redis_url, cluster=True)
+    async with client:
+        # one hash tag: every call goes to the same node; 250 of them, ~50 ms each (the wait
+        # is made generous here: a loaded machine must not make this test about the budget)
+        monkeypatch.setattr(connect_module, "REDIS_POOL_WAIT_SECONDS", 3.0)
+        answers = await asyncio.gather(
+            *(client.blpop([f"coa:{{burst}}:nothing:{n}"], timeout=0.05) for n in range(250))
+        )
+        assert answers == [None] * 250
+        pipe = client.pipeline(transaction=False)  # pipelines wait for their place too
+        pipe.set("coa:{burst}:a", "1")
+        pipe.get("coa:{burst}:a")
+        assert await pipe.execute() == [True, "1"]
+        # every connection held 0.3 s (below the 0.5 s call timeout), the wait cut to 0.1 s
+        monkeypatch.setattr(connect_module, "REDIS_POOL_WAIT_SECONDS", 0.1)
+        held = [
+            asyncio.create_task(client.blpop([f"coa:{{burst}}:held:{n}"], timeout=0.3))
+            for n in range(REDIS_MAX_CONNECTIONS)
+        ]
+        await asyncio.sleep(0.05)
+        with pytest.raises(RedisConnectionError):  # the store's "unavailable": a 503, retried
+            await client.get("coa:{burst}:a")
+        assert await asyncio.gather(*held) == [None] * REDIS_MAX_CONNECTIONS
+
+
+@pytest.mark.cluster
+async def test_a_hung_cluster_node_fails_calls_fast(tmp_path: Path) -> None:
+    """A node that stops answering (a stall, a network partition) fails the calls on its slots
+    within the one server's budget, well inside Slack's 3 s, as "unavailable" (a 503 its
+    sender retries, a job that runs again); redis-py's defaults waited ~55 s. Once the node
+    answers again, so does the cluster. (Past cluster-node-timeout, a master without a replica
+    marked failed stops the whole cluster with CLUSTERDOWN: also "unavailable".)"""
+    cluster = LocalCluster(tmp_path, masters=3)
+    try:
+        client = await connect(await cluster.start(), cluster=True)
+        async with client:
+            await client.set("coa:{hung}:k", "1")
+            node = await cluster.master_of("coa:{hung}:k")
+            assert node.proc is not None
+            os.kill(node.proc.pid, signal.SIGSTOP)
+            try:
+                started = time.monotonic()
+                with pytest.raises(RedisError) as raised:
+                    await client.get("coa:{hung}:k")
+                assert time.monotonic() - started < 2.5
+                assert is_unavailable(raised.value)
+            finally:
+                os.kill(node.proc.pid, signal.SIGCONT)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    assert await client.get("coa:{hung}:k") == "1"
+                    break
+                except RedisError as exc:
+                    assert is_unavailable(exc) and time.monotonic() < deadline
+                    await asyncio.sleep(0.2)
+    finally:
+        await cluster.stop()

@@ -112,10 +112,11 @@ async def test_a_surge_needs_the_rate_within_the_window_and_ends_after_quiet(sto
         assert 0 < await store.redis.ttl(key) <= 3600
 
 
-async def test_a_grouped_mention_is_stored_and_counted_once(store: Store) -> None:
+async def test_a_grouped_mention_is_stored_counted_once_and_promoted(store: Store) -> None:
     """During a surge a grouped mention is stored once and counted once on its day: by the
     surge step itself on one node, by open_case right after it on a cluster (as CaseService
-    does); sent again, it is a duplicate, neither counted in the surge nor in the day."""
+    does); sent again, it is a duplicate, neither counted in the surge nor in the day. The
+    Promote button then opens it once, with its card and SLA jobs."""
     from tests.store.test_store import make_case
 
     day = "2026-11-24"
@@ -144,6 +145,23 @@ async def test_a_grouped_mention_is_stored_and_counted_once(store: Store) -> Non
     assert await store.mention_counts([day]) == (1, 1)
     snap = await store.surge_snapshot("C1", top=5)
     assert snap is not None and snap.state["count"] == "1" and snap.waiting == 1
+    # the surge card's marks, and the Promote button (surge_mark.lua, promote_case.lua: one
+    # slot each on a cluster too)
+    surge_id = snap.state["id"]
+    assert await store.surge_mark("C1", surge_id, card_ts="1.0", paged="1")
+    assert not await store.surge_mark("C1", "an-older-surge", card_ts="2.0")
+    assert (await store.surge_snapshot("C1", top=5)).state["card_ts"] == "1.0"  # type: ignore[union-attr]
+    promoted = [
+        await store.promote_case(case.case_id, escalate_at=T0 + 1800, user="UALICE", now=T0 + 9)
+        for _ in range(2)
+    ]
+    assert promoted == ["promoted", "open"]
+    assert case.case_id in await store.open_case_ids()
+    pending = await store.pending_jobs()
+    assert {
+        keys.job_id(keys.JOB_POST_CARD, case.case_id),
+        keys.job_id(keys.JOB_SLA, case.case_id),
+    } <= set(pending)
 
 
 async def test_a_peek_tells_the_wait_and_takes_nothing(store: Store) -> None:

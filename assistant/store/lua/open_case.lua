@@ -9,7 +9,7 @@
 -- KEYS[2] audit stream           coa:{cid}:audit
 -- KEYS[3] (one node) open-case index     coa:{open.N}:cases
 -- KEYS[4] (one node) the case's job shard coa:{jobs.N}:due
--- KEYS[5] (one node) audit index         coa:{audit.N}:cases
+-- KEYS[5] (one node) opened-cases index  coa:{opened.N}:cases (audit exports, reports)
 -- KEYS[6] (one node, optional) the day's mention counts coa:mentions:<day> (reports): fields
 --         seen and hostile +1 when the case is stored, in the same step (on a cluster the
 --         store counts it right after: another slot)
