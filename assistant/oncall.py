@@ -450,6 +450,7 @@ class TroubleWatch:
         self._failing: dict[str, bool] = {}  # since the last check: did it fail, did it work
         self._worked: dict[str, bool] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def record(self, dependency: str, worked: bool) -> None:
         if worked:
@@ -489,13 +490,16 @@ class TroubleWatch:
         self._task = asyncio.create_task(self._loop(), name="trouble-watch")
 
     async def stop(self) -> None:
+        # The flag ends the loop even when a check swallows the cancellation (Python 3.11's
+        # asyncio.wait_for inside redis-py can): a bare cancel once left stop() waiting forever.
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(TROUBLE_CHECK_SECONDS)
             try:
                 await self.check()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from assistant import reports
+from assistant import oncall, reports
 from assistant.app import Assistant
 from assistant.emulators.slack import EmulatedMessage
 from assistant.models import Case, CaseStatus
@@ -442,3 +442,32 @@ async def test_a_page_whose_case_settled_without_its_resolution_resolves_itself(
         await w.wait_for(lambda: "Resolved" in shown(w, page), 5, "the page resolved")
         await asyncio.sleep(1.5)
         assert not any(t.startswith(f"<@{MAX}>") for t in thread_texts(w, case))
+
+
+async def test_the_trouble_watch_stops_even_when_a_check_swallows_the_cancel(
+    world: Sandbox, monkeypatch: Any
+) -> None:
+    """SIGTERM's drain stops the watch. A check may swallow the cancellation (Python 3.11's
+    asyncio.wait_for inside redis-py can, under load): the watch still ends, where a full
+    test run once hung in its stop() for good."""
+    monkeypatch.setattr(oncall, "TROUBLE_CHECK_SECONDS", 0.01)
+    checking = asyncio.Event()
+    swallowed: list[bool] = []
+
+    class Swallowing(oncall.TroubleWatch):
+        async def check(self) -> list[str]:
+            checking.set()
+            try:
+                await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)  # once: what redis-py's wait_for may do
+            return []
+
+    watch = Swallowing(world.settings, world.app.trouble.pages, world.app.trouble.pager)
+    watch.start()
+    await asyncio.wait_for(checking.wait(), 5)
+    stopping = asyncio.create_task(watch.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=2)
+    assert swallowed and done, "stop() still waits for the watch"
