@@ -78,6 +78,7 @@ async def run(
     from bench_votes import percentile
     from loadgen import run_ingest_load
 
+    from assistant import runtime
     from assistant.sandbox import CHANNEL, sandbox
     from assistant.store import keys
 
@@ -90,6 +91,7 @@ async def run(
     load_avg = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"  {name}: {args.mentions} mentions… ({load_avg})", flush=True)
     async with sandbox(data_dir, redis_url=None, **overrides) as world:
+        runtime.steady_gc()  # as `assistant serve` does once started
         world.slack.post_burst = SLACK_BURST
         redis = world.app.store.redis
         redis_pid = int((await redis.info("server"))["process_id"])
