@@ -62,8 +62,14 @@ class _HiredisPacking:
             args = (*first.encode().split(), *args[1:])
         elif b" " in first:
             args = (*first.split(), *args[1:])
-        if any(isinstance(a, bytearray | memoryview) for a in args):
-            args = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError as exc:
+            error = DataError(str(exc))
+        if not any(isinstance(a, bytearray) for a in args):
+            raise error  # a bool, None or another type redis-py refuses too
+        # hiredis takes bytes and memoryview, not bytearray (rare: looked for after a refusal)
+        args = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
         try:
             return [hiredis.pack_command(args)]
         except TypeError as exc:

@@ -349,8 +349,10 @@ async def test_the_valid_rows_do_work(world: Sandbox) -> None:
     body = envelope(reaction(item={"type": "message", "channel": CHANNEL, "ts": case.card_ts}))
     status, _, _ = await send(world, Row(SLACK, body, slack_headers))
     assert status == 200
-    status, _, answer = await send(world, Row(INGEST, mention_body(world), ingest_headers))
+    status, headers, answer = await send(world, Row(INGEST, mention_body(world), ingest_headers))
     assert status == 202, answer
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert json.loads(answer)["status"] == "opened"
 
 
 @pytest.mark.parametrize("route", [SLACK, INGEST])
