@@ -49,13 +49,9 @@ def settings_values(settings: Any, **overrides: Any) -> dict[str, Any]:
 
 
 async def start_replica(values: dict[str, Any]) -> Replica:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        FLAG,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    from bench_votes import start_child
+
+    process = await start_child(__file__, FLAG)
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(json.dumps(values).encode() + b"\n")
     await process.stdin.drain()
