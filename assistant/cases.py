@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import blocks, memory_blocks
@@ -168,7 +169,14 @@ class CaseService:
 
 def _day(now: float) -> str:
     """The UTC day (``YYYY-MM-DD``) of ``now``: the day a mention is counted on for reports."""
-    return datetime.fromtimestamp(now, UTC).date().isoformat()
+    return _day_number(int(now // 86_400))  # Unix time has 86,400 s in every UTC day
+
+
+@lru_cache(maxsize=4)
+def _day_number(days: int) -> str:
+    """The date of day ``days`` since 1970-01-01 (cached: every ingest asks, the day rarely
+    changes)."""
+    return datetime.fromtimestamp(days * 86_400, UTC).date().isoformat()
 
 
 def card_metadata(case_id: str) -> dict[str, Any]:

@@ -101,6 +101,7 @@ def _run() -> int:
             loop.add_signal_handler(sig, stop.set)
         try:
             await assistant.start()
+            runtime.steady_gc()  # start-up's objects frozen out of the collector's passes
             await stop.wait()
         finally:
             await assistant.stop()

@@ -3,7 +3,7 @@ sends them, with surge mode on (the default: 50 within 10 minutes) and, as the b
 the same run, off — side by side; then surge on again with the webhook's batch form.
 
     .venv/bin/python bench/bench_surge.py [--mentions 10000] [--senders 128] [--batch 50]
-                                          [--observe 20] [--rounds 1]
+                                          [--observe 20] [--rounds 1] [--replicas 1]
 
 The real app (``assistant.sandbox``: embedded Redis with its AOF fsynced on every write, the
 Slack emulator rate-limiting ``chat.postMessage`` at Slack's 1 message a second per channel,
@@ -16,13 +16,19 @@ Three columns, in this order, each on a fresh app and Redis:
 - **surge off (baseline)**: one mention per request, every mention opens a case;
 - **surge on**: one mention per request (``POST /ingest/mentions``) — the headline figure;
 - **surge on, batched**: ``--batch`` mentions per request (``POST /ingest/mentions/batch``),
-  what a tool that forwards batches gets.
+  what a tool that forwards batches gets;
+- with ``--replicas N`` (N > 1), a fourth column: **surge on, N replicas**, one mention per
+  request as in the second column, to N replicas of the app on the same Redis as production
+  runs them (deploy/k8s: 2), each in its own process (bench/replica.py), the senders'
+  connections spread over them. The one-replica columns are still measured and printed.
+The app's process calls ``runtime.steady_gc()`` once started, as ``assistant serve`` does.
 Printed for each (the median over ``--rounds`` rounds, with each round's accept time):
 - ingest: mentions accepted (202 / "opened" or "grouped"), the time to accept them all,
   mentions/s, p50/p99 answer latency (per request: a batch's answer covers the batch)
   (target: all 10,000 accepted in under 10 s, one mention per request);
 - where the CPU went during the load, per mention: the load generator, the app's process
-  (the Slack emulator and the observer share it) and redis-server;
+  (the Slack emulator and the observer share it; with replicas, all the app's processes) and
+  redis-server;
 - Slack: messages posted or updated in the channel per second — the highest count in any
   1-second window and the mean over the observation — and the emulator's 429s (target:
   never above the limiter's rate, zero 429s);
@@ -73,11 +79,18 @@ def _proc_cpu(pid: int) -> float:
 
 
 async def run(
-    name: str, data_dir: Path, args: argparse.Namespace, surge: bool, batch: int
+    name: str,
+    data_dir: Path,
+    args: argparse.Namespace,
+    surge: bool,
+    batch: int,
+    replicas: int = 1,
 ) -> dict[str, Any]:
     from bench_votes import percentile
     from loadgen import run_ingest_load
+    from replica import Replica, settings_values, start_replica
 
+    from assistant import runtime
     from assistant.sandbox import CHANNEL, sandbox
     from assistant.store import keys
 
@@ -90,14 +103,23 @@ async def run(
     load_avg = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"  {name}: {args.mentions} mentions… ({load_avg})", flush=True)
     async with sandbox(data_dir, redis_url=None, **overrides) as world:
+        runtime.steady_gc()  # as `assistant serve` does once started
         world.slack.post_burst = SLACK_BURST
         redis = world.app.store.redis
         redis_pid = int((await redis.info("server"))["process_id"])
         before = int((await redis.info("memory"))["used_memory"])
         path = "/ingest/mentions/batch" if batch > 1 else "/ingest/mentions"
+        others: list[Replica] = []
+        if replicas > 1:
+            embedded = world.app.embedded_redis
+            assert embedded is not None
+            values = settings_values(world.settings, REDIS_URL=embedded.url, PORT=0)
+            others = [await start_replica(values) for _ in range(replicas - 1)]
+        urls = [f"{world.base_url}{path}"] + [f"http://127.0.0.1:{r.port}{path}" for r in others]
         app_cpu, redis_cpu = time.process_time(), _proc_cpu(redis_pid)
+        others_cpu = [_proc_cpu(r.pid) for r in others]
         load = await run_ingest_load(
-            f"{world.base_url}{path}",
+            urls,
             args.senders,
             600.0,
             0.0,
@@ -108,7 +130,9 @@ async def run(
         accepted = int(load["mentions"])
         cpu = {
             "generator": load["cpu"],
-            "app": time.process_time() - app_cpu,
+            "app": time.process_time()
+            - app_cpu
+            + sum(_proc_cpu(r.pid) - cpu for r, cpu in zip(others, others_cpu, strict=True)),
             "redis": _proc_cpu(redis_pid) - redis_cpu,
         }
         firsts = [
@@ -144,6 +168,8 @@ async def run(
                 ]
                 page_at = float(pages[0].ts) if pages else None
         until = time.time()
+        for other in others:
+            await other.stop()
         writes = [
             (c.time, c.ok)
             for c in world.slack.calls
@@ -181,6 +207,14 @@ def fmt(value: float | None, unit: str = "s", digits: int = 2) -> str:
 COLUMNS = ("surge off (baseline)", "surge on", "surge on, batched")
 
 
+def columns(args: argparse.Namespace) -> list[tuple[str, bool, int, int]]:
+    """(name, surge on, mentions per request, replicas) of each column, in the order run."""
+    cols = [(COLUMNS[0], False, 1, 1), (COLUMNS[1], True, 1, 1), (COLUMNS[2], True, args.batch, 1)]
+    if args.replicas > 1:
+        cols.append((f"surge on, {args.replicas} replicas", True, 1, args.replicas))
+    return cols
+
+
 def median_figures(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """The median of each numeric figure over the rounds (the first round's for the rest)."""
 
@@ -200,14 +234,14 @@ async def main_async(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s %(message)s")
     print(machine())
-    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in COLUMNS}
+    cols = columns(args)
+    names = [c[0] for c in cols]
+    runs: dict[str, list[dict[str, Any]]] = {c: [] for c in names}
     with tempfile.TemporaryDirectory(prefix="bench-surge-") as tmp:
         for n in range(args.rounds):
-            for name, surge, batch in zip(
-                COLUMNS, (False, True, True), (1, 1, args.batch), strict=True
-            ):
+            for name, surge, batch, replicas in cols:
                 data_dir = Path(tmp) / f"{n}-{name.replace(' ', '-').replace(',', '')}"
-                runs[name].append(await run(name, data_dir, args, surge, batch))
+                runs[name].append(await run(name, data_dir, args, surge, batch, replicas))
     results = {name: median_figures(rounds) for name, rounds in runs.items()}
     print()
     print(
@@ -222,7 +256,7 @@ async def main_async(args: argparse.Namespace) -> int:
         ("ingest mentions/s", lambda f: f"{f['accepted'] / f['load']['elapsed']:.0f}"),
         ("answer p50 / p99 (request)", lambda f: f"{f['p50']:.1f} / {f['p99']:.1f} ms"),
         ("CPU/mention: generator", lambda f: f"{f['cpu']['generator']:.0f} µs"),
-        ("CPU/mention: app process", lambda f: f"{f['cpu']['app']:.0f} µs"),
+        ("CPU/mention: app process(es)", lambda f: f"{f['cpu']['app']:.0f} µs"),
         ("CPU/mention: redis-server", lambda f: f"{f['cpu']['redis']:.0f} µs"),
         ("Slack writes, peak in 1 s", lambda f: f"{f['peak']:.0f}"),
         ("Slack writes/s, mean", lambda f: f"{f['mean']:.2f}"),
@@ -235,20 +269,26 @@ async def main_async(args: argparse.Namespace) -> int:
         ("bytes per grouped mention", lambda f: fmt(f.get("bytes_grouped"), "B", 0)),
         ("used_memory growth/mention", lambda f: f"{f['used_per_mention']:.0f} B"),
     ]
-    header = f"{'':<28} |" + " |".join(f"{c:>22}" for c in COLUMNS)
+    header = f"{'':<28} |" + " |".join(f"{c:>22}" for c in names)
     print(header)
     print("-" * len(header))
     for label, show in rows:
-        print(f"{label:<28} |" + " |".join(f"{show(results[c]):>22}" for c in COLUMNS))
+        print(f"{label:<28} |" + " |".join(f"{show(results[c]):>22}" for c in names))
     print("(times after the first accepted mention)")
-    for name in COLUMNS:
+    for name in names:
         each = ", ".join(f"{r['load']['elapsed']:.2f}" for r in runs[name])
         print(f"time to accept all, each round, {name}: {each} s")
     print()
-    off, on, batched = (results[c] for c in COLUMNS)
+    on, batched = results[COLUMNS[1]], results[COLUMNS[2]]
     print(f"all accepted in < 10 s, one mention per request: {verdict(on['load']['elapsed'] < 10)}")
     print(f"  (batches of {args.batch}: {verdict(batched['load']['elapsed'] < 10)})")
-    calm = all(r["peak"] <= BURST + RATE and r["429"] == 0 for r in (off, on, batched))
+    if args.replicas > 1:
+        spread = results[names[3]]
+        print(
+            f"  ({args.replicas} replicas, one mention per request: "
+            f"{verdict(spread['load']['elapsed'] < 10)}; the line above is one replica's)"
+        )
+    calm = all(r["peak"] <= BURST + RATE and r["429"] == 0 for r in results.values())
     print(f"never above the limiter, zero 429s: {verdict(calm)}")
     card_page = on["card"] is not None and on["page"] is not None
     print(f"surge card and page in < 5 s: {verdict(card_page and max(on['card'], on['page']) < 5)}")
@@ -262,6 +302,13 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=50, help="mentions per batch request")
     parser.add_argument("--observe", type=float, default=20.0, help="seconds to watch Slack")
     parser.add_argument("--rounds", type=int, default=1, help="rounds (medians are printed)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="with N > 1, a fourth column: one mention per request to N app processes on the "
+        "same Redis, as production runs them (the one-replica columns are kept)",
+    )
     from assistant import runtime
 
     return runtime.run(main_async(parser.parse_args()))

@@ -229,15 +229,20 @@ async def run_load(
     return result
 
 
-async def run_generator(script: str, flag: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Run a load generator (``script flag``) in its own process: JSON config in, JSON out."""
-    proc = await asyncio.create_subprocess_exec(
+async def start_child(script: str, flag: str) -> asyncio.subprocess.Process:
+    """``script flag`` in a child process of this interpreter, stdin and stdout piped."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         script,
         flag,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
+
+
+async def run_generator(script: str, flag: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Run a load generator (``script flag``) in its own process: JSON config in, JSON out."""
+    proc = await start_child(script, flag)
     out, _ = await proc.communicate(json.dumps(config).encode())
     if proc.returncode != 0:
         raise RuntimeError(f"load generator {script} failed ({proc.returncode})")

@@ -12,7 +12,9 @@ little CPU as a sender can:
   server's, and a real sender does it on its own machine. Without ``count`` (a duration) the
   requests are built and signed on the fly inside the measured window, as before;
 - with ``batch`` > 1 a request carries that many mentions (the webhook's batch form,
-  ``{"mentions": [...]}``); an answer counts the mentions it accepted one by one.
+  ``{"mentions": [...]}``); an answer counts the mentions it accepted one by one;
+- with several URLs (replicas of the app), the senders' connections are spread over them in
+  turn, as a Kubernetes Service spreads connections over its pods.
 The generator reports its own CPU time, so the benchmark can show what the sender cost.
 """
 
@@ -91,12 +93,13 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
     """Senders POST new hostile mentions for ``seconds`` after ``warmup`` seconds, or, with
     ``count``, exactly that many mentions (pre-built and pre-signed) as fast as they go."""
     secret = str(config["secret"]).encode()
-    url, header = str(config["url"]), str(config["header"])
+    urls = config["url"] if isinstance(config["url"], list) else [config["url"]]
+    url, header = str(urls[0]), str(config["header"])  # the same path on every replica
     prefix = uuid.uuid4().hex[:8]
     count: int | None = config.get("count")
     authors = int(config.get("authors", 1))
     batch = max(1, int(config.get("batch", 1)))
-    parts = urlsplit(url)
+    targets = [urlsplit(str(u)) for u in urls]
 
     def build(first: int) -> bytes:
         items = [mention(prefix, n, authors) for n in range(first, first + batch)]
@@ -112,8 +115,9 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
     errors: list[str] = []
     mentions = [0]
 
-    async def sender(deadline: float) -> None:
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    async def sender(deadline: float, n: int) -> None:
+        target = targets[n % len(targets)]
+        reader, writer = await asyncio.open_connection(target.hostname, target.port)
         try:
             while time.perf_counter() < deadline:
                 request = next(requests, None)
@@ -141,13 +145,13 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
     senders = int(config["senders"])
     if not count:
         warm = time.perf_counter() + float(config["warmup"])
-        await asyncio.gather(*(sender(warm) for _ in range(senders)))
+        await asyncio.gather(*(sender(warm, n) for n in range(senders)))
     latencies.clear()
     mentions[0] = 0
     cpu = _cpu_seconds()
     began = time.perf_counter()
     deadline = began + float(config["seconds"])
-    await asyncio.gather(*(sender(deadline) for _ in range(senders)))
+    await asyncio.gather(*(sender(deadline, n) for n in range(senders)))
     elapsed = time.perf_counter() - began
     return {
         "elapsed": elapsed,
@@ -161,7 +165,7 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_ingest_load(
-    url: str,
+    url: str | list[str],
     senders: int,
     seconds: float,
     warmup: float,
@@ -170,7 +174,8 @@ async def run_ingest_load(
     authors: int = 1,
     batch: int = 1,
 ) -> dict[str, Any]:
-    """Run the generator in its own process against ``url``; its figures (see _load)."""
+    """Run the generator in its own process against ``url`` (or several: replicas); its
+    figures (see _load)."""
     from assistant.sandbox import INGEST_SECRET
     from assistant.sources.ingest import SIGNATURE_HEADER
 

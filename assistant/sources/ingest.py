@@ -24,6 +24,7 @@ answer ``duplicate`` then; none is lost or stored twice).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -71,9 +72,9 @@ def sign(secret: bytes, body: bytes) -> str:
     return sha256_signature(secret, body)
 
 
-async def _signed_json(request: web.Request, secret: bytes, limit: int) -> Any:
-    """The request's JSON body once its signature is checked over the raw bytes, or the
-    web.Response refusing it (408, 413, 401, 400)."""
+async def _signed_body(request: web.Request, secret: bytes, limit: int) -> bytes | web.Response:
+    """The request's raw body once its signature is checked over it, or the web.Response
+    refusing it (408, 413, 401)."""
     try:
         body = await read_body(request, limit)
     except BodyRefused as exc:
@@ -81,10 +82,30 @@ async def _signed_json(request: web.Request, secret: bytes, limit: int) -> Any:
     reason = check_sha256_signature(secret, body, request.headers, SIGNATURE_HEADER)
     if reason is not None:
         return error(401, reason)
+    return body
+
+
+def _parse(model: type[M], body: bytes) -> M | web.Response:
+    """The signed body as ``model``, or 400 saying why not: not JSON, or the first bad field.
+
+    A valid body is parsed straight from the bytes (pydantic's JSON parser, in Rust: half the
+    CPU of json.loads then validating the objects). Anything it refuses — and any body with a
+    NaN or Infinity token, which it would accept where json.loads (loads_json) does not — is
+    read again the plain way, which decides and names the reason: what is accepted and every
+    answer are the same as with the plain way alone."""
+    if b"NaN" not in body and b"Infinity" not in body:
+        try:
+            return model.model_validate_json(body)
+        except ValidationError:
+            pass  # refused: the plain reading below says why
     try:
-        return loads_json(body.decode("utf-8"))
+        payload = loads_json(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         return error(400, f"body is not JSON ({type(exc).__name__})")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        return _invalid(exc)
 
 
 def _invalid(exc: ValidationError) -> web.Response:
@@ -103,6 +124,17 @@ def _unavailable(exc: Exception) -> web.Response:
     )
 
 
+def _json(data: Any, status: int = 200) -> web.Response:
+    """web.json_response's answer (same body and headers), built from bytes: the text form
+    it takes costs the hot path a few µs more."""
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
 def _answer(outcome: IngestOutcome) -> dict[str, Any]:
     return {
         "status": outcome.status,
@@ -115,17 +147,17 @@ def _answer(outcome: IngestOutcome) -> dict[str, Any]:
 def _route(
     secret: bytes, limit: int, model: type[M], answer: Callable[[M], Awaitable[web.Response]]
 ) -> Route:
-    """A signed ingest route: the edge's checks (_signed_json), the body parsed into
-    ``model`` (400 naming the field), then ``answer``; 503 while the store is unavailable."""
+    """A signed ingest route: the edge's checks (_signed_body), the body parsed into
+    ``model`` (_parse: 400 naming the field), then ``answer``; 503 while the store is
+    unavailable."""
 
     async def handle(request: web.Request) -> web.Response:
-        payload = await _signed_json(request, secret, limit)
-        if isinstance(payload, web.Response):
-            return payload
-        try:
-            body = model.model_validate(payload)
-        except ValidationError as exc:
-            return _invalid(exc)
+        raw = await _signed_body(request, secret, limit)
+        if isinstance(raw, web.Response):
+            return raw
+        body = _parse(model, raw)
+        if isinstance(body, web.Response):
+            return body
         try:
             return await answer(body)
         except Exception as exc:
@@ -140,7 +172,7 @@ def ingest_route(secret: bytes, ingest: Ingest) -> Route:
     async def one(mention: Mention) -> web.Response:
         outcome = await ingest(mention)
         accepted = outcome.status in ("opened", "grouped")
-        return web.json_response(_answer(outcome), status=202 if accepted else 200)
+        return _json(_answer(outcome), status=202 if accepted else 200)
 
     return _route(secret, MAX_BODY_BYTES, Mention, one)
 
@@ -184,6 +216,6 @@ def ingest_batch_route(secret: bytes, ingest: Ingest) -> Route:
 
     async def many(batch: MentionBatch) -> web.Response:
         outcomes = await _ingest_all(ingest, batch.mentions, gate)
-        return web.json_response({"results": [_answer(o) for o in outcomes]})
+        return _json({"results": [_answer(o) for o in outcomes]})
 
     return _route(secret, MAX_BATCH_BODY_BYTES, MentionBatch, many)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis.asyncio as aioredis
+from pydantic_core import to_json
 from redis import exceptions as redis_exceptions
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import RedisCluster
@@ -62,9 +63,10 @@ def is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, UNAVAILABLE_ERRORS)
 
 
-def _audit_details(case: Case) -> dict[str, Any]:
-    """What the audit entry of a new (or grouped) case records."""
-    return {
+def _audit_details(case: Case) -> str:
+    """What the audit entry of a new (or grouped) case records, as JSON (the Lua step decodes
+    it; pydantic-core's encoder: the hot ingest path, ~5x faster than json.dumps)."""
+    details = {
         "platform": case.mention.platform,
         "mention_id": case.mention.id,
         "url": str(case.mention.url),
@@ -76,6 +78,7 @@ def _audit_details(case: Case) -> dict[str, Any]:
         "categories": case.assessment.categories,
         "evidence": case.assessment.evidence,
     }
+    return to_json(details).decode()
 
 
 def _case_data(case: Case) -> str:
@@ -357,7 +360,7 @@ class Store:
             keys.job_id(keys.JOB_POST_CARD, case_id),
             keys.job_id(keys.JOB_SLA, case_id),
             case_id,
-            json.dumps(_audit_details(case)),
+            _audit_details(case),
             "grouped" if grouped else "",
         ]
         case_keys = [keys.case(case_id), keys.audit(case_id)]
@@ -392,7 +395,7 @@ class Store:
         if count_day and not self._one_node:
             await self.count_mention(count_day, hostile=True)
         if self.metrics and not grouped:
-            self.metrics.cases_opened.labels(case.mention.platform, case.assessment.severity).inc()
+            self.metrics.cases_opened_by(case.mention.platform, case.assessment.severity).inc()
         return True, case_id
 
     async def case_exists(self, case_id: str) -> bool:
@@ -466,7 +469,7 @@ class Store:
                 keys_ += [keys.case(case.case_id), keys.audit(case.case_id)]
                 if count_day:
                     keys_.append(keys.mention_counts(count_day))
-                audit = json.dumps(_audit_details(case))
+                audit = _audit_details(case)
                 args = [*args, _case_data(case), _ms(escalate_at), audit]
         return cast(list[Any], await self._run_shared("surge_step", keys_, args))
 

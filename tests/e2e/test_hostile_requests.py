@@ -318,9 +318,22 @@ async def test_every_hostile_request_gets_its_status_and_never_500(
     surrogate = mention_body(world, text="\ud800 connards")
     huge_number = mention_body(world).replace(b'"followers": 0', b'"followers": ' + b"9" * 5000)
     assert b"9" * 5000 in huge_number
-    for raw in (surrogate, huge_number):
+    # an ignored field with a NaN or Infinity (pydantic's JSON parser, the fast path, would
+    # take them; json.loads refuses them): still not JSON
+    nan, infinity = (
+        mention_body(world).replace(b'"followers": 0', b'"followers": 0, "x": ' + token)
+        for token in (b"NaN", b"-Infinity")
+    )
+    expected = {
+        surrogate: "text: ",
+        huge_number: "body is not JSON",  # over Python's 4,300 digits
+        nan: "body is not JSON",
+        infinity: "body is not JSON",
+    }
+    for raw, reason in expected.items():
         status, _, body = await send(world, Row(INGEST, raw, ingest_headers))
         assert status == 400, body
+        assert json.loads(body)["error"].startswith(reason), (reason, body)
     async with world.http.get(f"{world.base_url}/healthz") as resp:
         assert resp.status == 200
     assert world.slack.calls_to("chat.postMessage") == []
@@ -336,8 +349,10 @@ async def test_the_valid_rows_do_work(world: Sandbox) -> None:
     body = envelope(reaction(item={"type": "message", "channel": CHANNEL, "ts": case.card_ts}))
     status, _, _ = await send(world, Row(SLACK, body, slack_headers))
     assert status == 200
-    status, _, answer = await send(world, Row(INGEST, mention_body(world), ingest_headers))
+    status, headers, answer = await send(world, Row(INGEST, mention_body(world), ingest_headers))
     assert status == 202, answer
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    assert json.loads(answer)["status"] == "opened"
 
 
 @pytest.mark.parametrize("route", [SLACK, INGEST])

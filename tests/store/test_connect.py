@@ -10,9 +10,12 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
+from redis.exceptions import AuthenticationError, DataError, NoPermissionError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from assistant.settings import ConfigError
@@ -174,3 +177,27 @@ async def test_a_hung_cluster_node_fails_calls_fast(tmp_path: Path) -> None:
                     await asyncio.sleep(0.2)
     finally:
         await cluster.stop()
+
+
+async def test_commands_go_out_as_redis_py_would_send_them(redis: RedisClient) -> None:
+    """The connections pack commands with hiredis (connect._HiredisPacking): the same bytes
+    as redis-py's own packer, values read back as written, and what redis-py refuses
+    (a bool, None) refused with its DataError."""
+    assert isinstance(redis, aioredis.Redis)
+    ours = redis.connection_pool.connection_class()
+    plain = Connection()
+    commands: list[tuple[Any, ...]] = [
+        ("EVALSHA", "f" * 40, 1, "coa:k", "é❤\u2028", 12, -3, 0.1, 1 / 3, 10**20, b"\x00\xff"),
+        ("CONFIG GET", "maxmemory"),
+        (b"OBJECT ENCODING", "coa:k"),
+        ("SET", bytearray(b"raw"), memoryview(b"view")),
+    ]
+    for command in commands:
+        assert b"".join(ours.pack_command(*command)) == b"".join(plain.pack_command(*command))
+    assert b"".join(ours.pack_commands(commands)) == b"".join(plain.pack_commands(commands))
+    await redis.hset("coa:packed", mapping={"text": "é❤ «x»", "n": 12, "f": 0.1})
+    assert await redis.hgetall("coa:packed") == {"text": "é❤ «x»", "n": "12", "f": "0.1"}
+    for bad in (True, None):
+        with pytest.raises(DataError):
+            await redis.set("coa:packed:bad", bad)  # type: ignore[arg-type]
+    assert await redis.exists("coa:packed:bad") == 0
