@@ -20,6 +20,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.actions
@@ -187,16 +188,32 @@ class Assistant:
         )
         bolt_logger = logging.getLogger("assistant.bolt")
         bolt_logger.addFilter(_not_token_skipped)
+        # Who we are comes from the gateway's auth.test at start. Left to itself, Bolt calls
+        # auth.test again on the first request after a start, and when Slack fails that call
+        # it acknowledges the event (200) without running any listener: a vote or proposal
+        # lost (a 500 and a traceback on a dropped connection).
+        identity = AuthorizeResult(
+            enterprise_id=None,
+            team_id=self.slack.team_id,
+            bot_id=self.slack.bot_id,
+            bot_user_id=self.slack.bot_user_id,
+            bot_token=s.SLACK_BOT_TOKEN.get_secret_value(),
+        )
+
+        async def authorize() -> AuthorizeResult:
+            return identity
+
         self.bolt = AsyncApp(
             client=client,
+            authorize=authorize,
             signing_secret=s.SLACK_SIGNING_SECRET.get_secret_value(),
             process_before_response=True,
             logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
         handlers.home.register(self.bolt, self.oncall)
-        handlers.actions.register(self.bolt, self.oncall)
-        handlers.actions.register_surge(self.bolt, self.surges)
+        handlers.actions.register(self.bolt, self.oncall, spawn=self.background.spawn)
+        handlers.actions.register_surge(self.bolt, self.surges, spawn=self.background.spawn)
         handlers.actions.register_memory(self.bolt, self.memory, tell=self._tell)
         handlers.commands.register(self.bolt, self.oncall, s.ASSISTANT_COMMAND)
         handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
@@ -347,8 +364,8 @@ async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:
-    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start,
-    that the client we give it (with our session and retry handlers) wins. It does, on purpose."""
+    """Bolt warns, at every start, that the client's token is unused since we give it an
+    ``authorize`` function (the identity the gateway learnt at start). On purpose."""
     return "`token` will be unused" not in record.getMessage()
 
 

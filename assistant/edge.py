@@ -9,8 +9,10 @@ header value or body is logged.
 ``POST /slack/events``: Slack's signature (``v0=`` HMAC-SHA256 of ``v0:<timestamp>:<body>``
 with the signing secret) and its five-minute replay window; then the envelope is checked
 (assistant/payloads.py) and handed to Bolt. A well-formed event no listener takes answers 200
-(Slack must not retry it); a 400 carries ``X-Slack-No-Retry: 1`` (the same bytes would fail
-again); while Redis is unavailable the listeners make it a 503 (Slack retries later).
+(Slack must not retry it), and so does a payload of a kind we have no listener for (a modal
+submission, a shortcut…: not handed to Bolt at all); a 400 carries ``X-Slack-No-Retry: 1``
+(the same bytes would fail again), and so does anything Bolt itself cannot read; while Redis
+is unavailable the listeners make it a 503 (Slack retries later).
 """
 
 from __future__ import annotations
@@ -176,6 +178,12 @@ def check_slack_payload(text: str, content_type: str) -> tuple[str | None, str]:
     return None, kind
 
 
+DISPATCHED = frozenset({"event_callback", "block_actions", "url_verification", "form"})
+"""The payload kinds handed to Bolt (``form``: a slash command or ssl_check). Any other kind
+(``view_submission``, ``shortcut``, ``block_suggestion``…) has no listener: it is answered 200
+here, never handed to Bolt, whose matchers index such payloads without checking their shape."""
+
+
 def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
     no_retry = {"X-Slack-No-Retry": "1"}
 
@@ -199,6 +207,8 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
             # Slack stopped delivering events for a minute (over 30,000 an hour): no listener
             log.warning("Slack reports our app rate-limited for event deliveries")
             return web.json_response({"ok": True})
+        if kind not in DISPATCHED:  # well-formed (signed JSON object with a type), not ours
+            return web.json_response({"ok": True, "ignored": True})
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,
@@ -208,7 +218,11 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
         except Exception as exc:  # Bolt reads context fields of types Slack never sends
             log.warning("signed Slack request refused (400): Bolt: %s", type(exc).__name__)
             return error(400, "payload fields of unexpected types", no_retry)
-        response = await bolt.async_dispatch(bolt_request)
+        try:
+            response = await bolt.async_dispatch(bolt_request)
+        except Exception as exc:  # Bolt's matchers, before any listener: never a 500
+            log.warning("signed Slack request refused (400): Bolt: %s", type(exc).__name__)
+            return error(400, "payload fields of unexpected types", no_retry)
         if response.status == 404:  # a well-formed request no listener takes: not an error
             return web.json_response({"ok": True, "ignored": True})
         return await to_aiohttp_response(response)

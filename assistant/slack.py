@@ -78,6 +78,7 @@ class SlackGateway:
         self._users: dict[str, tuple[float, SlackUser]] = {}
         self._group: tuple[float, frozenset[str]] | None = None
         self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
         self.team_id: str | None = None
         self.health: Callable[[str, bool], None] | None = None  # (dependency, worked)
 
@@ -127,6 +128,7 @@ class SlackGateway:
         """auth.test: learn the bot's own user id (its reactions and messages never count)."""
         data = await self._call("auth.test")
         self.bot_user_id = str(data["user_id"])
+        self.bot_id = str(data.get("bot_id") or "") or None
         self.team_id = str(data.get("team_id") or "") or None
         return self.bot_user_id
 

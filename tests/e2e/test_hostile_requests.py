@@ -16,12 +16,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from assistant.logs import LIBRARY_LEVELS
-from assistant.sandbox import ALICE, CHANNEL, INGEST_SECRET, SIGNING_SECRET, Sandbox, webhook_body
+from assistant.sandbox import (
+    ALICE,
+    CHANNEL,
+    INGEST_SECRET,
+    OLIVIA,
+    SIGNING_SECRET,
+    Sandbox,
+    webhook_body,
+)
 from tests.e2e.helpers import open_case
 from tests.e2e.rawhttp import raw_request
 
@@ -73,7 +81,7 @@ class Row:
     extra: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-SLACK, INGEST = "/slack/events", "/ingest/mentions"
+SLACK, INGEST, BATCH = "/slack/events", "/ingest/mentions", "/ingest/mentions/batch"
 FAKE_LINE = f"\n2026-11-30 03:00:00,000 ERROR assistant.app case=- {MARK} injected\n".encode()
 VALID_EVENT = envelope(reaction())
 
@@ -279,6 +287,121 @@ ROWS: dict[str, Row] = {
         INGEST, b"{}", ingest_headers, 400, (b"Content-Type", b"application/json; charset=x-bogus")
     ),
 }
+
+
+def command(text: str, **changes: str) -> bytes:
+    """A slash command's form body, as Slack sends it."""
+    fields = {
+        "team_id": "T0001",
+        "channel_id": CHANNEL,
+        "user_id": OLIVIA,
+        "command": "/ops",
+        "text": text,
+        "response_url": "http://127.0.0.1:9/response/x",
+        "trigger_id": "1.2.x",
+    }
+    fields.update(changes)
+    return urlencode(fields).encode()
+
+
+def click(action_id: str, value: object, **changes: object) -> bytes:
+    """A block_actions form body (a button click in a message), as Slack sends it."""
+    payload: dict[str, object] = {
+        "type": "block_actions",
+        "user": {"id": OLIVIA, "team_id": "T0001"},
+        "team": {"id": "T0001"},
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "message_ts": "1764000000.000100"},
+        "response_url": "http://127.0.0.1:9/response/x",
+        "actions": [{"action_id": action_id, "block_id": "b", "value": value}],
+    }
+    payload.update(changes)
+    return b"payload=" + quote(json.dumps(payload)).encode()
+
+
+def interaction(kind: str, **fields: object) -> bytes:
+    """A signed interactivity payload of a kind we have no listener for."""
+    return b"payload=" + quote(json.dumps({"type": kind, **fields})).encode()
+
+
+ROWS.update(
+    {
+        # -- interactivity kinds we have no listener for: 200, not handed to Bolt (whose
+        # matchers index them without checking their shape)
+        "slack signed view_submission without view": Row(
+            SLACK, interaction("view_submission", user={"id": ALICE}), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed view_submission with view a list": Row(
+            SLACK, interaction("view_submission", view=[1]), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed workflow_step_edit": Row(
+            SLACK, interaction("workflow_step_edit", callback_id="x"), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed shortcut with view null": Row(
+            SLACK, interaction("shortcut", view=None), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed block_suggestion": Row(
+            SLACK, interaction("block_suggestion", view="x"), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed interactive_message": Row(
+            SLACK, interaction("interactive_message", actions=None), slack_headers, 200, FORM_TYPE
+        ),
+        # -- our buttons and command with hostile values
+        "slack signed click without response_url": Row(
+            SLACK,
+            click("surge_promote", "0123456789abcdef", response_url=None),
+            slack_headers,
+            200,
+            FORM_TYPE,
+        ),
+        "slack signed click with a deeply nested value": Row(
+            SLACK, click("memory_propose", "[" * 1999), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed click by nobody": Row(
+            SLACK, click("oncall_ack", "p1", user={"id": ""}), slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed click with actions a string": Row(
+            SLACK, click("oncall_ack", "p1", actions="x"), slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed /ops pause with a superscript digit": Row(
+            SLACK, command("pause ²"), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed /ops pause with 5000 digits": Row(
+            SLACK, command("pause " + "9" * 3900), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed /ops without user": Row(
+            SLACK, command("status", user_id=""), slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed /ops not UTF-8": Row(
+            SLACK, b"command=%2Fops&user_id=UOLIVIA&text=%ff", slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed app_home_opened by nobody": Row(
+            SLACK,
+            envelope({"type": "app_home_opened", "user": "", "tab": "home"}),
+            slack_headers,
+            400,
+        ),
+        # -- the batch webhook
+        "batch unsigned": Row(BATCH, b"{}" + MARK.encode()),
+        "batch unsigned fake log line": Row(BATCH, b"x" + FAKE_LINE),
+        "batch signature non-ASCII": Row(
+            BATCH, b"{}", lambda b: [(b"X-Signature-256", b"sha256=\xff" + b"0" * 63)]
+        ),
+        "batch oversized": Row(BATCH, b" " * (1024 * 1024 + 1), status=413),
+        "batch oversized chunked": Row(BATCH, b" " * (1024 * 1024 + 1), status=413, chunked=True),
+        "batch signed non-JSON": Row(BATCH, b"{not json" + MARK.encode(), ingest_headers, 400),
+        "batch signed deep nesting": Row(
+            BATCH, b'{"mentions": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", ingest_headers, 400
+        ),
+        "batch signed 5000-digit number": Row(
+            BATCH, b'{"mentions": [' + b"9" * 5000 + b"]}", ingest_headers, 400
+        ),
+        "batch signed mentions null": Row(BATCH, b'{"mentions": null}', ingest_headers, 400),
+        "batch signed mentions empty": Row(BATCH, b'{"mentions": []}', ingest_headers, 400),
+        "batch signed mentions an object": Row(BATCH, b'{"mentions": {}}', ingest_headers, 400),
+        "batch signed list": Row(BATCH, b"[]", ingest_headers, 400),
+    }
+)
 
 
 def mention_body(world: Sandbox, **changes: object) -> bytes:
