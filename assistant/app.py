@@ -364,9 +364,12 @@ async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:
-    """Bolt warns, at every start, that the client's token is unused since we give it an
-    ``authorize`` function (the identity the gateway learnt at start). On purpose."""
-    return "`token` will be unused" not in record.getMessage()
+    """Bolt warns, at every start, that the token is unused: the client we give it (with our
+    session and retry handlers) wins over SLACK_BOT_TOKEN, which it reads from the environment
+    by itself, and the ``authorize`` function (the identity the gateway learnt at start) over
+    the client's token. Both on purpose."""
+    message = record.getMessage()
+    return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 def _moderation(settings: Settings, session: aiohttp.ClientSession) -> Moderation | None:

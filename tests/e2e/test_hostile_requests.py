@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from assistant.logs import LIBRARY_LEVELS
+from assistant.oncall_blocks import ACK_ACTION
 from assistant.sandbox import (
     ALICE,
     CHANNEL,
@@ -532,13 +533,107 @@ async def test_any_field_of_any_type_is_a_4xx_or_200_never_500(world: Sandbox) -
 async def test_any_field_of_a_signed_mention_is_a_4xx_or_accepted_never_500(
     world: Sandbox,
 ) -> None:
+    """The same swaps in a mention sent alone and as the second of a batch: the batch is
+    refused 400 naming ``mentions.1.<field>``, or answered with one result per mention."""
     sample = json.loads(mention_body(world))
+    other = json.loads(mention_body(world))
     odd_values: list[object] = [None, [], {}, 5, -1.5, "", "x" * 70_000, True, "\ud800", "\x00"]
     statuses: dict[int, int] = {}
     for path in _paths(sample):
         for odd in odd_values:
-            body = json.dumps(_replaced(sample, path, odd)).encode()
+            mutated = _replaced(sample, path, odd)
+            body = json.dumps(mutated).encode()
             status, _, answer = await send(world, Row(INGEST, body, ingest_headers))
             statuses[status] = statuses.get(status, 0) + 1
             assert status in (200, 202, 400, 413), (path, odd, status, answer[:200])
+            batch = json.dumps({"mentions": [other, mutated]}).encode()
+            status, _, answer = await send(world, Row(BATCH, batch, ingest_headers))
+            assert status in (200, 400), (path, odd, status, answer[:200])
+            if status == 400:
+                assert json.loads(answer)["field"].startswith("mentions.1"), answer[:200]
+            else:
+                assert len(json.loads(answer)["results"]) == 2, answer[:200]
     assert statuses[400] > 30, statuses
+
+
+INTERACTION_KINDS = (
+    "view_submission",
+    "view_closed",
+    "shortcut",
+    "message_action",
+    "block_suggestion",
+    "interactive_message",
+    "workflow_step_edit",
+)
+
+
+async def test_any_field_of_any_interaction_is_a_4xx_or_200_never_500(
+    world: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every field of a real button click (a page's Acknowledge, as Slack sends it) swapped for
+    odd values, as each of our buttons and as each interactivity kind we have no listener for;
+    every field of a real ``/ops`` command, and hostile ``/ops`` arguments: 200 or 400, never
+    a 500, no traceback logged, and the app stays healthy."""
+    case = await open_case(world)
+    await world.app.pager.page(CHANNEL, "Réveillez-vous", thread_ts=case.card_ts, key="p-fuzz")
+    page = await world.wait_for(lambda: _message_with(world, ACK_ACTION), 5, "the page")
+    clicked = await world.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)
+    ran = await world.slack.slash_command(OLIVIA, "/ops", "status", channel=CHANNEL)
+    assert clicked.ok and ran.ok, (clicked.attempts, ran.attempts)
+    base = clicked.envelope
+    samples = [base]
+    samples += [_replaced(base, ("actions", 0, "action_id"), a) for a in ACTIONS_WE_HANDLE]
+    samples += [_replaced(base, ("type",), kind) for kind in INTERACTION_KINDS]
+    odd_values: list[object] = [None, [], {}, 5, -1.5, "x", True, "\ud800", {"id": "U1"}]
+    odd_values += ["[" * 1999, ""]
+    statuses: dict[int, int] = {}
+
+    async def post(body: bytes, what: object) -> None:
+        status, _, answer = await send(world, Row(SLACK, body, slack_headers, 0, FORM_TYPE))
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status in (200, 400), (what, status, answer[:200])
+
+    paths = [(sample, path) for sample in samples for path in _paths(sample) if len(path) <= 3]
+    for n, (sample, path) in enumerate(paths):
+        for k in range(2):  # two of the odd values per field, in rotation
+            odd = odd_values[(2 * n + k) % len(odd_values)]
+            await post(b"payload=" + quote(json.dumps(_replaced(sample, path, odd))).encode(), path)
+    fields = {k: str(v) for k, v in ran.envelope.items()}
+    odd_strings = ["", "x" * 5000, "/", "/other", "é", "a\nb", "²", "{", "payload"]
+    for n, name in enumerate(fields):
+        for k in range(3):
+            odd = odd_strings[(3 * n + k) % len(odd_strings)]
+            await post(urlencode({**fields, name: odd}).encode(), (name, odd))
+        await post(urlencode({k: v for k, v in fields.items() if k != name}).encode(), name)
+    for text in HOSTILE_OPS:
+        await post(urlencode({**fields, "text": text}).encode(), text)
+    assert statuses[400] > 50 and statuses[200] > 50, statuses
+    async with world.http.get(f"{world.base_url}/healthz") as resp:
+        assert resp.status == 200
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+ACTIONS_WE_HANDLE = ("surge_promote", "memory_propose", "unknown_action")
+HOSTILE_OPS = [
+    "pause ²",
+    "pause ١٢",
+    "pause 𝟙𝟚",
+    "pause " + "9" * 3990,
+    "pause -1",
+    "pause 1.5",
+    "ack " + "x" * 3990,
+    "ack {",
+    "ack *",
+    "ack \x00",
+    "ack <!channel>",
+    "status payload",
+    "help payload=x",
+    "a\n2026-11-30 03:00:00,000 ERROR assistant.app case=- forged",
+]
+
+
+def _message_with(world: Sandbox, action_id: str) -> object:
+    return next(
+        (m for m in world.slack.bot_messages(CHANNEL) if action_id in json.dumps(m.blocks or [])),
+        None,
+    )

@@ -130,3 +130,59 @@ async def test_a_slow_slack_read_before_the_ack_answers_503_in_time(world: Sandb
     assert [a.status for a in vote.attempts] == [503, 200]  # no timeout; the retry counted
     votes = await world.app.store.redis.hgetall(keys.votes(case.case_id, ts))
     assert any(field.startswith(CAROL) for field in votes)
+
+
+@pytest.mark.parametrize("fault", ["503", "connection dropped"])
+async def test_slack_failing_auth_test_after_a_start_loses_no_event(
+    world: Sandbox, fault: str
+) -> None:
+    """Bolt, left to itself, calls auth.test on the first request after a start; when Slack
+    failed that call it acknowledged the event (200) without running any listener (the
+    proposal lost), or answered 500 with a traceback. The identity is the one learnt at start."""
+    if fault == "503":  # from now on, for the first events the app gets (the card's echo…)
+        world.slack.fail("auth.test", times=10, status=503, error="service_unavailable")
+    else:
+        world.slack.drop_after_commit("auth.test", times=10)
+    case = await open_case(world)
+    ts = await world.slack.post_message(ALICE, "Réponse", channel=CHANNEL, thread_ts=case.card_ts)
+    assert [a.status for a in ts.delivery.attempts] == [200]
+    assert await world.app.store.get_proposal(case.case_id, ts) is not None
+    assert len(world.slack.calls_to("auth.test")) == 1  # the gateway's, at start
+
+
+async def test_the_clickers_note_is_sent_after_the_answer_to_slack(world: Sandbox) -> None:
+    """An Acknowledge click is answered (the ack recorded) while its response_url has not
+    answered yet: the ephemeral note goes after the answer, so a slow response_url cannot
+    hold the click past Slack's 3 s (the SDK would wait up to 30 s, and retry)."""
+    from aiohttp import web
+
+    from tests.e2e.test_hostile_requests import FORM_TYPE, SLACK, Row, click, send, slack_headers
+
+    release, notes = asyncio.Event(), list[bytes]()
+
+    async def hang(request: web.Request) -> web.Response:
+        notes.append(await request.read())
+        await release.wait()
+        return web.json_response({"ok": True})
+
+    hook = web.Application()
+    hook.router.add_post("/hook", hang)
+    runner = web.AppRunner(hook)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        case = await open_case(world)
+        await world.app.pager.page(CHANNEL, "Réveillez-vous", thread_ts=case.card_ts, key="p-note")
+        await world.wait_for(lambda: world.app.pages.get_page("p-note"), 5, "the page")
+        body = click("oncall_ack", "p-note", response_url=url)
+        answered = send(world, Row(SLACK, body, slack_headers, 0, FORM_TYPE))
+        status, _, _ = await asyncio.wait_for(answered, 5)  # never answered before: no fix
+        assert status == 200
+        page = await world.app.pages.get_page("p-note")
+        assert page is not None and page.status == "acked" and page.acked_by == OLIVIA
+        await world.wait_for(lambda: notes, 5, "the note, after the answer")
+        assert b"You acknowledged" in notes[0]
+    finally:
+        release.set()
+        await runner.cleanup()
