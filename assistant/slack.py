@@ -182,10 +182,10 @@ class SlackGateway:
         what: str,
         event_type: str,
     ) -> str:
-        """Post in a case's thread at most once per (case, ``what``): a marker in the case's
-        slot is set before the first attempt; any later one (a retry after an unknown outcome,
-        a run again after a crash) first looks in the thread for the message's metadata.
-        Returns the message's ts."""
+        """Post in a case's thread at most once per (case, ``what``) (or a surge's: its id as
+        ``case_id``): a marker in the case's slot is set before the first attempt; any later
+        one (a retry after an unknown outcome, a run again after a crash) first looks in the
+        thread for the message's metadata. Returns the message's ts."""
         meta = {"event_type": event_type, "event_payload": {"case_id": case_id, "what": what}}
         ts = None
         if not await self.store.memory.once(case_id, what):
