@@ -214,6 +214,23 @@ class SlackGateway:
     ) -> str | None:
         """The ts of a top-level message the bot posted in ``channel`` since ``oldest`` that
         carries ``metadata`` (look-before-retry after an attempt whose outcome is unknown)."""
+        return await self._find_own(channel, oldest, lambda m: m.get("metadata") == metadata)
+
+    async def find_own_file(self, channel: str, name: str, *, oldest: float) -> str | None:
+        """The ts of a message the bot shared in ``channel`` since ``oldest`` with a file
+        named ``name`` (an upload carries no metadata: look-before-retry by its file)."""
+
+        def shares(m: dict[str, Any]) -> bool:
+            files = m.get("files")
+            return isinstance(files, list) and any(
+                isinstance(f, dict) and f.get("name") == name for f in files
+            )
+
+        return await self._find_own(channel, oldest, shares)
+
+    async def _find_own(
+        self, channel: str, oldest: float, match: Callable[[dict[str, Any]], bool]
+    ) -> str | None:
         cursor = ""
         for _ in range(HISTORY_PAGES):
             params: dict[str, Any] = {
@@ -226,7 +243,7 @@ class SlackGateway:
                 params["cursor"] = cursor
             data = await self._call("conversations.history", **params)
             for m in data.get("messages", []):
-                if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
+                if m.get("user") == self.bot_user_id and match(m):
                     return str(m["ts"])
             cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
             if not data.get("has_more") or not cursor:
