@@ -260,7 +260,9 @@ class Assistant:
         app.router.add_post("/ingest/mentions/batch", ingest_batch_route(secret, self.ingest))
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
-        self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+        # auto_decompress off: a body is read as sent (edge.py); Slack never compresses, and
+        # a forged gzip/deflate body was a 500 before the signature could refuse it
+        self._web = web.AppRunner(app, access_log=None, shutdown_timeout=10, auto_decompress=False)
         await self._web.setup()
         site = web.TCPSite(self._web, self.settings.HOST, self.settings.PORT)
         await site.start()

@@ -1,10 +1,12 @@
 """The HTTP edge: authenticate over the raw bytes first, then parse, never answer 500.
 
 Every POST route reads its body up to a limit (413 beyond; 408 when it does not arrive within
-10 s), checks its signature over the raw bytes (401 with a short reason for anything missing,
-malformed, stale or wrong: nothing before that step can raise on what a sender controls), and
-only then decodes and parses the body into the payload models (400 naming what is wrong). No
-header value or body is logged.
+10 s; 400 when the sender breaks it off), as sent (a ``Content-Encoding`` is not undone: the
+server runs with ``auto_decompress=False``, so a compressed body is refused like any other
+that is not signed JSON, and never inflated), checks its signature over the raw bytes (401
+with a short reason for anything missing, malformed, stale or wrong: nothing before that step
+can raise on what a sender controls), and only then decodes and parses the body into the
+payload models (400 naming what is wrong). No header value or body is logged.
 
 ``POST /slack/events``: Slack's signature (``v0=`` HMAC-SHA256 of ``v0:<timestamp>:<body>``
 with the signing secret) and its five-minute replay window; then the envelope is checked
@@ -27,7 +29,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy
 from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -85,6 +88,9 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                     raise BodyRefused(413, f"body over {limit} bytes")
     except TimeoutError:
         raise BodyRefused(408, f"body not received within {BODY_READ_SECONDS} s") from None
+    except (ConnectionError, HttpProcessingError, ClientPayloadError):
+        # the sender closed before the end, or broke the chunked encoding: nothing to parse
+        raise BodyRefused(400, "body not received in full") from None
     return b"".join(chunks)
 
 

@@ -36,6 +36,7 @@ from tests.e2e.rawhttp import raw_request
 
 MARK = "MARK-3f9c1e"  # in every body: it must never appear in the log
 JSON_TYPE = (b"Content-Type", b"application/json")
+GZIP = (b"Content-Encoding", b"gzip")
 FORM_TYPE = (b"Content-Type", b"application/x-www-form-urlencoded")
 
 
@@ -381,6 +382,16 @@ ROWS.update(
             envelope({"type": "app_home_opened", "user": "", "tab": "home"}),
             slack_headers,
             400,
+        ),
+        # -- compressed bodies are read as sent (never inflated): refused like any other
+        "slack unsigned gzip body": Row(SLACK, b"\x1f\x8bnot-gzip", extra=[GZIP]),
+        "ingest unsigned deflate body": Row(
+            INGEST, b"not-deflate", extra=[(b"Content-Encoding", b"deflate")]
+        ),
+        "batch unsigned gzip body": Row(BATCH, b"\x1f\x8bnot-gzip", extra=[GZIP]),
+        "slack signed gzip body": Row(SLACK, b"\x1f\x8b\x08\x00", slack_headers, 400, extra=[GZIP]),
+        "ingest signed gzip body": Row(
+            INGEST, b"\x1f\x8b\x08\x00", ingest_headers, 400, extra=[GZIP]
         ),
         # -- the batch webhook
         "batch unsigned": Row(BATCH, b"{}" + MARK.encode()),
