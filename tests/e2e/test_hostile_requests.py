@@ -648,3 +648,14 @@ def _message_with(world: Sandbox, action_id: str) -> object:
         (m for m in world.slack.bot_messages(CHANNEL) if action_id in json.dumps(m.blocks or [])),
         None,
     )
+
+
+@pytest.mark.parametrize("text", ["help payload", "ack payload=1&x"])
+async def test_a_command_that_says_payload_is_answered(world: Sandbox, text: str) -> None:
+    """Bolt reads any form body containing the word "payload" as an interaction (and finds
+    nothing in it): such a command was refused 400 at the edge, or lost."""
+    before = len(world.slack.ephemerals)
+    delivery = await world.slack.slash_command(OLIVIA, "/ops", text, channel=CHANNEL)
+    assert delivery.status == 200, delivery.attempts
+    (answer,) = world.slack.ephemerals[before:]
+    assert ("`/ops status`" if text.startswith("help") else "payload=1&amp;x") in answer.text
