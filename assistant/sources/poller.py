@@ -55,6 +55,8 @@ class Poller:
             return 0
         since = await self.store.get_cursor(self.cursor_name)
         items = await self.network.mentions_since(since)
+        if items and self.paused is not None and await self.paused():
+            return 0  # paused while fetching: what was fetched after the pause waits for it
         count = 0
         for item in items:
             mention = item.mention
