@@ -20,6 +20,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers.actions
@@ -199,16 +200,35 @@ class Assistant:
         )
         bolt_logger = logging.getLogger("assistant.bolt")
         bolt_logger.addFilter(_not_token_skipped)
+        # Who we are comes from the gateway's auth.test at start. Left to itself, Bolt calls
+        # auth.test again on the first request after a start, and when Slack fails that call
+        # it acknowledges the event (200) without running any listener: a vote or proposal
+        # lost (a 500 and a traceback on a dropped connection).
+        identity = AuthorizeResult(
+            enterprise_id=None,
+            team_id=self.slack.team_id,
+            bot_id=self.slack.bot_id,
+            bot_user_id=self.slack.bot_user_id,
+            bot_token=s.SLACK_BOT_TOKEN.get_secret_value(),
+        )
+
+        async def authorize() -> AuthorizeResult:
+            return identity
+
         self.bolt = AsyncApp(
             client=client,
+            authorize=authorize,
             signing_secret=s.SLACK_SIGNING_SECRET.get_secret_value(),
+            # the HTTP edge (assistant/edge.py) checks the signature and the replay window over
+            # the raw bytes before Bolt sees a request (Socket Mode needs none)
+            request_verification_enabled=False,
             process_before_response=True,
             logger=bolt_logger,
         )
         handlers.events.register(self.bolt, self.threads, tell_user=self._tell_user)
         handlers.home.register(self.bolt, self.oncall)
-        handlers.actions.register(self.bolt, self.oncall)
-        handlers.actions.register_surge(self.bolt, self.surges)
+        handlers.actions.register(self.bolt, self.oncall, spawn=self.background.spawn)
+        handlers.actions.register_surge(self.bolt, self.surges, spawn=self.background.spawn)
         handlers.actions.register_memory(self.bolt, self.memory, tell=self._tell)
         handlers.commands.register(self.bolt, self.oncall, s.ASSISTANT_COMMAND)
         handlers.events.register_fallback(self.bolt)  # last: takes what no listener above did
@@ -256,7 +276,11 @@ class Assistant:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/metrics", self._metrics)
-        self._web = web.AppRunner(app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS)
+        # auto_decompress off: a body is read as sent (edge.py); Slack never compresses, and
+        # a forged gzip/deflate body was a 500 before the signature could refuse it
+        self._web = web.AppRunner(
+            app, access_log=None, shutdown_timeout=WEB_SHUTDOWN_SECONDS, auto_decompress=False
+        )
         await self._web.setup()
         site = web.TCPSite(self._web, self.settings.HOST, self.settings.PORT)
         await site.start()
@@ -374,9 +398,12 @@ async def _plain_headers(_: web.Request, response: web.StreamResponse) -> None:
 
 
 def _not_token_skipped(record: logging.LogRecord) -> bool:
-    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start,
-    that the client we give it (with our session and retry handlers) wins. It does, on purpose."""
-    return "`token` will be unused" not in record.getMessage()
+    """Bolt warns, at every start, that the token is unused: the client we give it (with our
+    session and retry handlers) wins over SLACK_BOT_TOKEN, which it reads from the environment
+    by itself, and the ``authorize`` function (the identity the gateway learnt at start) over
+    the client's token. Both on purpose."""
+    message = record.getMessage()
+    return "`token` will be unused" not in message and "will be ignored" not in message
 
 
 def _moderation(settings: Settings, session: aiohttp.ClientSession) -> Moderation | None:

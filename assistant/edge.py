@@ -1,16 +1,20 @@
 """The HTTP edge: authenticate over the raw bytes first, then parse, never answer 500.
 
 Every POST route reads its body up to a limit (413 beyond; 408 when it does not arrive within
-10 s), checks its signature over the raw bytes (401 with a short reason for anything missing,
-malformed, stale or wrong: nothing before that step can raise on what a sender controls), and
-only then decodes and parses the body into the payload models (400 naming what is wrong). No
-header value or body is logged.
+10 s; 400 when the sender breaks it off), as sent (a ``Content-Encoding`` is not undone: the
+server runs with ``auto_decompress=False``, so a compressed body is refused like any other
+that is not signed JSON, and never inflated), checks its signature over the raw bytes (401
+with a short reason for anything missing, malformed, stale or wrong: nothing before that step
+can raise on what a sender controls), and only then decodes and parses the body into the
+payload models (400 naming what is wrong). No header value or body is logged.
 
 ``POST /slack/events``: Slack's signature (``v0=`` HMAC-SHA256 of ``v0:<timestamp>:<body>``
 with the signing secret) and its five-minute replay window; then the envelope is checked
 (assistant/payloads.py) and handed to Bolt. A well-formed event no listener takes answers 200
-(Slack must not retry it); a 400 carries ``X-Slack-No-Retry: 1`` (the same bytes would fail
-again); while Redis is unavailable the listeners make it a 503 (Slack retries later).
+(Slack must not retry it), and so does a payload of a kind we have no listener for (a modal
+submission, a shortcut…: not handed to Bolt at all); a 400 carries ``X-Slack-No-Retry: 1``
+(the same bytes would fail again), and so does anything Bolt itself cannot read; while Redis
+is unavailable the listeners make it a 503 (Slack retries later).
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy
 from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -83,6 +88,9 @@ async def read_body(request: web.Request, limit: int) -> bytes:
                     raise BodyRefused(413, f"body over {limit} bytes")
     except TimeoutError:
         raise BodyRefused(408, f"body not received within {BODY_READ_SECONDS} s") from None
+    except (ConnectionError, HttpProcessingError, ClientPayloadError):
+        # the sender closed before the end, or broke the chunked encoding: nothing to parse
+        raise BodyRefused(400, "body not received in full") from None
     return b"".join(chunks)
 
 
@@ -151,7 +159,7 @@ def check_slack_payload(text: str, content_type: str) -> tuple[str | None, str]:
                     errors="strict",
                 )
             )
-            if "payload" not in text:
+            if "payload" not in form:
                 return None, "form"  # a slash command or an ssl_check: plain form fields
             payload = loads_json(form.get("payload", "{}"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -174,6 +182,22 @@ def check_slack_payload(text: str, content_type: str) -> tuple[str | None, str]:
     elif kind == "url_verification" and not isinstance(payload.get("challenge"), str):
         return "challenge: must be a string", kind
     return None, kind
+
+
+DISPATCHED = frozenset({"event_callback", "block_actions", "url_verification", "form"})
+"""The payload kinds handed to Bolt (``form``: a slash command or ssl_check). Any other kind
+(``view_submission``, ``shortcut``, ``block_suggestion``…) has no listener: it is answered 200
+here, never handed to Bolt, whose matchers index such payloads without checking their shape."""
+
+
+def _plain_form(text: str) -> str:
+    """A form without a ``payload`` field (a slash command) whose text says "payload"
+    somewhere (``/ops ack payload``), encoded so that Bolt reads it as the form it is: Bolt
+    takes any body containing the word for an interaction and finds nothing in it. The same
+    fields, with that word's ``p`` percent-encoded (the edge has checked the signature over the
+    bytes received; Bolt does not check it again)."""
+    fields = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    return urlencode(fields).replace("payload", "%70ayload")
 
 
 def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
@@ -199,6 +223,10 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
             # Slack stopped delivering events for a minute (over 30,000 an hour): no listener
             log.warning("Slack reports our app rate-limited for event deliveries")
             return web.json_response({"ok": True})
+        if kind not in DISPATCHED:  # well-formed (signed JSON object with a type), not ours
+            return web.json_response({"ok": True, "ignored": True})
+        if kind == "form" and "payload" in text:
+            text = _plain_form(text)
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,
@@ -208,7 +236,11 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
         except Exception as exc:  # Bolt reads context fields of types Slack never sends
             log.warning("signed Slack request refused (400): Bolt: %s", type(exc).__name__)
             return error(400, "payload fields of unexpected types", no_retry)
-        response = await bolt.async_dispatch(bolt_request)
+        try:
+            response = await bolt.async_dispatch(bolt_request)
+        except Exception as exc:  # Bolt's matchers, before any listener: never a 500
+            log.warning("signed Slack request refused (400): Bolt: %s", type(exc).__name__)
+            return error(400, "payload fields of unexpected types", no_retry)
         if response.status == 404:  # a well-formed request no listener takes: not an error
             return web.json_response({"ok": True, "ignored": True})
         return await to_aiohttp_response(response)

@@ -27,6 +27,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 _case: ContextVar[str | None] = ContextVar("case", default=None)
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s case=%(case)s %(message)s"
@@ -139,7 +141,18 @@ def make_handler(log_format: Literal["text", "json"] = "text") -> logging.Handle
     return handler
 
 
+def not_a_client_protocol_error(record: logging.LogRecord) -> bool:
+    """False for aiohttp's record of a request it could not parse (a request line or header
+    over 8 KiB, too many headers, a broken chunked encoding, Content-Length with
+    Transfer-Encoding…): aiohttp answers 400 itself, but logs the sender's bytes with a
+    traceback at ERROR, so anyone could write (and flood) the log. Errors of our own handlers
+    still get through."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not isinstance(exc, HttpProcessingError)
+
+
 def configure(level: str, log_format: Literal["text", "json"] = "text") -> None:
     logging.basicConfig(level=level, handlers=[make_handler(log_format)], force=True)
     for name, library_level in LIBRARY_LEVELS.items():
         logging.getLogger(name).setLevel(max(library_level, logging.getLevelName(level)))
+    logging.getLogger("aiohttp.server").addFilter(not_a_client_protocol_error)

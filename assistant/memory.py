@@ -12,7 +12,6 @@ Each suggestion is proposed once per case; a second click is told where it is.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from assistant import memory_blocks
 from assistant.blocks import Block
 from assistant.models import Case, CaseStatus
+from assistant.payloads import loads_json
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Job, Store, keys
@@ -94,7 +94,7 @@ class ReplyMemory:
     async def propose(self, value: str, user: str) -> ProposeOutcome:
         """A click on "Propose this": queue the proposal, or say why not."""
         try:
-            ref = json.loads(value)
+            ref = loads_json(value)  # a forged value may nest deeper than json.loads can
             case_id, entry, lang = str(ref["case"]), str(ref["entry"]), str(ref["lang"])
         except (ValueError, KeyError, TypeError):
             return ProposeOutcome("refused", memory_blocks.UNKNOWN_CASE)

@@ -286,7 +286,11 @@ class OncallService:
         refused = await self.refusal(user, team_id)
         if refused is not None:
             return refused
-        if not minutes.isdigit() or not 1 <= int(minutes) <= PAUSE_MAX_MINUTES:
+        # ASCII digits only: str.isdigit() also takes '²' or '١٢', which int() may refuse
+        if (
+            not (minutes.isascii() and minutes.isdigit())
+            or not 1 <= int(minutes) <= PAUSE_MAX_MINUTES
+        ):
             return Answer(f"Give the pause in minutes, from 1 to {PAUSE_MAX_MINUTES}.", False)
         now = self.clock()
         until = now + int(minutes) * 60

@@ -19,6 +19,9 @@ from assistant.models import Str
 
 # ASCII only ([0-9], not \d: the validator's regex engine counts any Unicode digit as \d)
 Id = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_\-]*$")]
+UserId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+"""Who acted: never empty (an empty id would only cost a users.info call, or a job that
+publishes App Home for nobody)."""
 Ts = Annotated[str, Field(max_length=32, pattern=r"^[0-9]{1,12}(\.[0-9]{1,9})?$")]
 Text = Annotated[Str, Field(max_length=64_000)]
 
@@ -62,7 +65,7 @@ class ReactionEvent(_Model):
     """``reaction_added`` / ``reaction_removed``."""
 
     type: Literal["reaction_added", "reaction_removed"]
-    user: Id
+    user: UserId
     reaction: Annotated[Str, Field(max_length=200)]
     item: ReactionItem
     item_user: Id | None = None
@@ -98,12 +101,12 @@ class AppHomeOpened(_Model):
     """``app_home_opened``: someone opened the app's Home (or Messages, About) tab."""
 
     type: Literal["app_home_opened"]
-    user: Id
+    user: UserId
     tab: Annotated[Str, Field(max_length=32)] = "home"
 
 
 class PayloadUser(_Model):
-    id: Id
+    id: UserId
     team_id: Id | None = None
 
 
@@ -163,7 +166,7 @@ class SlashCommand(_Model):
 
     command: Annotated[Str, Field(min_length=2, max_length=32, pattern=r"^/")]
     text: Annotated[Str, Field(max_length=4000)] = ""
-    user_id: Annotated[Str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+    user_id: UserId
     team_id: Id | None = None
     channel_id: Id = ""
 

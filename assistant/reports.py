@@ -525,6 +525,11 @@ def week_of(ts: float) -> str:
     return f"{year}-W{week:02d}"
 
 
+def digest_name(week: str) -> str:
+    """The digest's file name: one per ISO week (what a retry looks for in the channel)."""
+    return f"digest-{week}.png"
+
+
 class WeeklyDigest:
     """Periodic job ``digest:weekly``: post last week's report with its chart in the channel.
 
@@ -562,7 +567,16 @@ class WeeklyDigest:
         now = self.clock()
         week = week_of(now)
         if not await self.store.has_marker(f"digest:{week}"):
-            await self.post(now - 7 * 86400, now)
+            # an upload has no idempotency key: after an attempt whose outcome is unknown (a
+            # lost answer, a crash), look for the shared file before uploading again
+            found = None
+            if await self.store.has_marker(f"digest-try:{week}"):
+                found = await self.slack.find_own_file(
+                    self.settings.ASSISTANT_CHANNEL, digest_name(week), oldest=now - 86400
+                )
+            if found is None:
+                await self.store.set_marker(f"digest-try:{week}")
+                await self.post(now - 7 * 86400, now)
             await self.store.set_marker(f"digest:{week}")
         else:
             log.info("weekly digest of %s already posted", week)
@@ -574,7 +588,7 @@ class WeeklyDigest:
         text = format_report(report)
         return await self.slack.upload(
             self.settings.ASSISTANT_CHANNEL,
-            f"digest-{datetime.fromtimestamp(until, UTC).date().isoformat()}.png",
+            digest_name(week_of(until)),
             chart,
             title="Time to reply and volume per day",
             comment="*Weekly digest*\n```\n" + text.replace("```", "'''") + "\n```",

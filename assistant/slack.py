@@ -78,6 +78,7 @@ class SlackGateway:
         self._users: dict[str, tuple[float, SlackUser]] = {}
         self._group: tuple[float, frozenset[str]] | None = None
         self.bot_user_id: str | None = None
+        self.bot_id: str | None = None
         self.team_id: str | None = None
         self.health: Callable[[str, bool], None] | None = None  # (dependency, worked)
 
@@ -127,6 +128,7 @@ class SlackGateway:
         """auth.test: learn the bot's own user id (its reactions and messages never count)."""
         data = await self._call("auth.test")
         self.bot_user_id = str(data["user_id"])
+        self.bot_id = str(data.get("bot_id") or "") or None
         self.team_id = str(data.get("team_id") or "") or None
         return self.bot_user_id
 
@@ -180,10 +182,10 @@ class SlackGateway:
         what: str,
         event_type: str,
     ) -> str:
-        """Post in a case's thread at most once per (case, ``what``): a marker in the case's
-        slot is set before the first attempt; any later one (a retry after an unknown outcome,
-        a run again after a crash) first looks in the thread for the message's metadata.
-        Returns the message's ts."""
+        """Post in a case's thread at most once per (case, ``what``) (or a surge's: its id as
+        ``case_id``): a marker in the case's slot is set before the first attempt; any later
+        one (a retry after an unknown outcome, a run again after a crash) first looks in the
+        thread for the message's metadata. Returns the message's ts."""
         meta = {"event_type": event_type, "event_payload": {"case_id": case_id, "what": what}}
         ts = None
         if not await self.store.memory.once(case_id, what):
@@ -212,6 +214,23 @@ class SlackGateway:
     ) -> str | None:
         """The ts of a top-level message the bot posted in ``channel`` since ``oldest`` that
         carries ``metadata`` (look-before-retry after an attempt whose outcome is unknown)."""
+        return await self._find_own(channel, oldest, lambda m: m.get("metadata") == metadata)
+
+    async def find_own_file(self, channel: str, name: str, *, oldest: float) -> str | None:
+        """The ts of a message the bot shared in ``channel`` since ``oldest`` with a file
+        named ``name`` (an upload carries no metadata: look-before-retry by its file)."""
+
+        def shares(m: dict[str, Any]) -> bool:
+            files = m.get("files")
+            return isinstance(files, list) and any(
+                isinstance(f, dict) and f.get("name") == name for f in files
+            )
+
+        return await self._find_own(channel, oldest, shares)
+
+    async def _find_own(
+        self, channel: str, oldest: float, match: Callable[[dict[str, Any]], bool]
+    ) -> str | None:
         cursor = ""
         for _ in range(HISTORY_PAGES):
             params: dict[str, Any] = {
@@ -224,7 +243,7 @@ class SlackGateway:
                 params["cursor"] = cursor
             data = await self._call("conversations.history", **params)
             for m in data.get("messages", []):
-                if m.get("metadata") == metadata and m.get("user") == self.bot_user_id:
+                if m.get("user") == self.bot_user_id and match(m):
                     return str(m["ts"])
             cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
             if not data.get("has_more") or not cursor:

@@ -358,9 +358,14 @@ class SurgeEnd:
             return None
         if not view.card_ts:
             raise RetryLater("the surge card is not posted yet")
-        if not view.summary_posted:
-            await s.slack.post_in_thread(
-                channel, view.card_ts, surge_blocks.surge_summary_text(view)
+        if not view.summary_posted:  # once, even when Slack's answer to the post is lost
+            await s.slack.post_once_in_thread(
+                channel,
+                view.card_ts,
+                surge_blocks.surge_summary_text(view),
+                case_id=view.surge_id,
+                what="surge_summary",
+                event_type="surge_summary",
             )
             await s.store.surge_mark(channel, view.surge_id, summary_posted="1")
         await s.store.enqueue(keys.JOB_SURGE_CARD, channel, s.clock())

@@ -7,15 +7,19 @@ Slack's documented shape is refused 400 at the edge (assistant/edge.py) or here 
   stops re-escalation; the clicker gets an ephemeral note through the response_url.
 - ``surge_promote`` (the surge card's "Open a case" button): the grouped mention becomes a
   case with its own card; the clicker is told the outcome in an ephemeral answer.
+
+The ephemeral notes go through the payload's response_url after Slack has its 200 (a
+background task): the app runs with process_before_response, so a note sent in the listener
+would hold the answer for as long as the response_url takes (up to the SDK's 30 s, with a
+retry), and a click without a response_url would fail after its effect was recorded.
 - ``memory_propose`` ("Propose this" on a card's past reply): the reply memory queues the
   proposal (its durable step) before Bolt acks; a refusal is shown to the clicker only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -32,26 +36,34 @@ log = logging.getLogger(__name__)
 
 Tell = Callable[[str, str, str, str | None], None]
 """(channel, user, text, thread_ts): an ephemeral message to one person."""
+Spawn = Callable[[Coroutine[Any, Any, Any]], None]
+"""Runs a coroutine as a tracked background task (assistant/background.py)."""
 
 
-def register(app: AsyncApp, oncall: OncallService) -> None:
+def _note_later(spawn: Spawn, body: dict[str, Any], respond: AsyncRespond, text: str) -> None:
+    """The clicker's ephemeral note through the response_url, after the answer to Slack (a
+    courtesy: the click's effect is recorded). None without a response_url (App Home's
+    buttons have none: the Home refreshes instead)."""
+    if isinstance(body.get("response_url"), str) and body["response_url"]:
+        spawn(respond(text=text, response_type="ephemeral", replace_original=False))
+
+
+def register(app: AsyncApp, oncall: OncallService, *, spawn: Spawn) -> None:
     @app.action(ACK_ACTION)
     async def on_ack(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         click = parse_event(BlockActions, body)
         answer = await oncall.ack(click.value, click.user.id, click.team_id)
         await ack()
-        if body.get("response_url"):  # a message's button (App Home has none: it refreshes)
-            with contextlib.suppress(Exception):  # the ack is recorded; the note is a courtesy
-                await respond(text=answer.text, response_type="ephemeral", replace_original=False)
+        _note_later(spawn, body, respond, answer.text)
 
 
-def register_surge(app: AsyncApp, surges: SurgeService) -> None:
+def register_surge(app: AsyncApp, surges: SurgeService, *, spawn: Spawn) -> None:
     @app.action(PROMOTE_ACTION)
     async def on_promote(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         click = parse_click(body)
         outcome = await surges.promote(click.value, click.user.id)
         await ack()
-        await respond(text=outcome.user_message, response_type="ephemeral", replace_original=False)
+        _note_later(spawn, body, respond, outcome.user_message)
 
 
 def register_memory(app: AsyncApp, memory: ReplyMemory, *, tell: Tell) -> None:

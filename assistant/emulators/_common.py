@@ -31,6 +31,7 @@ class Fault:
     error: str = ""
     seconds: float = 0.0
     path: str | None = None  # only requests whose path starts with this (None: any)
+    when: Callable[[JSON], bool] | None = None  # only requests whose parameters match (Slack)
 
 
 @dataclass
@@ -44,12 +45,17 @@ class FaultQueue:
             raise ValueError("times must be >= 1")
         self.faults.append(fault)
 
-    def take(self, kinds: set[str] | None = None, path: str = "") -> Fault | None:
-        """Consume one use of the first queued fault matching ``kinds`` and ``path``."""
+    def take(
+        self, kinds: set[str] | None = None, path: str = "", params: JSON | None = None
+    ) -> Fault | None:
+        """Consume one use of the first queued fault matching ``kinds``, ``path`` and the
+        request's ``params``."""
         for fault in self.faults:
             if kinds is not None and fault.kind not in kinds:
                 continue
             if fault.path is not None and not path.startswith(fault.path):
+                continue
+            if fault.when is not None and not fault.when(params or {}):
                 continue
             fault.remaining -= 1
             if fault.remaining <= 0:

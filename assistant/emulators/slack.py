@@ -525,24 +525,34 @@ class SlackEmulator:
         )
 
     def fail_after_commit(
-        self, method: str, times: int = 1, status: int = 500, error: str = "internal_error"
+        self,
+        method: str,
+        times: int = 1,
+        status: int = 500,
+        error: str = "internal_error",
+        *,
+        when: Callable[[JSON], bool] | None = None,
     ) -> None:
-        """The next ``times`` calls to ``method`` are processed (a message is posted…) but
-        answered HTTP ``status`` with ``{"ok": false, "error": error}``: the partial success
-        Slack documents for 5xx answers. The :class:`ApiCall` keeps ``committed: true``."""
+        """The next ``times`` calls to ``method`` (whose parameters satisfy ``when``, if
+        given) are processed (a message is posted…) but answered HTTP ``status`` with
+        ``{"ok": false, "error": error}``: the partial success Slack documents for 5xx
+        answers. The :class:`ApiCall` keeps ``committed: true``."""
         self._faults.setdefault(method, FaultQueue()).add(
-            Fault("after_commit", times, status=status, error=error)
+            Fault("after_commit", times, status=status, error=error, when=when)
         )
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         """The next ``times`` calls to ``method`` are answered (normally) after ``seconds``."""
         self._faults.setdefault(method, FaultQueue()).add(Fault("slow", times, seconds=seconds))
 
-    def drop_after_commit(self, method: str, times: int = 1) -> None:
-        """The next ``times`` calls to ``method`` are processed, then the connection is
-        dropped without an answer (the caller cannot know what happened)."""
+    def drop_after_commit(
+        self, method: str, times: int = 1, *, when: Callable[[JSON], bool] | None = None
+    ) -> None:
+        """The next ``times`` calls to ``method`` (whose parameters satisfy ``when``, if
+        given) are processed, then the connection is dropped without an answer (the caller
+        cannot know what happened)."""
         self._faults.setdefault(method, FaultQueue()).add(
-            Fault("drop_after_commit", times, status=0, error="connection_dropped")
+            Fault("drop_after_commit", times, status=0, error="connection_dropped", when=when)
         )
 
     def remove_bot(self, channel: str) -> None:
@@ -1315,7 +1325,7 @@ class SlackEmulator:
         handler = self._methods.get(method)
         if handler is None:
             return answer({"ok": False, "error": "unknown_method", "req_method": method}, 404)
-        fault = self._take_fault(method)
+        fault = self._take_fault(method, params)
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.seconds)
             fault = None
@@ -1369,11 +1379,11 @@ class SlackEmulator:
             return answer(body, 429, {"Retry-After": str(exc.retry_after)})
         return answer({"ok": True, **result})
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, params: JSON) -> Fault | None:
         for key in (method, "*"):
             queue = self._faults.get(key)
             if queue is not None:
-                fault = queue.take()
+                fault = queue.take(params=params)
                 if fault is not None:
                     return fault
         return None

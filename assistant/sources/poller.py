@@ -58,8 +58,8 @@ class Poller:
             return 0
         since = await self.store.get_cursor(self.cursor_name)
         items = await self.network.mentions_since(since)
-        if self.paused is not None and await self.paused():
-            return 0  # paused while the answer was on its way: the cursor stays, as above
+        if items and self.paused is not None and await self.paused():
+            return 0  # paused while fetching: what was fetched after the pause waits for it
         count = 0
         for item in items:
             mention = item.mention

@@ -16,17 +16,27 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from assistant.logs import LIBRARY_LEVELS
-from assistant.sandbox import ALICE, CHANNEL, INGEST_SECRET, SIGNING_SECRET, Sandbox, webhook_body
+from assistant.oncall_blocks import ACK_ACTION
+from assistant.sandbox import (
+    ALICE,
+    CHANNEL,
+    INGEST_SECRET,
+    OLIVIA,
+    SIGNING_SECRET,
+    Sandbox,
+    webhook_body,
+)
 from tests.e2e.helpers import open_case
 from tests.e2e.rawhttp import raw_request
 
 MARK = "MARK-3f9c1e"  # in every body: it must never appear in the log
 JSON_TYPE = (b"Content-Type", b"application/json")
+GZIP = (b"Content-Encoding", b"gzip")
 FORM_TYPE = (b"Content-Type", b"application/x-www-form-urlencoded")
 
 
@@ -73,7 +83,7 @@ class Row:
     extra: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
-SLACK, INGEST = "/slack/events", "/ingest/mentions"
+SLACK, INGEST, BATCH = "/slack/events", "/ingest/mentions", "/ingest/mentions/batch"
 FAKE_LINE = f"\n2026-11-30 03:00:00,000 ERROR assistant.app case=- {MARK} injected\n".encode()
 VALID_EVENT = envelope(reaction())
 
@@ -281,6 +291,131 @@ ROWS: dict[str, Row] = {
 }
 
 
+def command(text: str, **changes: str) -> bytes:
+    """A slash command's form body, as Slack sends it."""
+    fields = {
+        "team_id": "T0001",
+        "channel_id": CHANNEL,
+        "user_id": OLIVIA,
+        "command": "/ops",
+        "text": text,
+        "response_url": "http://127.0.0.1:9/response/x",
+        "trigger_id": "1.2.x",
+    }
+    fields.update(changes)
+    return urlencode(fields).encode()
+
+
+def click(action_id: str, value: object, **changes: object) -> bytes:
+    """A block_actions form body (a button click in a message), as Slack sends it."""
+    payload: dict[str, object] = {
+        "type": "block_actions",
+        "user": {"id": OLIVIA, "team_id": "T0001"},
+        "team": {"id": "T0001"},
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "message_ts": "1764000000.000100"},
+        "response_url": "http://127.0.0.1:9/response/x",
+        "actions": [{"action_id": action_id, "block_id": "b", "value": value}],
+    }
+    payload.update(changes)
+    return b"payload=" + quote(json.dumps(payload)).encode()
+
+
+def interaction(kind: str, **fields: object) -> bytes:
+    """A signed interactivity payload of a kind we have no listener for."""
+    return b"payload=" + quote(json.dumps({"type": kind, **fields})).encode()
+
+
+ROWS.update(
+    {
+        # -- interactivity kinds we have no listener for: 200, not handed to Bolt (whose
+        # matchers index them without checking their shape)
+        "slack signed view_submission without view": Row(
+            SLACK, interaction("view_submission", user={"id": ALICE}), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed view_submission with view a list": Row(
+            SLACK, interaction("view_submission", view=[1]), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed workflow_step_edit": Row(
+            SLACK, interaction("workflow_step_edit", callback_id="x"), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed shortcut with view null": Row(
+            SLACK, interaction("shortcut", view=None), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed block_suggestion": Row(
+            SLACK, interaction("block_suggestion", view="x"), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed interactive_message": Row(
+            SLACK, interaction("interactive_message", actions=None), slack_headers, 200, FORM_TYPE
+        ),
+        # -- our buttons and command with hostile values
+        "slack signed click without response_url": Row(
+            SLACK,
+            click("surge_promote", "0123456789abcdef", response_url=None),
+            slack_headers,
+            200,
+            FORM_TYPE,
+        ),
+        "slack signed click with a deeply nested value": Row(
+            SLACK, click("memory_propose", "[" * 1999), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed click by nobody": Row(
+            SLACK, click("oncall_ack", "p1", user={"id": ""}), slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed click with actions a string": Row(
+            SLACK, click("oncall_ack", "p1", actions="x"), slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed /ops pause with a superscript digit": Row(
+            SLACK, command("pause ²"), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed /ops pause with 5000 digits": Row(
+            SLACK, command("pause " + "9" * 3900), slack_headers, 200, FORM_TYPE
+        ),
+        "slack signed /ops without user": Row(
+            SLACK, command("status", user_id=""), slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed /ops not UTF-8": Row(
+            SLACK, b"command=%2Fops&user_id=UOLIVIA&text=%ff", slack_headers, 400, FORM_TYPE
+        ),
+        "slack signed app_home_opened by nobody": Row(
+            SLACK,
+            envelope({"type": "app_home_opened", "user": "", "tab": "home"}),
+            slack_headers,
+            400,
+        ),
+        # -- compressed bodies are read as sent (never inflated): refused like any other
+        "slack unsigned gzip body": Row(SLACK, b"\x1f\x8bnot-gzip", extra=[GZIP]),
+        "ingest unsigned deflate body": Row(
+            INGEST, b"not-deflate", extra=[(b"Content-Encoding", b"deflate")]
+        ),
+        "batch unsigned gzip body": Row(BATCH, b"\x1f\x8bnot-gzip", extra=[GZIP]),
+        "slack signed gzip body": Row(SLACK, b"\x1f\x8b\x08\x00", slack_headers, 400, extra=[GZIP]),
+        "ingest signed gzip body": Row(
+            INGEST, b"\x1f\x8b\x08\x00", ingest_headers, 400, extra=[GZIP]
+        ),
+        # -- the batch webhook
+        "batch unsigned": Row(BATCH, b"{}" + MARK.encode()),
+        "batch unsigned fake log line": Row(BATCH, b"x" + FAKE_LINE),
+        "batch signature non-ASCII": Row(
+            BATCH, b"{}", lambda b: [(b"X-Signature-256", b"sha256=\xff" + b"0" * 63)]
+        ),
+        "batch oversized": Row(BATCH, b" " * (1024 * 1024 + 1), status=413),
+        "batch oversized chunked": Row(BATCH, b" " * (1024 * 1024 + 1), status=413, chunked=True),
+        "batch signed non-JSON": Row(BATCH, b"{not json" + MARK.encode(), ingest_headers, 400),
+        "batch signed deep nesting": Row(
+            BATCH, b'{"mentions": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", ingest_headers, 400
+        ),
+        "batch signed 5000-digit number": Row(
+            BATCH, b'{"mentions": [' + b"9" * 5000 + b"]}", ingest_headers, 400
+        ),
+        "batch signed mentions null": Row(BATCH, b'{"mentions": null}', ingest_headers, 400),
+        "batch signed mentions empty": Row(BATCH, b'{"mentions": []}', ingest_headers, 400),
+        "batch signed mentions an object": Row(BATCH, b'{"mentions": {}}', ingest_headers, 400),
+        "batch signed list": Row(BATCH, b"[]", ingest_headers, 400),
+    }
+)
+
+
 def mention_body(world: Sandbox, **changes: object) -> bytes:
     body = webhook_body(world.mastodon.add_mention("colere@mastodon.social", "bande de connards"))
     body.update(changes)
@@ -424,13 +559,118 @@ async def test_any_field_of_any_type_is_a_4xx_or_200_never_500(world: Sandbox) -
 async def test_any_field_of_a_signed_mention_is_a_4xx_or_accepted_never_500(
     world: Sandbox,
 ) -> None:
+    """The same swaps in a mention sent alone and as the second of a batch: the batch is
+    refused 400 naming ``mentions.1.<field>``, or answered with one result per mention."""
     sample = json.loads(mention_body(world))
+    other = json.loads(mention_body(world))
     odd_values: list[object] = [None, [], {}, 5, -1.5, "", "x" * 70_000, True, "\ud800", "\x00"]
     statuses: dict[int, int] = {}
     for path in _paths(sample):
         for odd in odd_values:
-            body = json.dumps(_replaced(sample, path, odd)).encode()
+            mutated = _replaced(sample, path, odd)
+            body = json.dumps(mutated).encode()
             status, _, answer = await send(world, Row(INGEST, body, ingest_headers))
             statuses[status] = statuses.get(status, 0) + 1
             assert status in (200, 202, 400, 413), (path, odd, status, answer[:200])
+            batch = json.dumps({"mentions": [other, mutated]}).encode()
+            status, _, answer = await send(world, Row(BATCH, batch, ingest_headers))
+            assert status in (200, 400), (path, odd, status, answer[:200])
+            if status == 400:
+                assert json.loads(answer)["field"].startswith("mentions.1"), answer[:200]
+            else:
+                assert len(json.loads(answer)["results"]) == 2, answer[:200]
     assert statuses[400] > 30, statuses
+
+
+INTERACTION_KINDS = (
+    "view_submission",
+    "view_closed",
+    "shortcut",
+    "message_action",
+    "block_suggestion",
+    "interactive_message",
+    "workflow_step_edit",
+)
+
+
+async def test_any_field_of_any_interaction_is_a_4xx_or_200_never_500(
+    world: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every field of a real button click (a page's Acknowledge, as Slack sends it) swapped for
+    odd values, as each of our buttons and as each interactivity kind we have no listener for;
+    every field of a real ``/ops`` command, and hostile ``/ops`` arguments: 200 or 400, never
+    a 500, no traceback logged, and the app stays healthy."""
+    case = await open_case(world)
+    await world.app.pager.page(CHANNEL, "Réveillez-vous", thread_ts=case.card_ts, key="p-fuzz")
+    page = await world.wait_for(lambda: _message_with(world, ACK_ACTION), 5, "the page")
+    clicked = await world.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)
+    ran = await world.slack.slash_command(OLIVIA, "/ops", "status", channel=CHANNEL)
+    assert clicked.ok and ran.ok, (clicked.attempts, ran.attempts)
+    base = clicked.envelope
+    samples = [base]
+    samples += [_replaced(base, ("actions", 0, "action_id"), a) for a in ACTIONS_WE_HANDLE]
+    samples += [_replaced(base, ("type",), kind) for kind in INTERACTION_KINDS]
+    odd_values: list[object] = [None, [], {}, 5, -1.5, "x", True, "\ud800", {"id": "U1"}]
+    odd_values += ["[" * 1999, ""]
+    statuses: dict[int, int] = {}
+
+    async def post(body: bytes, what: object) -> None:
+        status, _, answer = await send(world, Row(SLACK, body, slack_headers, 0, FORM_TYPE))
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status in (200, 400), (what, status, answer[:200])
+
+    paths = [(sample, path) for sample in samples for path in _paths(sample) if len(path) <= 3]
+    for n, (sample, path) in enumerate(paths):
+        for k in range(2):  # two of the odd values per field, in rotation
+            odd = odd_values[(2 * n + k) % len(odd_values)]
+            await post(b"payload=" + quote(json.dumps(_replaced(sample, path, odd))).encode(), path)
+    fields = {k: str(v) for k, v in ran.envelope.items()}
+    odd_strings = ["", "x" * 5000, "/", "/other", "é", "a\nb", "²", "{", "payload"]
+    for n, name in enumerate(fields):
+        for k in range(3):
+            odd = odd_strings[(3 * n + k) % len(odd_strings)]
+            await post(urlencode({**fields, name: odd}).encode(), (name, odd))
+        await post(urlencode({k: v for k, v in fields.items() if k != name}).encode(), name)
+    for text in HOSTILE_OPS:
+        await post(urlencode({**fields, "text": text}).encode(), text)
+    assert statuses[400] > 50 and statuses[200] > 50, statuses
+    async with world.http.get(f"{world.base_url}/healthz") as resp:
+        assert resp.status == 200
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+ACTIONS_WE_HANDLE = ("surge_promote", "memory_propose", "unknown_action")
+HOSTILE_OPS = [
+    "pause ²",
+    "pause ١٢",
+    "pause 𝟙𝟚",
+    "pause " + "9" * 3990,
+    "pause -1",
+    "pause 1.5",
+    "ack " + "x" * 3990,
+    "ack {",
+    "ack *",
+    "ack \x00",
+    "ack <!channel>",
+    "status payload",
+    "help payload=x",
+    "a\n2026-11-30 03:00:00,000 ERROR assistant.app case=- forged",
+]
+
+
+def _message_with(world: Sandbox, action_id: str) -> object:
+    return next(
+        (m for m in world.slack.bot_messages(CHANNEL) if action_id in json.dumps(m.blocks or [])),
+        None,
+    )
+
+
+@pytest.mark.parametrize("text", ["help payload", "ack payload=1&x"])
+async def test_a_command_that_says_payload_is_answered(world: Sandbox, text: str) -> None:
+    """Bolt reads any form body containing the word "payload" as an interaction (and finds
+    nothing in it): such a command was refused 400 at the edge, or lost."""
+    before = len(world.slack.ephemerals)
+    delivery = await world.slack.slash_command(OLIVIA, "/ops", text, channel=CHANNEL)
+    assert delivery.status == 200, delivery.attempts
+    (answer,) = world.slack.ephemerals[before:]
+    assert ("`/ops status`" if text.startswith("help") else "payload=1&amp;x") in answer.text

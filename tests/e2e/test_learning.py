@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from assistant import reports
+from assistant.errors import SlackError
 from assistant.models import CaseStatus
 from assistant.oncall_blocks import ACK_ACTION
 from assistant.reports import WeeklyDigest
@@ -127,6 +128,30 @@ async def test_weekly_digest_posts_the_report_and_a_png_once(world: Sandbox) -> 
     message = world.slack.message(CHANNEL, str(file.message_ts))
     assert message.files and message.files[0]["id"] == file.id
     assert "Weekly digest" in message.text and "Replies published       1" in message.text
+
+
+@pytest.mark.parametrize("fault", ["5xx after the share", "connection dropped after the share"])
+async def test_a_lost_answer_on_the_digest_upload_yields_one_digest(
+    world: Sandbox, fault: str
+) -> None:
+    """The upload is shared in the channel but Slack's answer is lost: the job fails, and its
+    retry looks for the shared file before uploading again."""
+    if fault.startswith("5xx"):
+        world.slack.fail_after_commit("files.completeUploadExternal")
+    else:
+        world.slack.drop_after_commit("files.completeUploadExternal")
+    now = time.time()
+    settings = world.settings.model_copy(update={"ASSISTANT_DIGEST_DAY": "mon"})
+    digest = WeeklyDigest(settings, world.app.store, world.app.slack, clock=lambda: now)
+    job = reports.Job("digest", "weekly")
+    with pytest.raises(SlackError) as lost:
+        await digest.run(job)
+    assert lost.value.transient  # the job runner retries it
+    await digest.run(job)
+    shares = [c for c in world.slack.calls if c.method == "files.completeUploadExternal"]
+    assert len(shares) == 1 and shares[0].response.get("committed")
+    shared = [m for m in world.slack.bot_messages(CHANNEL) if m.files]
+    assert len(shared) == 1 and "Weekly digest" in shared[0].text
 
 
 async def test_a_disabled_digest_queues_nothing(world: Sandbox) -> None:

@@ -75,8 +75,12 @@ async def test_page_re_escalates_to_the_next_level_until_acknowledged(
         )
         delivery = await w.slack.click_button(OLIVIA, CHANNEL, page.ts, ACK_ACTION)
         assert delivery.status == 200, delivery.attempts
-        answers = [r.payload.get("text", "") for r in w.slack.responses]
-        assert any("You acknowledged" in a for a in answers), answers
+        # the clicker's note comes through the response_url after the answer to Slack
+        await w.wait_for(
+            lambda: any("You acknowledged" in r.payload.get("text", "") for r in w.slack.responses),
+            5,
+            "the ephemeral note",
+        )
         await w.wait_for(lambda: "Acknowledged by" in shown(w, page), 5, "the page updated")
         assert ACK_ACTION not in shown(w, page) and f"<@{OLIVIA}>" in shown(w, page)
         stored = await w.app.pages.get_page(f"case.{case.case_id}")

@@ -11,6 +11,7 @@ with ``redeliver``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -19,6 +20,19 @@ import redis.asyncio as aioredis
 
 from assistant.sandbox import BOB, CHANNEL, MAX, Sandbox, sandbox, webhook_body
 from tests.e2e.helpers import open_case, propose, published, react
+from tests.e2e.test_hostile_requests import (
+    BATCH,
+    FORM_TYPE,
+    INGEST,
+    SLACK,
+    Row,
+    click,
+    command,
+    envelope,
+    ingest_headers,
+    send,
+    slack_headers,
+)
 
 MENTIONS = 24
 
@@ -95,6 +109,9 @@ async def test_redis_outage_under_load(tmp_path: Path) -> None:
 
 
 async def test_healthz_names_redis_while_it_is_down_and_livez_stays_up(tmp_path: Path) -> None:
+    """/healthz says 503 naming Redis while /livez stays 200 (no restart for an outage); every
+    Slack surface (the command, each button, App Home) and both webhooks answer 503 too (never
+    a 500), and /metrics still answers."""
     async with sandbox(tmp_path, redis_url=None) as world:
         embedded = world.app.embedded_redis
         assert embedded is not None
@@ -102,6 +119,30 @@ async def test_healthz_names_redis_while_it_is_down_and_livez_stays_up(tmp_path:
         async with world.http.get(f"{world.base_url}/healthz") as resp:
             assert resp.status == 503
             assert "redis" in (await resp.json())["reason"]
+        mention = json.dumps(webhook_body(world.mastodon.add_mention("x@m.social", "connards")))
+        rows = [
+            Row(SLACK, command("status"), slack_headers, 0, FORM_TYPE),
+            Row(SLACK, command("pause 5"), slack_headers, 0, FORM_TYPE),
+            Row(SLACK, click("oncall_ack", "p1"), slack_headers, 0, FORM_TYPE),
+            Row(SLACK, click("surge_promote", "0123456789abcdef"), slack_headers, 0, FORM_TYPE),
+            Row(
+                SLACK,
+                click("memory_propose", '{"case": "c", "entry": "e", "lang": "fr"}'),
+                slack_headers,
+                0,
+                FORM_TYPE,
+            ),
+            Row(
+                SLACK,
+                envelope({"type": "app_home_opened", "user": BOB, "tab": "home"}),
+                slack_headers,
+            ),
+            Row(INGEST, mention.encode(), ingest_headers),
+            Row(BATCH, b'{"mentions": [' + mention.encode() + b"]}", ingest_headers),
+        ]
+        assert [(await send(world, row))[0] for row in rows] == [503] * len(rows)
+        async with world.http.get(f"{world.base_url}/metrics") as resp:
+            assert resp.status == 200
         # alive all the same: the liveness probe must not restart a pod for a Redis outage
         async with world.http.get(f"{world.base_url}/livez") as resp:
             assert resp.status == 200

@@ -4,15 +4,18 @@ a permanent Slack error pages on-call at once instead of being retried."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from assistant.cases import card_metadata
 from assistant.emulators.slack import dm_channel
 from assistant.jobs import MAX_ATTEMPTS
-from assistant.sandbox import ALICE, CAROL, CHANNEL, OLIVIA, Sandbox
+from assistant.sandbox import ALICE, CAROL, CHANNEL, MAX, OLIVIA, Sandbox
 from assistant.store import keys
 from assistant.voting import MAX_PROPOSAL_MENTIONS
+from tests.e2e.conftest import SandboxFactory
 from tests.e2e.helpers import open_case
 
 
@@ -130,3 +133,157 @@ async def test_a_slow_slack_read_before_the_ack_answers_503_in_time(world: Sandb
     assert [a.status for a in vote.attempts] == [503, 200]  # no timeout; the retry counted
     votes = await world.app.store.redis.hgetall(keys.votes(case.case_id, ts))
     assert any(field.startswith(CAROL) for field in votes)
+
+
+@pytest.mark.parametrize("fault", ["503", "connection dropped"])
+async def test_slack_failing_auth_test_after_a_start_loses_no_event(
+    world: Sandbox, fault: str
+) -> None:
+    """Bolt, left to itself, calls auth.test on the first request after a start; when Slack
+    failed that call it acknowledged the event (200) without running any listener (the
+    proposal lost), or answered 500 with a traceback. The identity is the one learnt at start."""
+    if fault == "503":  # from now on, for the first events the app gets (the card's echo…)
+        world.slack.fail("auth.test", times=10, status=503, error="service_unavailable")
+    else:
+        world.slack.drop_after_commit("auth.test", times=10)
+    case = await open_case(world)
+    ts = await world.slack.post_message(ALICE, "Réponse", channel=CHANNEL, thread_ts=case.card_ts)
+    assert [a.status for a in ts.delivery.attempts] == [200]
+    assert await world.app.store.get_proposal(case.case_id, ts) is not None
+    assert len(world.slack.calls_to("auth.test")) == 1  # the gateway's, at start
+
+
+async def test_the_clickers_note_is_sent_after_the_answer_to_slack(world: Sandbox) -> None:
+    """An Acknowledge click is answered (the ack recorded) while its response_url has not
+    answered yet: the ephemeral note goes after the answer, so a slow response_url cannot
+    hold the click past Slack's 3 s (the SDK would wait up to 30 s, and retry)."""
+    from aiohttp import web
+
+    from tests.e2e.test_hostile_requests import FORM_TYPE, SLACK, Row, click, send, slack_headers
+
+    release, notes = asyncio.Event(), list[bytes]()
+
+    async def hang(request: web.Request) -> web.Response:
+        notes.append(await request.read())
+        await release.wait()
+        return web.json_response({"ok": True})
+
+    hook = web.Application()
+    hook.router.add_post("/hook", hang)
+    runner = web.AppRunner(hook)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        case = await open_case(world)
+        await world.app.pager.page(CHANNEL, "Réveillez-vous", thread_ts=case.card_ts, key="p-note")
+        await world.wait_for(lambda: world.app.pages.get_page("p-note"), 5, "the page")
+        body = click("oncall_ack", "p-note", response_url=url)
+        answered = send(world, Row(SLACK, body, slack_headers, 0, FORM_TYPE))
+        status, _, _ = await asyncio.wait_for(answered, 5)  # never answered before: no fix
+        assert status == 200
+        page = await world.app.pages.get_page("p-note")
+        assert page is not None and page.status == "acked" and page.acked_by == OLIVIA
+        await world.wait_for(lambda: notes, 5, "the note, after the answer")
+        assert b"You acknowledged" in notes[0]
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+def _tagged(event_type: str, **payload: object) -> Callable[[dict[str, Any]], bool]:
+    """A chat.postMessage whose metadata is of ``event_type`` (and carries ``payload``)."""
+
+    def match(params: dict[str, Any]) -> bool:
+        meta = params.get("metadata")
+        if not isinstance(meta, dict) or meta.get("event_type") != event_type:
+            return False
+        found = meta.get("event_payload") or {}
+        return all(found.get(k) == v for k, v in payload.items())
+
+    return match
+
+
+def _bot_posts(world: Sandbox, event_type: str) -> list[Any]:
+    """The bot's live messages (anywhere, threads included) tagged ``event_type``."""
+    return [
+        m for m in world.slack.bot_messages() if (m.metadata or {}).get("event_type") == event_type
+    ]
+
+
+@pytest.mark.parametrize("fault", ["5xx after the post", "connection dropped after the post"])
+async def test_lost_answers_on_the_surge_posts_yield_one_of_each(
+    make_world: SandboxFactory, fault: str
+) -> None:
+    """The surge card, its page (in the card's thread) and its summary: each post is created
+    but its answer lost; each job looks before it posts again. One of each."""
+    async with make_world(
+        ASSISTANT_SURGE_THRESHOLD=3,
+        ASSISTANT_SURGE_WINDOW_SECONDS=60,
+        ASSISTANT_SURGE_QUIET_SECONDS=1,
+        ASSISTANT_SURGE_REACH=10_000_000,
+        ASSISTANT_SURGE_REFRESH_SECONDS=0.5,
+    ) as world:
+
+        def summary(params: dict[str, Any]) -> bool:
+            return str(params.get("text", "")).startswith("✅ Surge over")
+
+        def summaries() -> list[Any]:
+            return [m for m in world.slack.bot_messages() if m.text.startswith("✅ Surge over")]
+
+        for when in (_tagged("surge_card"), _tagged("oncall_page"), summary):
+            if fault.startswith("5xx"):
+                world.slack.fail_after_commit("chat.postMessage", when=when)
+            else:
+                world.slack.drop_after_commit("chat.postMessage", when=when)
+        for i in range(6):
+            await world.hostile_mention(f"bande de connards ({i})", acct=f"a{i}@mastodon.social")
+        await world.wait_for(summaries, 15, "the summary")
+        await asyncio.sleep(1.2)  # any second post would be made by now
+        committed = [c for c in world.slack.calls_to("chat.postMessage") if c.status != 200]
+        assert len(committed) == 3, committed  # the three answers were lost…
+        assert len(_bot_posts(world, "surge_card")) == 1  # …one message each
+        assert len(_bot_posts(world, "oncall_page")) == 1
+        assert len(summaries()) == 1
+
+
+@pytest.mark.parametrize("fault", ["5xx after the post", "connection dropped after the post"])
+async def test_lost_answers_on_a_page_and_its_next_level_yield_one_of_each(
+    make_world: SandboxFactory, fault: str
+) -> None:
+    """A page posted in the channel (no thread: looked for in the history) and its second
+    level's note (in the page's thread): answers lost, one message each."""
+    async with make_world(ASSISTANT_ESCALATION_POLICY=f"{OLIVIA} after 1s; {CAROL} after 1s") as w:
+        for step in (0, 1):
+            when = _tagged("oncall_page", page_id="p-lost", step=step)
+            if fault.startswith("5xx"):
+                w.slack.fail_after_commit("chat.postMessage", when=when)
+            else:
+                w.slack.drop_after_commit("chat.postMessage", when=when)
+        await w.app.pager.page(CHANNEL, "Réveillez-vous", key="p-lost")
+
+        def notes() -> list[Any]:
+            return [m for m in _bot_posts(w, "oncall_page") if m.metadata["event_payload"]]
+
+        await w.wait_for(lambda: len(notes()) >= 2, 10, "the page and its second level")
+        await asyncio.sleep(1.2)
+        steps = sorted(m.metadata["event_payload"]["step"] for m in notes())
+        assert steps == [0, 1], steps
+        assert len([c for c in w.slack.calls_to("chat.postMessage") if c.status != 200]) == 2
+
+
+async def test_a_lost_answer_on_the_outcome_note_yields_one_note(world: Sandbox) -> None:
+    """The thread note saying a reply was published: created, answer lost, looked for."""
+    world.slack.drop_after_commit("chat.postMessage", when=_tagged("case_outcome"))
+    case = await open_case(world)
+    ts = await world.slack.post_message(
+        ALICE, "Merci, on regarde", channel=CHANNEL, thread_ts=case.card_ts
+    )
+    await world.wait_for(lambda: world.slack.message(CHANNEL, ts).reactions, 5, "📝")
+    for voter in (CAROL, OLIVIA, MAX):  # two approvals, one by a manager
+        delivery = await world.slack.add_reaction(voter, CHANNEL, ts, "white_check_mark")
+        assert delivery.ok
+    await world.wait_for(lambda: _bot_posts(world, "case_outcome"), 10, "the outcome note")
+    await asyncio.sleep(1.2)
+    assert len(_bot_posts(world, "case_outcome")) == 1
+    assert len([c for c in world.slack.calls_to("chat.postMessage") if c.status != 200]) == 1

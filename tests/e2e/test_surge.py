@@ -115,9 +115,13 @@ async def test_a_surge_on_two_replicas(make_world: SandboxFactory) -> None:
             ALICE, CHANNEL, card[0].ts, PROMOTE_ACTION, value=grouped
         )
         assert again.ok
-        answers_seen = [r.payload.get("text", "") for r in world.slack.responses]
-        assert any("now a case" in t for t in answers_seen)
-        assert any("already a case" in t for t in answers_seen)
+
+        def answers_seen() -> list[str]:  # sent through the response_url after the answer
+            return [r.payload.get("text", "") for r in world.slack.responses]
+
+        await world.wait_for(lambda: len(answers_seen()) >= 2, 5, "the two ephemeral notes")
+        assert any("now a case" in t for t in answers_seen())
+        assert any("already a case" in t for t in answers_seen())
 
         # quiet for 3 s: the surge ends with a summary, the card shows its final state
         def ended() -> EmulatedMessage | None:

@@ -9,6 +9,7 @@ In JSON format every line is one JSON object with time, level, logger, message a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -26,6 +27,36 @@ from assistant.sources.ingest import SIGNATURE_HEADER, sign
 from .harness import ProcessWorld
 
 FAKE = "2026-11-30 03:00:00,000 ERROR assistant.app case=- FORGED-LINE by a stranger"
+
+
+def broken_http(route: str) -> list[bytes]:
+    start = f"POST {route} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+    return [
+        f"POST {route}?{'a' * 9000}{FAKE} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+        start + b"X-A: " + b"a" * 9000 + FAKE.encode() + b"\r\n\r\n",
+        start + b"".join(b"X-%d: a\r\n" % i for i in range(200)) + b"\r\n",
+        start + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n" + FAKE.encode() + b"\r\n0\r\n\r\n",
+        start + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ]
+
+
+def cut_short(route: str) -> list[bytes]:
+    start = f"POST {route} HTTP/1.1\r\nHost: x\r\n".encode()
+    return [
+        start + b"Content-Length: 100\r\n\r\n{" + FAKE.encode(),
+        start + b"Transfer-Encoding: chunked\r\n\r\n100\r\n" + FAKE.encode(),
+    ]
+
+
+async def send_raw(port: int, data: bytes, *, eof: bool = False) -> bytes:
+    """The raw answer to raw bytes (``eof``: the sender stops sending before the end)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    if eof:
+        writer.write_eof()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
 
 
 def breaks() -> list[str]:
@@ -46,7 +77,15 @@ async def test_request_bodies_cannot_write_or_flood_the_log(
                     assert resp.status == 401
             async with world.http.post(f"{app.url}{route}", data=b"A" * 900_000) as resp:
                 assert resp.status in (401, 413)
+            # HTTP that aiohttp cannot parse (it answers 400 itself, and would log the bytes
+            # with a traceback at ERROR), and bodies broken off: no trace either
+            for head in broken_http(route):
+                assert (await send_raw(app.port, head)).startswith(b"HTTP/1.0 400"), head[:80]
+            for head in cut_short(route):
+                answer = await send_raw(app.port, head, eof=True)
+                assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:80]
         assert len(app.log()) - before < 2_000, app.log()[before:][:3000]  # no flood
+        assert "Traceback" not in app.log()
 
         # A signed mention whose network id carries the fake line: it is logged (escaped)
         notification = world.mastodon.add_mention("colere@mastodon.social", "bande de connards")
