@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import cast
 
 __all__ = ["USER", "NormalizedText", "normalize", "squeeze", "squeeze_all", "strip_plural"]
 
@@ -123,13 +124,17 @@ _TOKEN = re.compile(r"@user|[a-z*]+")
 class NormalizedText:
     """Tokens of a text after normalisation, plus what was noticed on the way."""
 
-    __slots__ = ("handles", "masked_handles", "tokens")
+    __slots__ = ("handles", "keys", "masked_handles", "tokens")
 
-    def __init__(self, tokens: list[str], handles: int, masked_handles: list[str]) -> None:
+    def __init__(
+        self, tokens: list[str], handles: int, masked_handles: list[str], keys: list[str]
+    ) -> None:
         self.tokens = tokens
         self.handles = handles
         # Each short handle read as a word masked with "@" ("@ssh0le" -> "asshole").
         self.masked_handles = masked_handles
+        # ``squeeze_all(tokens)``: the tokens as the lexicon and the model index them.
+        self.keys = keys
 
     @property
     def text(self) -> str:
@@ -210,6 +215,7 @@ def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` into tokens (see the module docstring for what is undone)."""
     if "&" in text:
         text = html.unescape(text)
+    plain = "\x01" not in text  # (the handles' placeholder below)
     ascii_only = text.isascii()
     if not ascii_only:
         text = text.translate(_APOSTROPHES)
@@ -238,12 +244,57 @@ def normalize(text: str) -> NormalizedText:
         text = _SPELLED.sub(_join_spelled, text)
     if _SPACES_HINT.search(text):
         text = _SPELLED_SPACES.sub(_join_spelled, text)
-    text = _REPEAT3.sub(r"\1", text)
-    text = text.replace("\x01", USER)
-    tokens = _TOKEN.findall(text)
+    if not plain:
+        # A control character \x01 of the text's own: the general (slower) tokenizer.
+        text = _REPEAT3.sub(r"\1", text)
+        text = text.replace("\x01", USER)
+        tokens = _TOKEN.findall(text)
+        if "*" in text:
+            tokens = [t for t in tokens if t.strip("*")]
+        return NormalizedText(tokens, handles, masked, squeeze_all(tokens))
+    # The tokens are the runs of [a-z*] (and each handle's \x01, which stands alone): every
+    # other character becomes a space, then one split, all at C speed. (A literal "@user" is
+    # never a run here: a "@" next to letters has been read as leet "a".)
+    if not text.isascii():
+        text = text.encode("ascii", "replace").decode("ascii")
+    raw = text.translate(_SEPARATORS).split()
     if "*" in text:
-        tokens = [t for t in tokens if t.strip("*")]
-    return NormalizedText(tokens, handles, masked)
+        raw = [t for t in raw if t.strip("*")]
+    # Runs of three or more letters collapse (``_REPEAT3``) within a token, so it is done per
+    # distinct token, remembered with the token's squeezed key.
+    found = list(map(_KEYS.get, raw))
+    if None in found:
+        _learn(raw)
+        keys = list(map(_KEYS.__getitem__, raw))
+    else:
+        keys = cast(list[str], found)
+    tokens = raw if _SHOWN.keys().isdisjoint(raw) else [_SHOWN.get(t, t) for t in raw]
+    return NormalizedText(tokens, handles, masked, keys)
+
+
+# Every ASCII character that is not part of a token, mapped to a space.
+_SEPARATORS = {i: " " for i in range(128) if chr(i) not in "abcdefghijklmnopqrstuvwxyz*\x01"}
+# Per raw token (a run of [a-z*] as split): its squeezed key, and, for the few that change,
+# the token once runs of three or more letters collapse ("connnard" -> "connard"; the
+# handle's "\x01" -> "@user"). Bounded like the other memos.
+_KEYS: dict[str, str] = {"\x01": USER}
+_SHOWN: dict[str, str] = {"\x01": USER}
+_KEYS_MAX = 200_000
+
+
+def _learn(raw: list[str]) -> None:
+    """Remember the key (and the collapsed form) of each token of ``raw`` not seen yet."""
+    new = set(raw).difference(_KEYS)
+    if len(_KEYS) + len(new) > _KEYS_MAX:
+        _KEYS.clear()
+        _SHOWN.clear()
+        _KEYS["\x01"] = _SHOWN["\x01"] = USER
+        new = set(raw)
+    for token in new:
+        shown = _REPEAT3.sub(r"\1", token) if _REPEAT3.search(token) else token
+        if shown is not token:
+            _SHOWN[token] = shown
+        _KEYS[token] = squeeze(shown)
 
 
 _SQUEEZED: dict[str, str] = {}
@@ -255,7 +306,8 @@ def squeeze(token: str) -> str:
     repeat, and a regex substitution per token was a sixth of the scoring time)."""
     hit = _SQUEEZED.get(token)
     if hit is None:
-        hit = _REPEAT2.sub(r"\1", token)
+        # (a search is cheaper than a substitution, and most tokens double no letter)
+        hit = _REPEAT2.sub(r"\1", token) if _REPEAT2.search(token) else token
         if len(_SQUEEZED) >= _SQUEEZED_MAX:
             _SQUEEZED.clear()
         _SQUEEZED[token] = hit

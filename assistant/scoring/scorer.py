@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.scoring import lexicon as lx
 from assistant.scoring.lang import detect
 from assistant.scoring.model import STAFF, Model
-from assistant.scoring.normalize import USER, normalize, squeeze, squeeze_all
+from assistant.scoring.normalize import USER, normalize, squeeze
 
 __all__ = ["BAND", "Assessment", "Category", "Scorer", "Severity", "Target"]
 
@@ -276,7 +276,7 @@ class Scorer:
     def _raw(self, text: str, lang: str | None) -> _Raw:
         norm = normalize(text)
         tokens = norm.tokens
-        keys = squeeze_all(tokens)
+        keys = norm.keys
         code = lang.split("-")[0].split("_")[0].lower() if lang else detect(tokens, text)
 
         evidence: list[tuple[float, str]] = []
