@@ -528,38 +528,44 @@ class Lexicon:
 
     first: dict[str, list[Entry]] = field(default_factory=dict)
     by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
-    memo: dict[str, list[Entry]] = field(default_factory=dict)
+    # ``candidates(key)`` for every key that has some (a few thousand): every other token
+    # misses this small table, so no per-token memo is needed (nor filled by new texts).
+    starts: dict[str, list[Entry]] = field(default_factory=dict)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
-        self.memo.clear()
         exact = None
         raw = normalize(term).tokens
         if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
             exact = frozenset((raw[0], raw[0] + "s", raw[0] + "es"))
         entry = Entry(term, category, weight, keys, NOT_IN.get(term), exact)
-        self.first.setdefault(keys[0], []).append(entry)
+        first = keys[0]
+        self.first.setdefault(first, []).append(entry)
         if len(keys) == 1:
-            self.by_initial.setdefault(keys[0][0], []).append(entry)
+            self.by_initial.setdefault(first[0], []).append(entry)
+        # The only keys whose candidates can involve ``first``: itself and its plurals.
+        for key in (first, first + "s", first + "x", first + "es"):
+            hit = self._resolve(key)
+            if hit:
+                self.starts[key] = hit
+            else:
+                self.starts.pop(key, None)
+
+    def _resolve(self, key: str) -> list[Entry] | None:
+        hit = self.first.get(key)
+        if hit is None:
+            singular = strip_plural(key)
+            if singular is not None:
+                hit = self.first.get(singular)
+                if hit is None and key.endswith("es"):
+                    hit = self.first.get(key[:-1])
+        return hit
 
     def candidates(self, key: str) -> list[Entry]:
-        """Entries starting with ``key`` or its singular (memoised: most tokens have none)."""
-        hit = self.memo.get(key)
-        if hit is None:
-            hit = self.first.get(key)
-            if hit is None:
-                singular = strip_plural(key)
-                if singular is not None:
-                    hit = self.first.get(singular)
-                    if hit is None and key.endswith("es"):
-                        hit = self.first.get(key[:-1])
-            hit = hit or []
-            if len(self.memo) >= 200_000:
-                self.memo.clear()
-            self.memo[key] = hit
-        return hit
+        """Entries starting with ``key`` or its singular (most tokens: none)."""
+        return self.starts.get(key) or []
 
     def lookup(
         self, keys: list[str], i: int, lang: str = "und", raw: list[str] | None = None
@@ -568,7 +574,7 @@ class Lexicon:
         ``raw``: the unsqueezed tokens, for the entries in ``COLLISIONS``)."""
         key = keys[i]
         found: list[Entry] = []
-        candidates = self.candidates(key)
+        candidates = self.starts.get(key)
         if candidates:
             if i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE:
                 return found

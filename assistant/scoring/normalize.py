@@ -33,7 +33,7 @@ _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|fr|net|org|ly|c
 _HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_.]+")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 _CAMEL = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])")
-_APOSTROPHES = str.maketrans({"’": "'", "`": "'", "´": "'", "‘": "'", "ʼ": "'"})
+_APOSTROPHE_CHARS = ("’", "`", "´", "‘", "ʼ")  # each read as "'"
 
 # Emoji that carry hostility (or its typical context) -> pseudo-words the lexicon knows.
 _EMOJI = {
@@ -141,26 +141,34 @@ class NormalizedText:
         return " ".join(self.tokens)
 
 
-# Characters already classified for ``_fold``, and the combining marks among them (mapped to
-# None: ``str.translate`` drops them). Unicode is finite, so both stay bounded.
+# Characters already classified for ``_fold``, and the combining marks among them (which it
+# drops). Unicode is finite, so both stay bounded.
 _CLASSIFIED: set[str] = set()
-_DROP_MARKS: dict[int, None] = {}
+_DROP_MARKS: set[str] = set()
+# The marks seen so far as one character class: a regex substitution drops them at C speed
+# (``str.translate`` looks every character of the text up in a dict, which costs far more).
+_MARKS_RE: re.Pattern[str] | None = None
+# Any character ``_CONFUSABLES`` maps (most texts hold none: the translation is skipped).
+_CONFUSABLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.translate(_CONFUSABLES))
+    global _MARKS_RE
+    if _CONFUSABLE_RE.search(text):
+        text = text.translate(_CONFUSABLES)
+    text = unicodedata.normalize("NFKD", text)
     if text.isascii():
         return text
     new = set(text).difference(_CLASSIFIED)
     if new:
         combining = unicodedata.combining
-        for ch in new:
-            # Combining marks all lie at U+0300 and above: the comparison spares most calls.
-            if ch >= "\u0300" and combining(ch):
-                _DROP_MARKS[ord(ch)] = None
-        _CLASSIFIED.update(new)
-    # One C-level pass instead of a Python test per character.
-    return text.translate(_DROP_MARKS)
+        # Combining marks all lie at U+0300 and above: the comparison spares most calls.
+        marks = {ch for ch in new if ch >= "\u0300" and combining(ch)}
+        if marks:
+            _DROP_MARKS.update(marks)
+            _MARKS_RE = re.compile("[" + "".join(map(re.escape, sorted(_DROP_MARKS))) + "]")
+        _CLASSIFIED.update(new)  # (last: a character classified is one the pattern knows)
+    return text if _MARKS_RE is None else _MARKS_RE.sub("", text)
 
 
 def _hashtag(match: re.Match[str]) -> str:
@@ -218,7 +226,10 @@ def normalize(text: str) -> NormalizedText:
     plain = "\x01" not in text  # (the handles' placeholder below)
     ascii_only = text.isascii()
     if not ascii_only:
-        text = text.translate(_APOSTROPHES)
+        # (``str.translate`` looks every character up: a scan per apostrophe is far cheaper)
+        for apostrophe in _APOSTROPHE_CHARS:
+            if apostrophe in text:
+                text = text.replace(apostrophe, "'")
     elif "`" in text:
         text = text.replace("`", "'")
     # Every URL form holds "/" or "www." (the checks are far cheaper than the regex).

@@ -314,12 +314,9 @@ class Scorer:
             quotes += sum(text.count(q) for q in _QUOTES[1:])
         quoting = quotes >= 2
         denied = said_of_you = False
-        # The entries starting at each token, from the memo at C speed (most tokens: none);
-        # only the positions with some are visited.
-        starts = list(map(lex.memo.get, keys))
-        if None in starts:
-            candidates = lex.candidates
-            starts = [candidates(k) if h is None else h for h, k in zip(starts, keys, strict=True)]
+        # The entries starting at each token, found at C speed (most tokens: none); only the
+        # positions with some are visited.
+        starts = map(lex.starts.get, keys)
         for i in itertools.compress(range(len(keys)), starts):
             for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
