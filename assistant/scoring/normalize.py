@@ -30,8 +30,10 @@ __all__ = ["USER", "NormalizedText", "normalize", "squeeze", "squeeze_all", "str
 USER = "@user"
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|fr|net|org|ly|co)/\S*", re.I)
-_HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_.]+")
-_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+# (The "@" and "#" come first, the look-behind after them: a pattern that starts with a
+# literal is searched for that character at C speed, not tried at every position.)
+_HANDLE = re.compile(r"@(?<![\w@]@)[A-Za-z0-9_.]+")
+_HASHTAG = re.compile(r"#(?<![\w#]#)(\w+)")
 _CAMEL = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])")
 _APOSTROPHE_CHARS = ("’", "`", "´", "‘", "ʼ")  # each read as "'"
 
@@ -103,7 +105,7 @@ _LEET_WORD = re.compile(r"[a-z0-9@$€!|*]+")
 _LEET_CANDIDATE = re.compile(r"(?<![a-z0-9@$€!|*])[a-z]*[0-9@$€!|*][a-z0-9@$€!|*]*")
 # A letter next to a leet character: without one, ``_LEET_CANDIDATE`` changes nothing (a run
 # with a letter and a non-letter has such a pair), and this simple scan is much cheaper.
-_LEET_HINT = re.compile(r"[a-z][0-9@$€!|*]|[0-9@$€!|*][a-z]")
+_LEET_HINT = re.compile(r"[0-9@$€!|*](?:(?<=[a-z].)|(?=[a-z]))")
 # Ordinals, units and network names that must not be leet-decoded (1er, 2eme, 4g, 5g, h24, 3j).
 _NOT_LEET = re.compile(r"^(?:\d+[a-z]{0,3}|[a-z]\d+)$")
 # Letters spelled out: n.t.m, f-d-p, f_d_p, n t m (spaces need three or more letters).

@@ -16,6 +16,7 @@ How a text is scored (see docs/scoring.md for the measured figures):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -116,6 +117,28 @@ _MAX_EVIDENCE = 5
 
 
 _NO_CATEGORIES = {c.value: 0.0 for c in Category}
+
+# Bits of the word lists the rules test a text against (``_FLAGS``: each word's bits).
+_SECOND, _PREDICATE, _THREAT, _GROUP, _PEOPLE, _VOCATIVE, _STAFF = (1 << b for b in range(7))
+
+
+def _flag_table() -> dict[str, int]:
+    table: dict[str, int] = {}
+    for flag, words in (
+        (_SECOND, lx.SECOND_PERSON),
+        (_PREDICATE, lx.PREDICATE_WORDS),
+        (_THREAT, lx.THREAT_TRIGGERS),
+        (_GROUP, lx.GROUPS),
+        (_PEOPLE, lx.PEOPLE),
+        (_VOCATIVE, lx.VOCATIVE),
+        (_STAFF, STAFF),
+    ):
+        for word in words:
+            table[word] = table.get(word, 0) | flag
+    return table
+
+
+_FLAGS = _flag_table()
 
 
 _WEIGHT = operator.itemgetter(0)
@@ -302,7 +325,9 @@ class Scorer:
                 else:
                     keys[i] = key.replace("*", "")
 
-        second = norm.handles > 0 or not lx.SECOND_PERSON.isdisjoint(keys)
+        # Which of the rules' word lists the text touches, in one pass over its tokens.
+        flags = functools.reduce(operator.or_, map(_FLAGS.get, keys, itertools.repeat(0)), 0)
+        second = norm.handles > 0 or flags & _SECOND != 0
         words = len(keys) - keys.count(USER)
         cats = dict(_NO_CATEGORIES)
         insult_hits: list[int] = []
@@ -323,7 +348,7 @@ class Scorer:
                 quote = _quote(" ".join(shown[i : i + n]))
                 w = entry.weight
                 if entry.category == lx.INSULT:
-                    if entry.term in lx.AIMED_ONLY and not second and not _staff(keys):
+                    if entry.term in lx.AIMED_ONLY and not second and not _staff(keys, flags):
                         continue  # "they should be ashamed": not ours to flag
                     aimed = (
                         second
@@ -359,7 +384,7 @@ class Scorer:
 
         # Words that are insults only when said of the addressee ("you are worthless",
         # "vous êtes des lâches"); elsewhere they are ordinary words.
-        if not quoting and not lx.PREDICATE_WORDS.isdisjoint(keys):
+        if not quoting and flags & _PREDICATE:
             for i, key in enumerate(keys):
                 if key not in lx.PREDICATE_WORDS:
                     continue
@@ -381,7 +406,7 @@ class Scorer:
                     evidence.append((entry.weight, f"insult: {_quote('@' + word[1:])} ({word})"))
 
         # Threats of violence: patterns over the squeezed token string.
-        if lx.THREAT_TRIGGERS.intersection(keys):
+        if flags & _THREAT:
             joined = " ".join(keys)
             match = lx.THREAT_RE.search(joined)
             if match:
@@ -397,9 +422,7 @@ class Scorer:
 
         # An insult or swearing next to a group word is an attack on the group, and so is
         # "sale(s) <group>" ("sales migrants").
-        groups = (
-            [] if lx.GROUPS.isdisjoint(keys) else [i for i, k in enumerate(keys) if k in lx.GROUPS]
-        )
+        groups = [i for i, k in enumerate(keys) if k in lx.GROUPS] if flags & _GROUP else []
         for g in groups:
             if g > 0 and keys[g - 1] in ("sale", "sales", "dirty", "filthy"):
                 cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.95)
@@ -427,7 +450,7 @@ class Scorer:
                 evidence.append((0.8, f"identity attack: {_quote(' '.join(shown[a:b]))}"))
                 break
         # "<person> de merde", "sale <person>" ("ce gauchiste de merde", "sale facho").
-        for i, key in enumerate(() if lx.PEOPLE.isdisjoint(keys) else keys):
+        for i, key in enumerate(keys if flags & _PEOPLE else ()):
             if key in lx.PEOPLE:
                 if keys[i + 1 : i + 3] == ["de", "merde"]:
                     a, b = i, i + 3
@@ -488,9 +511,7 @@ class Scorer:
         # At whom: a group (identity attack), the addressee (second person, a handle, a
         # vocative, "your staff", a one/two-word message) or someone else.
         group_attack = cats[lx.IDENTITY] >= _MILD
-        aimed = (
-            second or said_of_you or words <= 2 or not lx.VOCATIVE.isdisjoint(keys) or _staff(keys)
-        )
+        aimed = second or said_of_you or words <= 2 or flags & _VOCATIVE != 0 or _staff(keys, flags)
         return _Raw(
             score, h_lex, p_model, cats, evidence, code or "und", bool(blocked), group_attack, aimed
         )
@@ -515,8 +536,8 @@ class Scorer:
         return Severity.LOW
 
 
-def _staff(keys: list[str]) -> bool:
-    if STAFF.isdisjoint(keys):
+def _staff(keys: list[str], flags: int) -> bool:
+    if not flags & _STAFF:
         return False
     return any(k in STAFF and i > 0 and keys[i - 1] in _POSSESSIVE for i, k in enumerate(keys))
 
