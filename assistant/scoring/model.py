@@ -248,7 +248,7 @@ class Model:
         # none), so one lookup serves the three.
         self._memo: dict[str, tuple[float, int, dict[str, float]]] = {}
         self._tcache: dict[str, tuple[float, int]] = {}
-        # Bigram weights by first and second token (no pair nor string built); word weights
+        # Half bigram weights by first and second token (no pair nor string built); word weights
         # by token (no "w:" string built); the other weights by the length of their name, so
         # that a character n-gram is looked up in a table of its length's features only (the
         # 2- and 3-gram tables stay in the CPU cache, where a miss in the table of all 80,000
@@ -261,7 +261,7 @@ class Model:
             if f[1:2] == ":":
                 if f[0] == "b":
                     first, _, second = f[2:].partition(" ")
-                    self._pairs.setdefault(first, {})[second] = w
+                    self._pairs.setdefault(first, {})[second] = w / 2  # (each token's half)
                 elif f[0] == "w":
                     self._words[f[2:]] = w
             table = by_len.get(len(f))
@@ -382,12 +382,12 @@ class Model:
         count: int = sum(map(_COUNT, entries))
         n = len(keys)
         if n > 1:
-            # Each pair's bigram weight (or None), from the first token's bigrams.
+            # Each pair's half bigram weight (or None), from the first token's bigrams.
             ws = list(map(_GET, map(_PAIRS, entries), itertools.islice(keys, 1, None)))
             # Only the pairs with a weight, found at C speed, in order (so each token's share
             # adds up in the same order as a loop over every pair).
             for i in itertools.compress(range(n - 1), ws):
-                w = cast(float, ws[i]) / 2
+                w = cast(float, ws[i])
                 per[i] += w
                 per[i + 1] += w
             count += n - 1

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.scoring import lexicon as lx
 from assistant.scoring.lang import detect
-from assistant.scoring.model import STAFF, Model
+from assistant.scoring.model import STAFF, Calibration, Model
 from assistant.scoring.normalize import USER, normalize, squeeze
 
 __all__ = ["BAND", "Assessment", "Category", "Scorer", "Severity", "Target"]
@@ -206,6 +206,7 @@ class Scorer:
         self._calibration = dict(m.calibration)
         self._thresholds = dict(m.thresholds)
         self._bands: dict[str, tuple[float, float]] = {}
+        self._operating: dict[str, tuple[Calibration | None, float, tuple[float, float]]] = {}
 
     @property
     def model(self) -> Model:
@@ -252,6 +253,13 @@ class Scorer:
             self._bands[lang] = hit
         return hit
 
+    def _operating_point(self, lang: str) -> tuple[Calibration | None, float, tuple[float, float]]:
+        """(calibration, threshold, severity bands) for ``lang``, remembered per language."""
+        cal = self._calibration.get(lang) or self._calibration.get(self._other)
+        hit = (cal, self.threshold_for(lang), self.severity_bands(lang))
+        self._operating[lang] = hit
+        return hit
+
     def uncalibrated(self, text: str, lang: str | None = None) -> float:
         """The score before calibration (0.5 = the language's cut): what training calibrates."""
         return self._raw(text, lang).score
@@ -267,10 +275,10 @@ class Scorer:
 
     def score(self, text: str, lang: str | None = None) -> Assessment:
         r = self._raw(text, lang)
-        score = 1.0 if r.blocked else round(self.calibrate(r.score, r.lang), 4)
-        threshold = self.threshold_for(r.lang)
+        cal, threshold, bands = self._operating.get(r.lang) or self._operating_point(r.lang)
+        score = 1.0 if r.blocked else round(r.score if cal is None else cal(r.score), 4)
         hostile = score >= threshold
-        severity = self._severity(score, hostile, r.cats, r.blocked, self.severity_bands(r.lang))
+        severity = self._severity(score, hostile, r.cats, r.blocked, bands)
         if r.group_attack:
             target = Target.GROUP
         elif r.aimed:
@@ -408,7 +416,7 @@ class Scorer:
         # Threats of violence: patterns over the squeezed token string.
         if flags & _THREAT:
             joined = " ".join(keys)
-            match = lx.THREAT_RE.search(joined)
+            match = (lx.THREAT_RE if flags & _GROUP else lx.THREAT_RE_NO_GROUP).search(joined)
             if match:
                 a = joined.count(" ", 0, match.start())
                 b = a + match.group(0).count(" ") + 1
