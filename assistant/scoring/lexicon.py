@@ -493,14 +493,14 @@ THREAT_RE_NO_GROUP = re.compile(
 # scam in English): they only count when the text is not detected as that other language.
 NOT_IN = {"retard": "fr", "retarded": "fr", "retards": "fr", "con": "en", "cons": "en"}
 GATED = "_"  # what such a word becomes for the learned model in that language
-_GATE_WORDS = frozenset(NOT_IN) | REFLEXIVE_VERBS
+GATE_WORDS = frozenset(NOT_IN) | REFLEXIVE_VERBS  # what ``gate`` may replace
 
 
 def gate(keys: list[str], lang: str | None) -> list[str]:
     """``keys`` with the words harmless in ``lang`` (and a reflexive ``s'attarde``) replaced
     by ``GATED``, for the model, which otherwise learns "cons" from French insults and flags
     "pros and cons"."""
-    if _GATE_WORDS.isdisjoint(keys):
+    if GATE_WORDS.isdisjoint(keys):
         return keys
     out = keys
     if lang and any(NOT_IN.get(k) == lang for k in keys):
@@ -590,7 +590,12 @@ class Lexicon:
                 if entry.exact is not None and (raw is None or raw[i] not in entry.exact):
                     continue
                 n = len(entry.keys)
-                if n == 1 or tuple(keys[i + 1 : i + n]) == entry.keys[1:]:
+                # (the next token first: most multi-word entries fail there, and cheaply)
+                if n == 1 or (
+                    i + 1 < len(keys)
+                    and keys[i + 1] == entry.keys[1]
+                    and tuple(keys[i + 1 : i + n]) == entry.keys[1:]
+                ):
                     found.append(entry)
         return found
 

@@ -396,8 +396,9 @@ class Model:
         if aimed:
             extra = self.weights.get("t:aimed", 0.0)
             count += 1
+            tcache = self._tcache
             for j in aimed:
-                w, c = self._target(keys[j])
+                w, c = tcache.get(keys[j]) or self._target(keys[j])
                 per[j] += w
                 count += c
         if not count:

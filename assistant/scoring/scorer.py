@@ -119,7 +119,7 @@ _MAX_EVIDENCE = 5
 _NO_CATEGORIES = {c.value: 0.0 for c in Category}
 
 # Bits of the word lists the rules test a text against (``_FLAGS``: each word's bits).
-_SECOND, _PREDICATE, _THREAT, _GROUP, _PEOPLE, _VOCATIVE, _STAFF = (1 << b for b in range(7))
+_SECOND, _PREDICATE, _THREAT, _GROUP, _PEOPLE, _VOCATIVE, _STAFF, _GATE = (1 << b for b in range(8))
 
 
 def _flag_table() -> dict[str, int]:
@@ -132,6 +132,7 @@ def _flag_table() -> dict[str, int]:
         (_PEOPLE, lx.PEOPLE),
         (_VOCATIVE, lx.VOCATIVE),
         (_STAFF, STAFF),
+        (_GATE, lx.GATE_WORDS),
     ):
         for word in words:
             table[word] = table.get(word, 0) | flag
@@ -311,7 +312,7 @@ class Scorer:
         code = lang.split("-")[0].split("_")[0].lower() if lang else detect(tokens, text)
 
         evidence: list[tuple[float, str]] = []
-        blocked = self._block.find(keys)
+        blocked = self._block.find(keys) if self._block.terms else []
         for term, _, _ in blocked:
             evidence.append((2.0, f"blocked term: {_quote(term)}"))
         if self._allow.terms:
@@ -322,13 +323,15 @@ class Scorer:
                 tokens = [t for i, t in enumerate(tokens) if i not in drop]
                 keys = [k for i, k in enumerate(keys) if i not in drop]
 
-        shown = list(tokens)  # what evidence quotes for each position
+        shown = tokens  # what evidence quotes for each position (copied before a change)
         lex = self._lexicon
         for i, key in enumerate(keys if "*" in text else ()):  # no star, no masked token
             if "*" in key:
                 entry = lex.unmask(key)
                 if entry is not None:
                     keys[i] = entry.keys[0]
+                    if shown is tokens:
+                        shown = list(tokens)
                     shown[i] = f"{tokens[i]} ({entry.term})"
                 else:
                     keys[i] = key.replace("*", "")
@@ -407,7 +410,8 @@ class Scorer:
 
         # A handle that is really a word masked with "@" ("you @ssh0le").
         for word in norm.masked_handles:
-            for entry in lex.lookup([squeeze(word)], 0, code):
+            key = squeeze(word)
+            for entry in lex.lookup([key], 0, code) if key in lex.starts else ():
                 if entry.category == lx.INSULT and entry.weight >= 0.75:
                     cats[lx.INSULT] = max(cats[lx.INSULT], entry.weight)
                     insult_hits.append(0)
@@ -482,7 +486,7 @@ class Scorer:
         swearing = cats[lx.PROFANITY] > 0
         h_lex = max(strong, _PROFANITY_SHARE if swearing else 0.0)
 
-        logit, per_token = self._model.contributions(lx.gate(keys, code))
+        logit, per_token = self._model.contributions(lx.gate(keys, code) if flags & _GATE else keys)
         p_model = _sigmoid(logit)
         # The model's probability is rescaled so that the language's cut becomes 0.5; the
         # lexicon keeps its own calibrated weights.
