@@ -286,6 +286,7 @@ class Scorer:
             target = Target.ADDRESSEE
         else:
             target = Target.OTHER
+        cats = r.cats
         evidence = r.evidence
         if len(evidence) > 1:
             # Heaviest first; ``reverse`` keeps equal weights in their order (stable).
@@ -296,8 +297,11 @@ class Scorer:
         return Assessment(
             score=score,
             hostile=hostile,
-            # (``round`` is costly and most categories are 0.0, which it leaves as is)
-            categories={k: round(v, 4) if v else v for k, v in r.cats.items()},
+            # (``round`` is costly and most categories are 0.0, which it leaves as is; the
+            # text's own dict is passed when all are: pydantic copies it anyway)
+            categories={k: round(v, 4) if v else v for k, v in cats.items()}
+            if any(cats.values())
+            else cats,
             severity=severity,
             lang=r.lang or "und",
             evidence=texts,
