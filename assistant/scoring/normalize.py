@@ -259,15 +259,27 @@ def normalize(text: str) -> NormalizedText:
         text = _SPELLED_SPACES.sub(_join_spelled, text)
     if not plain:
         # A control character \x01 of the text's own: the general (slower) tokenizer.
-        text = _REPEAT3.sub(r"\1", text)
-        text = text.replace("\x01", USER)
-        tokens = _TOKEN.findall(text)
-        if "*" in text:
-            tokens = [t for t in tokens if t.strip("*")]
+        tokens = _tokens_general(text)
         return NormalizedText(tokens, handles, masked, squeeze_all(tokens))
-    # The tokens are the runs of [a-z*] (and each handle's \x01, which stands alone): every
-    # other character becomes a space, then one split, all at C speed. (A literal "@user" is
-    # never a run here: a "@" next to letters has been read as leet "a".)
+    tokens, keys = _tokens_fast(text)
+    return NormalizedText(tokens, handles, masked, keys)
+
+
+def _tokens_general(text: str) -> list[str]:
+    """The tokens of a normalised text: runs of [a-z*] (not only stars) and handles."""
+    text = _REPEAT3.sub(r"\1", text)
+    text = text.replace("\x01", USER)
+    tokens = _TOKEN.findall(text)
+    if "*" in text:
+        tokens = [t for t in tokens if t.strip("*")]
+    return tokens
+
+
+def _tokens_fast(text: str) -> tuple[list[str], list[str]]:
+    """``_tokens_general`` and their keys, for a text whose every \x01 is a handle's (standing
+    alone) and that holds no "@" before a letter (which the leet pass guarantees)."""
+    # The tokens are the runs of [a-z*] and each handle's \x01: every other character
+    # becomes a space, then one split, all at C speed.
     if not text.isascii():
         text = text.encode("ascii", "replace").decode("ascii")
     raw = text.translate(_SEPARATORS).split()
@@ -282,7 +294,7 @@ def normalize(text: str) -> NormalizedText:
     else:
         keys = cast(list[str], found)
     tokens = raw if _SHOWN.keys().isdisjoint(raw) else [_SHOWN.get(t, t) for t in raw]
-    return NormalizedText(tokens, handles, masked, keys)
+    return tokens, keys
 
 
 # Every ASCII character that is not part of a token, mapped to a space.
