@@ -6,6 +6,9 @@ does not depend on it (the lexicon and the model cover both languages at once).
 
 from __future__ import annotations
 
+import itertools
+import re
+
 __all__ = ["STOP_WORDS", "detect"]
 
 
@@ -33,13 +36,19 @@ _EN = _set(
 STOP_WORDS = _FR | _EN
 """Function words of both languages (no meaning of their own: similarity ignores them)."""
 
+# Only the difference of the two votes matters: each stop word's share of it, read in one
+# lookup per token (a word of both lists, such as "a", counts for neither: left out).
+_VOTE = {w: int(w in _FR) - int(w in _EN) for w in _FR ^ _EN}
+
+
+_ACCENTS = re.compile("[éèêàçùôîœâ]")  # (one scan for all ten)
+
 
 def detect(tokens: list[str], raw: str = "") -> str:
     """``"fr"``, ``"en"`` or ``"und"`` from normalised tokens (and accents in ``raw``)."""
-    fr = sum(map(_FR.__contains__, tokens))
-    en = sum(map(_EN.__contains__, tokens))
-    if raw and not raw.isascii() and any(ch in raw for ch in "éèêàçùôîœâ"):
-        fr += 2
-    if fr == en:
+    lead = sum(map(_VOTE.get, tokens, itertools.repeat(0)))  # French votes minus English
+    if raw and not raw.isascii() and _ACCENTS.search(raw):
+        lead += 2
+    if lead == 0:
         return "und"
-    return "fr" if fr > en else "en"
+    return "fr" if lead > 0 else "en"

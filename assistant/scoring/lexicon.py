@@ -481,20 +481,26 @@ def _squeeze_pattern(pattern: str) -> str:
 
 
 THREAT_RE = re.compile("|".join(_squeeze_pattern(p) for p in _THREAT_PATTERNS))
+# The same patterns less those naming a group: what ``THREAT_RE`` finds in a text with no
+# token in ``GROUPS`` (in the scorer's tokens, a group word can only match as a whole token),
+# without trying the ~130 group words at every word. Same order, so the same first match.
+THREAT_RE_NO_GROUP = re.compile(
+    "|".join(_squeeze_pattern(p) for p in _THREAT_PATTERNS if _GROUPS_RE not in p)
+)
 
 
 # Terms that are ordinary words in the other language ("retard" is a delay in French, "con" a
 # scam in English): they only count when the text is not detected as that other language.
 NOT_IN = {"retard": "fr", "retarded": "fr", "retards": "fr", "con": "en", "cons": "en"}
 GATED = "_"  # what such a word becomes for the learned model in that language
-_GATE_WORDS = frozenset(NOT_IN) | REFLEXIVE_VERBS
+GATE_WORDS = frozenset(NOT_IN) | REFLEXIVE_VERBS  # what ``gate`` may replace
 
 
 def gate(keys: list[str], lang: str | None) -> list[str]:
     """``keys`` with the words harmless in ``lang`` (and a reflexive ``s'attarde``) replaced
     by ``GATED``, for the model, which otherwise learns "cons" from French insults and flags
     "pros and cons"."""
-    if _GATE_WORDS.isdisjoint(keys):
+    if GATE_WORDS.isdisjoint(keys):
         return keys
     out = keys
     if lang and any(NOT_IN.get(k) == lang for k in keys):
@@ -528,38 +534,44 @@ class Lexicon:
 
     first: dict[str, list[Entry]] = field(default_factory=dict)
     by_initial: dict[str, list[Entry]] = field(default_factory=dict)  # single-token entries
-    memo: dict[str, list[Entry]] = field(default_factory=dict)
+    # ``candidates(key)`` for every key that has some (a few thousand): every other token
+    # misses this small table, so no per-token memo is needed (nor filled by new texts).
+    starts: dict[str, list[Entry]] = field(default_factory=dict)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
         if not keys:
             return
-        self.memo.clear()
         exact = None
         raw = normalize(term).tokens
         if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
             exact = frozenset((raw[0], raw[0] + "s", raw[0] + "es"))
         entry = Entry(term, category, weight, keys, NOT_IN.get(term), exact)
-        self.first.setdefault(keys[0], []).append(entry)
+        first = keys[0]
+        self.first.setdefault(first, []).append(entry)
         if len(keys) == 1:
-            self.by_initial.setdefault(keys[0][0], []).append(entry)
+            self.by_initial.setdefault(first[0], []).append(entry)
+        # The only keys whose candidates can involve ``first``: itself and its plurals.
+        for key in (first, first + "s", first + "x", first + "es"):
+            hit = self._resolve(key)
+            if hit:
+                self.starts[key] = hit
+            else:
+                self.starts.pop(key, None)
+
+    def _resolve(self, key: str) -> list[Entry] | None:
+        hit = self.first.get(key)
+        if hit is None:
+            singular = strip_plural(key)
+            if singular is not None:
+                hit = self.first.get(singular)
+                if hit is None and key.endswith("es"):
+                    hit = self.first.get(key[:-1])
+        return hit
 
     def candidates(self, key: str) -> list[Entry]:
-        """Entries starting with ``key`` or its singular (memoised: most tokens have none)."""
-        hit = self.memo.get(key)
-        if hit is None:
-            hit = self.first.get(key)
-            if hit is None:
-                singular = strip_plural(key)
-                if singular is not None:
-                    hit = self.first.get(singular)
-                    if hit is None and key.endswith("es"):
-                        hit = self.first.get(key[:-1])
-            hit = hit or []
-            if len(self.memo) >= 200_000:
-                self.memo.clear()
-            self.memo[key] = hit
-        return hit
+        """Entries starting with ``key`` or its singular (most tokens: none)."""
+        return self.starts.get(key) or []
 
     def lookup(
         self, keys: list[str], i: int, lang: str = "und", raw: list[str] | None = None
@@ -568,7 +580,7 @@ class Lexicon:
         ``raw``: the unsqueezed tokens, for the entries in ``COLLISIONS``)."""
         key = keys[i]
         found: list[Entry] = []
-        candidates = self.candidates(key)
+        candidates = self.starts.get(key)
         if candidates:
             if i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE:
                 return found
@@ -578,7 +590,12 @@ class Lexicon:
                 if entry.exact is not None and (raw is None or raw[i] not in entry.exact):
                     continue
                 n = len(entry.keys)
-                if n == 1 or tuple(keys[i + 1 : i + n]) == entry.keys[1:]:
+                # (the next token first: most multi-word entries fail there, and cheaply)
+                if n == 1 or (
+                    i + 1 < len(keys)
+                    and keys[i + 1] == entry.keys[1]
+                    and tuple(keys[i + 1 : i + n]) == entry.keys[1:]
+                ):
                     found.append(entry)
         return found
 

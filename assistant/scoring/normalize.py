@@ -23,16 +23,19 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import cast
 
 __all__ = ["USER", "NormalizedText", "normalize", "squeeze", "squeeze_all", "strip_plural"]
 
 USER = "@user"
 
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|fr|net|org|ly|co)/\S*", re.I)
-_HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_.]+")
-_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+# (The "@" and "#" come first, the look-behind after them: a pattern that starts with a
+# literal is searched for that character at C speed, not tried at every position.)
+_HANDLE = re.compile(r"@(?<![\w@]@)[A-Za-z0-9_.]+")
+_HASHTAG = re.compile(r"#(?<![\w#]#)(\w+)")
 _CAMEL = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])")
-_APOSTROPHES = str.maketrans({"’": "'", "`": "'", "´": "'", "‘": "'", "ʼ": "'"})
+_APOSTROPHE_CHARS = ("’", "`", "´", "‘", "ʼ")  # each read as "'"
 
 # Emoji that carry hostility (or its typical context) -> pseudo-words the lexicon knows.
 _EMOJI = {
@@ -102,7 +105,7 @@ _LEET_WORD = re.compile(r"[a-z0-9@$€!|*]+")
 _LEET_CANDIDATE = re.compile(r"(?<![a-z0-9@$€!|*])[a-z]*[0-9@$€!|*][a-z0-9@$€!|*]*")
 # A letter next to a leet character: without one, ``_LEET_CANDIDATE`` changes nothing (a run
 # with a letter and a non-letter has such a pair), and this simple scan is much cheaper.
-_LEET_HINT = re.compile(r"[a-z][0-9@$€!|*]|[0-9@$€!|*][a-z]")
+_LEET_HINT = re.compile(r"[0-9@$€!|*](?:(?<=[a-z].)|(?=[a-z]))")
 # Ordinals, units and network names that must not be leet-decoded (1er, 2eme, 4g, 5g, h24, 3j).
 _NOT_LEET = re.compile(r"^(?:\d+[a-z]{0,3}|[a-z]\d+)$")
 # Letters spelled out: n.t.m, f-d-p, f_d_p, n t m (spaces need three or more letters).
@@ -123,39 +126,51 @@ _TOKEN = re.compile(r"@user|[a-z*]+")
 class NormalizedText:
     """Tokens of a text after normalisation, plus what was noticed on the way."""
 
-    __slots__ = ("handles", "masked_handles", "tokens")
+    __slots__ = ("handles", "keys", "masked_handles", "tokens")
 
-    def __init__(self, tokens: list[str], handles: int, masked_handles: list[str]) -> None:
+    def __init__(
+        self, tokens: list[str], handles: int, masked_handles: list[str], keys: list[str]
+    ) -> None:
         self.tokens = tokens
         self.handles = handles
         # Each short handle read as a word masked with "@" ("@ssh0le" -> "asshole").
         self.masked_handles = masked_handles
+        # ``squeeze_all(tokens)``: the tokens as the lexicon and the model index them.
+        self.keys = keys
 
     @property
     def text(self) -> str:
         return " ".join(self.tokens)
 
 
-# Characters already classified for ``_fold``, and the combining marks among them (mapped to
-# None: ``str.translate`` drops them). Unicode is finite, so both stay bounded.
+# Characters already classified for ``_fold``, and the combining marks among them (which it
+# drops). Unicode is finite, so both stay bounded.
 _CLASSIFIED: set[str] = set()
-_DROP_MARKS: dict[int, None] = {}
+_DROP_MARKS: set[str] = set()
+# The marks seen so far as one character class: a regex substitution drops them at C speed
+# (``str.translate`` looks every character of the text up in a dict, which costs far more).
+_MARKS_RE: re.Pattern[str] | None = None
+# Any character ``_CONFUSABLES`` maps (most texts hold none: the translation is skipped).
+_CONFUSABLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.translate(_CONFUSABLES))
+    global _MARKS_RE
+    if _CONFUSABLE_RE.search(text):
+        text = text.translate(_CONFUSABLES)
+    text = unicodedata.normalize("NFKD", text)
     if text.isascii():
         return text
     new = set(text).difference(_CLASSIFIED)
     if new:
         combining = unicodedata.combining
-        for ch in new:
-            # Combining marks all lie at U+0300 and above: the comparison spares most calls.
-            if ch >= "\u0300" and combining(ch):
-                _DROP_MARKS[ord(ch)] = None
-        _CLASSIFIED.update(new)
-    # One C-level pass instead of a Python test per character.
-    return text.translate(_DROP_MARKS)
+        # Combining marks all lie at U+0300 and above: the comparison spares most calls.
+        marks = {ch for ch in new if ch >= "\u0300" and combining(ch)}
+        if marks:
+            _DROP_MARKS.update(marks)
+            _MARKS_RE = re.compile("[" + "".join(map(re.escape, sorted(_DROP_MARKS))) + "]")
+        _CLASSIFIED.update(new)  # (last: a character classified is one the pattern knows)
+    return text if _MARKS_RE is None else _MARKS_RE.sub("", text)
 
 
 def _hashtag(match: re.Match[str]) -> str:
@@ -210,9 +225,13 @@ def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` into tokens (see the module docstring for what is undone)."""
     if "&" in text:
         text = html.unescape(text)
+    plain = "\x01" not in text  # (the handles' placeholder below)
     ascii_only = text.isascii()
     if not ascii_only:
-        text = text.translate(_APOSTROPHES)
+        # (``str.translate`` looks every character up: a scan per apostrophe is far cheaper)
+        for apostrophe in _APOSTROPHE_CHARS:
+            if apostrophe in text:
+                text = text.replace(apostrophe, "'")
     elif "`" in text:
         text = text.replace("`", "'")
     # Every URL form holds "/" or "www." (the checks are far cheaper than the regex).
@@ -238,12 +257,69 @@ def normalize(text: str) -> NormalizedText:
         text = _SPELLED.sub(_join_spelled, text)
     if _SPACES_HINT.search(text):
         text = _SPELLED_SPACES.sub(_join_spelled, text)
+    if not plain:
+        # A control character \x01 of the text's own: the general (slower) tokenizer.
+        tokens = _tokens_general(text)
+        return NormalizedText(tokens, handles, masked, squeeze_all(tokens))
+    tokens, keys = _tokens_fast(text)
+    return NormalizedText(tokens, handles, masked, keys)
+
+
+def _tokens_general(text: str) -> list[str]:
+    """The tokens of a normalised text: runs of [a-z*] (not only stars) and handles."""
     text = _REPEAT3.sub(r"\1", text)
     text = text.replace("\x01", USER)
     tokens = _TOKEN.findall(text)
     if "*" in text:
         tokens = [t for t in tokens if t.strip("*")]
-    return NormalizedText(tokens, handles, masked)
+    return tokens
+
+
+def _tokens_fast(text: str) -> tuple[list[str], list[str]]:
+    """``_tokens_general`` and their keys, for a text whose every \x01 is a handle's (standing
+    alone) and that holds no "@" before a letter (which the leet pass guarantees)."""
+    # The tokens are the runs of [a-z*] and each handle's \x01: every other character
+    # becomes a space, then one split, all at C speed.
+    if not text.isascii():
+        text = text.encode("ascii", "replace").decode("ascii")
+    raw = text.translate(_SEPARATORS).split()
+    if "*" in text:
+        raw = [t for t in raw if t.strip("*")]
+    # Runs of three or more letters collapse (``_REPEAT3``) within a token, so it is done per
+    # distinct token, remembered with the token's squeezed key.
+    found = list(map(_KEYS.get, raw))
+    if None in found:
+        _learn(raw)
+        keys = list(map(_KEYS.__getitem__, raw))
+    else:
+        keys = cast(list[str], found)
+    tokens = raw if _SHOWN.keys().isdisjoint(raw) else [_SHOWN.get(t, t) for t in raw]
+    return tokens, keys
+
+
+# Every ASCII character that is not part of a token, mapped to a space.
+_SEPARATORS = {i: " " for i in range(128) if chr(i) not in "abcdefghijklmnopqrstuvwxyz*\x01"}
+# Per raw token (a run of [a-z*] as split): its squeezed key, and, for the few that change,
+# the token once runs of three or more letters collapse ("connnard" -> "connard"; the
+# handle's "\x01" -> "@user"). Bounded like the other memos.
+_KEYS: dict[str, str] = {"\x01": USER}
+_SHOWN: dict[str, str] = {"\x01": USER}
+_KEYS_MAX = 200_000
+
+
+def _learn(raw: list[str]) -> None:
+    """Remember the key (and the collapsed form) of each token of ``raw`` not seen yet."""
+    new = set(raw).difference(_KEYS)
+    if len(_KEYS) + len(new) > _KEYS_MAX:
+        _KEYS.clear()
+        _SHOWN.clear()
+        _KEYS["\x01"] = _SHOWN["\x01"] = USER
+        new = set(raw)
+    for token in new:
+        shown = _REPEAT3.sub(r"\1", token) if _REPEAT3.search(token) else token
+        if shown is not token:
+            _SHOWN[token] = shown
+        _KEYS[token] = squeeze(shown)
 
 
 _SQUEEZED: dict[str, str] = {}
@@ -255,7 +331,8 @@ def squeeze(token: str) -> str:
     repeat, and a regex substitution per token was a sixth of the scoring time)."""
     hit = _SQUEEZED.get(token)
     if hit is None:
-        hit = _REPEAT2.sub(r"\1", token)
+        # (a search is cheaper than a substitution, and most tokens double no letter)
+        hit = _REPEAT2.sub(r"\1", token) if _REPEAT2.search(token) else token
         if len(_SQUEEZED) >= _SQUEEZED_MAX:
             _SQUEEZED.clear()
         _SQUEEZED[token] = hit

@@ -16,6 +16,7 @@ How a text is scored (see docs/scoring.md for the measured figures):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import operator
@@ -28,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.scoring import lexicon as lx
 from assistant.scoring.lang import detect
-from assistant.scoring.model import STAFF, Model
-from assistant.scoring.normalize import USER, normalize, squeeze, squeeze_all
+from assistant.scoring.model import STAFF, Calibration, Model
+from assistant.scoring.normalize import USER, normalize, squeeze
 
 __all__ = ["BAND", "Assessment", "Category", "Scorer", "Severity", "Target"]
 
@@ -117,6 +118,29 @@ _MAX_EVIDENCE = 5
 
 _NO_CATEGORIES = {c.value: 0.0 for c in Category}
 
+# Bits of the word lists the rules test a text against (``_FLAGS``: each word's bits).
+_SECOND, _PREDICATE, _THREAT, _GROUP, _PEOPLE, _VOCATIVE, _STAFF, _GATE = (1 << b for b in range(8))
+
+
+def _flag_table() -> dict[str, int]:
+    table: dict[str, int] = {}
+    for flag, words in (
+        (_SECOND, lx.SECOND_PERSON),
+        (_PREDICATE, lx.PREDICATE_WORDS),
+        (_THREAT, lx.THREAT_TRIGGERS),
+        (_GROUP, lx.GROUPS),
+        (_PEOPLE, lx.PEOPLE),
+        (_VOCATIVE, lx.VOCATIVE),
+        (_STAFF, STAFF),
+        (_GATE, lx.GATE_WORDS),
+    ):
+        for word in words:
+            table[word] = table.get(word, 0) | flag
+    return table
+
+
+_FLAGS = _flag_table()
+
 
 _WEIGHT = operator.itemgetter(0)
 _TEXT = operator.itemgetter(1)
@@ -183,6 +207,7 @@ class Scorer:
         self._calibration = dict(m.calibration)
         self._thresholds = dict(m.thresholds)
         self._bands: dict[str, tuple[float, float]] = {}
+        self._operating: dict[str, tuple[Calibration | None, float, tuple[float, float]]] = {}
 
     @property
     def model(self) -> Model:
@@ -229,6 +254,13 @@ class Scorer:
             self._bands[lang] = hit
         return hit
 
+    def _operating_point(self, lang: str) -> tuple[Calibration | None, float, tuple[float, float]]:
+        """(calibration, threshold, severity bands) for ``lang``, remembered per language."""
+        cal = self._calibration.get(lang) or self._calibration.get(self._other)
+        hit = (cal, self.threshold_for(lang), self.severity_bands(lang))
+        self._operating[lang] = hit
+        return hit
+
     def uncalibrated(self, text: str, lang: str | None = None) -> float:
         """The score before calibration (0.5 = the language's cut): what training calibrates."""
         return self._raw(text, lang).score
@@ -244,16 +276,17 @@ class Scorer:
 
     def score(self, text: str, lang: str | None = None) -> Assessment:
         r = self._raw(text, lang)
-        score = 1.0 if r.blocked else round(self.calibrate(r.score, r.lang), 4)
-        threshold = self.threshold_for(r.lang)
+        cal, threshold, bands = self._operating.get(r.lang) or self._operating_point(r.lang)
+        score = 1.0 if r.blocked else round(r.score if cal is None else cal(r.score), 4)
         hostile = score >= threshold
-        severity = self._severity(score, hostile, r.cats, r.blocked, self.severity_bands(r.lang))
+        severity = self._severity(score, hostile, r.cats, r.blocked, bands)
         if r.group_attack:
             target = Target.GROUP
         elif r.aimed:
             target = Target.ADDRESSEE
         else:
             target = Target.OTHER
+        cats = r.cats
         evidence = r.evidence
         if len(evidence) > 1:
             # Heaviest first; ``reverse`` keeps equal weights in their order (stable).
@@ -264,8 +297,11 @@ class Scorer:
         return Assessment(
             score=score,
             hostile=hostile,
-            # (``round`` is costly and most categories are 0.0, which it leaves as is)
-            categories={k: round(v, 4) if v else v for k, v in r.cats.items()},
+            # (``round`` is costly and most categories are 0.0, which it leaves as is; the
+            # text's own dict is passed when all are: pydantic copies it anyway)
+            categories={k: round(v, 4) if v else v for k, v in cats.items()}
+            if any(cats.values())
+            else cats,
             severity=severity,
             lang=r.lang or "und",
             evidence=texts,
@@ -276,11 +312,11 @@ class Scorer:
     def _raw(self, text: str, lang: str | None) -> _Raw:
         norm = normalize(text)
         tokens = norm.tokens
-        keys = squeeze_all(tokens)
+        keys = norm.keys
         code = lang.split("-")[0].split("_")[0].lower() if lang else detect(tokens, text)
 
         evidence: list[tuple[float, str]] = []
-        blocked = self._block.find(keys)
+        blocked = self._block.find(keys) if self._block.terms else []
         for term, _, _ in blocked:
             evidence.append((2.0, f"blocked term: {_quote(term)}"))
         if self._allow.terms:
@@ -291,18 +327,22 @@ class Scorer:
                 tokens = [t for i, t in enumerate(tokens) if i not in drop]
                 keys = [k for i, k in enumerate(keys) if i not in drop]
 
-        shown = list(tokens)  # what evidence quotes for each position
+        shown = tokens  # what evidence quotes for each position (copied before a change)
         lex = self._lexicon
         for i, key in enumerate(keys if "*" in text else ()):  # no star, no masked token
             if "*" in key:
                 entry = lex.unmask(key)
                 if entry is not None:
                     keys[i] = entry.keys[0]
+                    if shown is tokens:
+                        shown = list(tokens)
                     shown[i] = f"{tokens[i]} ({entry.term})"
                 else:
                     keys[i] = key.replace("*", "")
 
-        second = norm.handles > 0 or not lx.SECOND_PERSON.isdisjoint(keys)
+        # Which of the rules' word lists the text touches, in one pass over its tokens.
+        flags = functools.reduce(operator.or_, map(_FLAGS.get, keys, itertools.repeat(0)), 0)
+        second = norm.handles > 0 or flags & _SECOND != 0
         words = len(keys) - keys.count(USER)
         cats = dict(_NO_CATEGORIES)
         insult_hits: list[int] = []
@@ -314,19 +354,16 @@ class Scorer:
             quotes += sum(text.count(q) for q in _QUOTES[1:])
         quoting = quotes >= 2
         denied = said_of_you = False
-        # The entries starting at each token, from the memo at C speed (most tokens: none);
-        # only the positions with some are visited.
-        starts = list(map(lex.memo.get, keys))
-        if None in starts:
-            candidates = lex.candidates
-            starts = [candidates(k) if h is None else h for h, k in zip(starts, keys, strict=True)]
+        # The entries starting at each token, found at C speed (most tokens: none); only the
+        # positions with some are visited.
+        starts = map(lex.starts.get, keys)
         for i in itertools.compress(range(len(keys)), starts):
             for entry in lex.lookup(keys, i, code, tokens):
                 n = len(entry.keys)
                 quote = _quote(" ".join(shown[i : i + n]))
                 w = entry.weight
                 if entry.category == lx.INSULT:
-                    if entry.term in lx.AIMED_ONLY and not second and not _staff(keys):
+                    if entry.term in lx.AIMED_ONLY and not second and not _staff(keys, flags):
                         continue  # "they should be ashamed": not ours to flag
                     aimed = (
                         second
@@ -362,7 +399,7 @@ class Scorer:
 
         # Words that are insults only when said of the addressee ("you are worthless",
         # "vous êtes des lâches"); elsewhere they are ordinary words.
-        if not quoting and not lx.PREDICATE_WORDS.isdisjoint(keys):
+        if not quoting and flags & _PREDICATE:
             for i, key in enumerate(keys):
                 if key not in lx.PREDICATE_WORDS:
                     continue
@@ -377,16 +414,17 @@ class Scorer:
 
         # A handle that is really a word masked with "@" ("you @ssh0le").
         for word in norm.masked_handles:
-            for entry in lex.lookup([squeeze(word)], 0, code):
+            key = squeeze(word)
+            for entry in lex.lookup([key], 0, code) if key in lex.starts else ():
                 if entry.category == lx.INSULT and entry.weight >= 0.75:
                     cats[lx.INSULT] = max(cats[lx.INSULT], entry.weight)
                     insult_hits.append(0)
                     evidence.append((entry.weight, f"insult: {_quote('@' + word[1:])} ({word})"))
 
         # Threats of violence: patterns over the squeezed token string.
-        if lx.THREAT_TRIGGERS.intersection(keys):
+        if flags & _THREAT:
             joined = " ".join(keys)
-            match = lx.THREAT_RE.search(joined)
+            match = (lx.THREAT_RE if flags & _GROUP else lx.THREAT_RE_NO_GROUP).search(joined)
             if match:
                 a = joined.count(" ", 0, match.start())
                 b = a + match.group(0).count(" ") + 1
@@ -400,9 +438,7 @@ class Scorer:
 
         # An insult or swearing next to a group word is an attack on the group, and so is
         # "sale(s) <group>" ("sales migrants").
-        groups = (
-            [] if lx.GROUPS.isdisjoint(keys) else [i for i, k in enumerate(keys) if k in lx.GROUPS]
-        )
+        groups = [i for i, k in enumerate(keys) if k in lx.GROUPS] if flags & _GROUP else []
         for g in groups:
             if g > 0 and keys[g - 1] in ("sale", "sales", "dirty", "filthy"):
                 cats[lx.IDENTITY] = max(cats[lx.IDENTITY], 0.95)
@@ -430,7 +466,7 @@ class Scorer:
                 evidence.append((0.8, f"identity attack: {_quote(' '.join(shown[a:b]))}"))
                 break
         # "<person> de merde", "sale <person>" ("ce gauchiste de merde", "sale facho").
-        for i, key in enumerate(() if lx.PEOPLE.isdisjoint(keys) else keys):
+        for i, key in enumerate(keys if flags & _PEOPLE else ()):
             if key in lx.PEOPLE:
                 if keys[i + 1 : i + 3] == ["de", "merde"]:
                     a, b = i, i + 3
@@ -454,7 +490,7 @@ class Scorer:
         swearing = cats[lx.PROFANITY] > 0
         h_lex = max(strong, _PROFANITY_SHARE if swearing else 0.0)
 
-        logit, per_token = self._model.contributions(lx.gate(keys, code))
+        logit, per_token = self._model.contributions(lx.gate(keys, code) if flags & _GATE else keys)
         p_model = _sigmoid(logit)
         # The model's probability is rescaled so that the language's cut becomes 0.5; the
         # lexicon keeps its own calibrated weights.
@@ -491,9 +527,7 @@ class Scorer:
         # At whom: a group (identity attack), the addressee (second person, a handle, a
         # vocative, "your staff", a one/two-word message) or someone else.
         group_attack = cats[lx.IDENTITY] >= _MILD
-        aimed = (
-            second or said_of_you or words <= 2 or not lx.VOCATIVE.isdisjoint(keys) or _staff(keys)
-        )
+        aimed = second or said_of_you or words <= 2 or flags & _VOCATIVE != 0 or _staff(keys, flags)
         return _Raw(
             score, h_lex, p_model, cats, evidence, code or "und", bool(blocked), group_attack, aimed
         )
@@ -518,8 +552,8 @@ class Scorer:
         return Severity.LOW
 
 
-def _staff(keys: list[str]) -> bool:
-    if STAFF.isdisjoint(keys):
+def _staff(keys: list[str], flags: int) -> bool:
+    if not flags & _STAFF:
         return False
     return any(k in STAFF and i > 0 and keys[i - 1] in _POSSESSIVE for i, k in enumerate(keys))
 

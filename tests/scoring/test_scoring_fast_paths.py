@@ -1,0 +1,92 @@
+"""The scorer's fast paths give exactly what the plain definitions give (same tokens, same
+candidates, same threat match, same float), on made-up and random input."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+from assistant.scoring import lexicon as lx
+from assistant.scoring.model import USER, Model, token_features
+from assistant.scoring.normalize import _tokens_fast, _tokens_general, squeeze_all
+
+
+def test_fast_tokenizer_matches_the_general_one() -> None:
+    # What the tokenizer sees: lowercase text after the handle, leet and spelled-out passes,
+    # each handle a standalone \x01, and no "@" before a letter (leet read it as "a").
+    pieces = ["a", "b", "e", "z", "aaa", "bbbb", "oo", "*", "**", " ", "  ", ".", "!", "'", "-"]
+    pieces += ["_", "1", "@", "\t", "\n", "é", "🖕", "\u0301", "ß", " \x01 ", "xknifex", "?"]
+    rng = random.Random(6)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        text = text.replace("@a", "@ a").replace("@b", "@ b").replace("@e", "@ e")
+        text = text.replace("@z", "@ z").replace("@x", "@ x").replace("@o", "@ o")
+        tokens, keys = _tokens_fast(text)
+        assert tokens == _tokens_general(text), repr(text)
+        assert keys == squeeze_all(tokens), repr(text)
+    assert _tokens_fast("connnnard  \x01 f**k *** wesh")[0] == ["conard", USER, "f**k", "wesh"]
+
+
+def _candidates(lex: lx.Lexicon, key: str) -> list[lx.Entry]:
+    """The lexicon's candidates as first defined: the key, else its singular forms."""
+    hit = lex.first.get(key)
+    if hit is None:
+        singular = lx.strip_plural(key)
+        if singular is not None:
+            hit = lex.first.get(singular)
+            if hit is None and key.endswith("es"):
+                hit = lex.first.get(key[:-1])
+    return hit or []
+
+
+def test_lexicon_start_table_holds_every_key_with_candidates() -> None:
+    lex = lx.build()
+    firsts = list(lex.first)
+    keys = {k + end for k in firsts for end in ("", "s", "x", "es", "e", "ss", "ses")}
+    keys |= {k[:-1] for k in firsts} | {"you", "vous", "merci", "the", "cons", "cones", "asses"}
+    for key in keys:
+        assert lex.candidates(key) == _candidates(lex, key), key
+    # Entries added later update the table too.
+    lex.add("banane pourrie", lx.INSULT, 0.6)
+    for key in ("banane", "bananes", "bananex"):
+        assert lex.candidates(key) == _candidates(lex, key) != [], key
+
+
+def test_threat_patterns_without_groups_find_the_same_first_match() -> None:
+    words = "i we im il je j on nous you u ur yall te vous t tu toi the al every les ces des tous"
+    words += " should must be devraient etre a de @user _ re m ll will gona going va vais"
+    words += " your back where live work know ou habites store"
+    words += " arabesque blackx jewel"  # group words' look-alikes
+    vocab = [*sorted(lx.THREAT_TRIGGERS), *words.split(" ")]
+    rng = random.Random(7)
+    found = 0
+    for _ in range(50_000):
+        keys = [rng.choice(vocab) for _ in range(rng.randint(1, 8))]
+        assert lx.GROUPS.isdisjoint(keys)
+        joined = " ".join(keys)
+        full, fast = lx.THREAT_RE.search(joined), lx.THREAT_RE_NO_GROUP.search(joined)
+        assert (full and full.span()) == (fast and fast.span()), joined
+        found += full is not None
+    assert found > 100  # the strings do hold threats
+    for text in (
+        "i wil kil you",
+        "watch your back @user",
+        "we know where you live",
+        "bomb your store",
+        "you re next",
+        "je vais te buter",
+        "tu vas mourir",
+        "on sait ou tu habites",
+        "xknifex toi",
+        "t es mort",
+    ):
+        assert lx.THREAT_RE_NO_GROUP.search(text), text
+
+
+def test_token_sum_is_the_reference_sum_to_the_last_bit() -> None:
+    model = Model.load()
+    tokens = ["connard", "you", "a", "_", USER, "x" * 40, "disgrace", "incompetents", "qwzx"]
+    for key in tokens:
+        reference = sum(map(model.weights.get, token_features(key), itertools.repeat(0.0)))
+        total, count = Model.load().token(key)
+        assert (total, count) == (reference, len(token_features(key))), key
