@@ -7,13 +7,13 @@ Slack's documented shape is refused 400 at the edge (assistant/edge.py) or here 
   stops re-escalation; the clicker gets an ephemeral note through the response_url.
 - ``surge_promote`` (the surge card's "Open a case" button): the grouped mention becomes a
   case with its own card; the clicker is told the outcome in an ephemeral answer.
+- ``memory_propose`` ("Propose this" on a card's past reply): the reply memory queues the
+  proposal (its durable step) before Bolt acks; a refusal is shown to the clicker only.
 
 The ephemeral notes go through the payload's response_url after Slack has its 200 (a
 background task): the app runs with process_before_response, so a note sent in the listener
 would hold the answer for as long as the response_url takes (up to the SDK's 30 s, with a
 retry), and a click without a response_url would fail after its effect was recorded.
-- ``memory_propose`` ("Propose this" on a card's past reply): the reply memory queues the
-  proposal (its durable step) before Bolt acks; a refusal is shown to the clicker only.
 """
 
 from __future__ import annotations
