@@ -518,6 +518,9 @@ def gate(keys: list[str], lang: str | None) -> list[str]:
 COLLISIONS = frozenset(("as", "con", "cons", "niger", "nigers"))
 
 
+_UNMASKED_MAX = 10_000
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     term: str  # as written, for evidence
@@ -537,6 +540,16 @@ class Lexicon:
     # ``candidates(key)`` for every key that has some (a few thousand): every other token
     # misses this small table, so no per-token memo is needed (nor filled by new texts).
     starts: dict[str, list[Entry]] = field(default_factory=dict)
+    # Per key of ``starts`` (filled on first use, emptied by ``add``): its candidates that can
+    # match given the token that follows — the single-token ones and the multi-word ones whose
+    # second token it is, in ``starts`` order — by that token, and the single-token ones alone
+    # for any other. "i", "you", "on", "t" start many phrases ("i hope you die") and sit in
+    # most texts, where the next token rules out every phrase in one lookup.
+    _plans: dict[str, tuple[list[Entry], dict[str, list[Entry]]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    # ``unmask``'s answers, per masked token (bounded like the other memos).
+    _unmasked: dict[str, Entry | None] = field(default_factory=dict, init=False, repr=False)
 
     def add(self, term: str, category: str, weight: float) -> None:
         keys = tuple(squeeze(t) for t in normalize(term).tokens)
@@ -547,6 +560,8 @@ class Lexicon:
         if len(keys) == 1 and keys[0] in COLLISIONS and raw[0] != keys[0]:
             exact = frozenset((raw[0], raw[0] + "s", raw[0] + "es"))
         entry = Entry(term, category, weight, keys, NOT_IN.get(term), exact)
+        self._plans.clear()
+        self._unmasked.clear()
         first = keys[0]
         self.first.setdefault(first, []).append(entry)
         if len(keys) == 1:
@@ -580,24 +595,36 @@ class Lexicon:
         ``raw``: the unsqueezed tokens, for the entries in ``COLLISIONS``)."""
         key = keys[i]
         found: list[Entry] = []
-        candidates = self.starts.get(key)
-        if candidates:
-            if i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE:
-                return found
-            for entry in candidates:
-                if entry.not_in == lang:
-                    continue
-                if entry.exact is not None and (raw is None or raw[i] not in entry.exact):
-                    continue
-                n = len(entry.keys)
-                # (the next token first: most multi-word entries fail there, and cheaply)
-                if n == 1 or (
-                    i + 1 < len(keys)
-                    and keys[i + 1] == entry.keys[1]
-                    and tuple(keys[i + 1 : i + n]) == entry.keys[1:]
-                ):
-                    found.append(entry)
+        plan = self._plans.get(key) or self._plan(key)
+        if plan is None:
+            return found
+        singles, by_next = plan
+        candidates = by_next.get(keys[i + 1], singles) if i + 1 < len(keys) else singles
+        if not candidates or (i > 0 and key in REFLEXIVE_VERBS and keys[i - 1] in REFLEXIVE):
+            return found
+        for entry in candidates:
+            if entry.not_in == lang:
+                continue
+            if entry.exact is not None and (raw is None or raw[i] not in entry.exact):
+                continue
+            # (the first two tokens match by construction of the plan)
+            n = len(entry.keys)
+            if n <= 2 or tuple(keys[i + 2 : i + n]) == entry.keys[2:]:
+                found.append(entry)
         return found
+
+    def _plan(self, key: str) -> tuple[list[Entry], dict[str, list[Entry]]] | None:
+        candidates = self.starts.get(key)
+        if not candidates:
+            return None
+        singles = [e for e in candidates if len(e.keys) == 1]
+        by_next = {
+            second: [e for e in candidates if len(e.keys) == 1 or e.keys[1] == second]
+            for second in {e.keys[1] for e in candidates if len(e.keys) > 1}
+        }
+        plan = (singles, by_next)
+        self._plans[key] = plan
+        return plan
 
     def unmask(self, key: str) -> Entry | None:
         """The single-token entry a masked token (``f*ck``, ``enc*le``, ``p***``) stands for.
@@ -605,6 +632,16 @@ class Lexicon:
         Each run of stars hides one to three letters. Among candidates, one of the same length
         wins, then insults over other categories, then the heavier weight.
         """
+        try:
+            return self._unmasked[key]
+        except KeyError:
+            pass
+        if len(self._unmasked) >= _UNMASKED_MAX:
+            self._unmasked.clear()
+        hit = self._unmasked[key] = self._unmask(key)
+        return hit
+
+    def _unmask(self, key: str) -> Entry | None:
         if not key or key[0] == "*" or len(key) < 3:
             return None
         pattern = re.compile("^" + "[a-z]{1,3}".join(re.split(r"\*+", key)) + "s?$")
@@ -617,7 +654,7 @@ class Lexicon:
             if best is None or rank > best:
                 best, chosen = rank, entry
         if chosen is None and key[-1] in "sx":
-            return self.unmask(key[:-1])  # a plural after the mask: "encul*s"
+            return self._unmask(key[:-1])  # a plural after the mask: "encul*s"
         return chosen
 
 

@@ -52,6 +52,60 @@ def test_lexicon_start_table_holds_every_key_with_candidates() -> None:
         assert lex.candidates(key) == _candidates(lex, key) != [], key
 
 
+def _lookup(lex: lx.Lexicon, keys: list[str], i: int, lang: str, raw: list[str]) -> list[lx.Entry]:
+    """``Lexicon.lookup`` as first defined: every candidate of the key, tried in turn."""
+    key = keys[i]
+    if i > 0 and key in lx.REFLEXIVE_VERBS and keys[i - 1] in lx.REFLEXIVE:
+        return []
+    found = []
+    for entry in lex.candidates(key):
+        if entry.not_in == lang or (entry.exact is not None and raw[i] not in entry.exact):
+            continue
+        n = len(entry.keys)
+        if n == 1 or tuple(keys[i + 1 : i + n]) == entry.keys[1:]:
+            found.append(entry)
+    return found
+
+
+def test_lexicon_lookup_by_next_token_finds_what_trying_every_candidate_finds() -> None:
+    lex = lx.build()
+    phrases = [e.keys for es in lex.first.values() for e in es if len(e.keys) > 1]
+    vocab = sorted({k for p in phrases for k in p} | set(lex.starts) | lx.REFLEXIVE)
+    rng = random.Random(8)
+    multi = 0
+    for _ in range(20_000):
+        keys: list[str] = []
+        while len(keys) < rng.randint(1, 8):
+            if rng.random() < 0.4:  # a phrase, whole or cut short
+                phrase = list(rng.choice(phrases))
+                keys += phrase if rng.random() < 0.7 else phrase[: rng.randint(1, len(phrase))]
+            else:
+                keys.append(rng.choice(vocab))
+        raw = [k if rng.random() < 0.5 else k + k[-1] for k in keys]
+        lang = rng.choice(("en", "fr", "und"))
+        for i in range(len(keys)):
+            found = lex.lookup(keys, i, lang, raw)
+            assert found == _lookup(lex, keys, i, lang, raw), (keys, i, lang)
+            multi += any(len(e.keys) > 1 for e in found)
+    assert multi > 1_000  # phrases were found, not only single words
+    # An entry added later is found too (the per-key plans are rebuilt).
+    assert lex.lookup(["i", "hope", "banana", "rots"], 0) == []
+    lex.add("i hope banana rots", lx.INSULT, 0.6)
+    assert [e.term for e in lex.lookup(["i", "hope", "banana", "rots"], 0)] == [
+        "i hope banana rots"
+    ]
+
+
+def test_unmask_answers_are_remembered_and_forgotten_when_the_lexicon_grows() -> None:
+    lex = lx.build()
+    for key in ("f*ck", "enc*le", "encul*s", "p***", "zq*x", "*ab", "ab"):
+        assert lex.unmask(key) == lex._unmask(key), key
+    assert lex.unmask("zq*xy") is None
+    lex.add("zqaxy", lx.INSULT, 0.9)
+    hit = lex.unmask("zq*xy")
+    assert hit is not None and hit.term == "zqaxy"
+
+
 def test_threat_patterns_without_groups_find_the_same_first_match() -> None:
     words = "i we im il je j on nous you u ur yall te vous t tu toi the al every les ces des tous"
     words += " should must be devraient etre a de @user _ re m ll will gona going va vais"
