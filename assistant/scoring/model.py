@@ -39,7 +39,6 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import cast
 
 from assistant.scoring.normalize import USER, squeeze, strip_plural
 
@@ -408,17 +407,19 @@ class Model:
             for i in itertools.compress(range(len(keys)), map(_NOT, hits)):
                 key = keys[i]
                 hits[i] = memo.get(key) or fill(key)
-        entries = cast(list[tuple[float, int, dict[str, float]]], hits)
+        entries: list[tuple[float, int, dict[str, float]]] = hits  # type: ignore[assignment]
         per: list[float] = list(map(_SUM, entries))
         count: int = sum(map(_COUNT, entries))
         n = len(keys)
         if n > 1:
             # Each pair's half bigram weight (or None), from the first token's bigrams.
-            ws = list(map(_GET, map(_PAIRS, entries), itertools.islice(keys, 1, None)))
+            ws: list[float | None] = list(
+                map(_GET, map(_PAIRS, entries), itertools.islice(keys, 1, None))
+            )
             # Only the pairs with a weight, found at C speed, in order (so each token's share
-            # adds up in the same order as a loop over every pair).
-            for i in itertools.compress(range(n - 1), ws):
-                w = cast(float, ws[i])
+            # adds up in the same order as a loop over every pair): their positions and their
+            # weights, side by side.
+            for i, w in zip(itertools.compress(range(n - 1), ws), filter(None, ws), strict=True):
                 per[i] += w
                 per[i + 1] += w
             count += n - 1
