@@ -1,6 +1,6 @@
 """Text normalisation shared by the lexicon, the learned model and the training script.
 
-Everything here is pure, deterministic and cheap (a few regex passes and ``str.translate``).
+Everything here is pure, deterministic and cheap (a few regex passes and ``bytes.translate``).
 The output is a list of lowercase ASCII tokens in which obfuscation has been undone as far as
 it can be without guessing:
 
@@ -21,6 +21,8 @@ on, so ``connnnard``, ``conard`` and ``connard`` all meet.
 from __future__ import annotations
 
 import html
+import itertools
+import operator
 import re
 import unicodedata
 from typing import cast
@@ -33,6 +35,7 @@ _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9.-]+\.(?:com|fr|net|org|ly|c
 # (The "@" and "#" come first, the look-behind after them: a pattern that starts with a
 # literal is searched for that character at C speed, not tried at every position.)
 _HANDLE = re.compile(r"@(?<![\w@]@)[A-Za-z0-9_.]+")
+_HANDLE_SPLIT = re.compile(f"({_HANDLE.pattern})")
 _HASHTAG = re.compile(r"#(?<![\w#]#)(\w+)")
 _CAMEL = re.compile(r"(?<=[a-zà-ÿ])(?=[A-ZÀ-Þ])|(?<=[A-ZÀ-Þ])(?=[A-ZÀ-Þ][a-zà-ÿ])")
 _APOSTROPHE_CHARS = ("’", "`", "´", "‘", "ʼ")  # each read as "'"
@@ -55,6 +58,9 @@ _EMOJI = {
     "🦍": " xmonkeyx ",
 }
 _EMOJI_RE = re.compile("|".join(re.escape(e) for e in sorted(_EMOJI, key=len, reverse=True)))
+# A character at or above the lowest of them (a scan ~8x cheaper than ``_EMOJI_RE``'s, which
+# tries its alternation at every character): most non-ASCII texts hold only accents.
+_EMOJI_HINT = re.compile("[^\x00-" + re.escape(chr(ord(min("".join(_EMOJI))) - 1)) + "]")
 
 # Look-alike letters from other scripts and fancy forms that NFKD does not fold.
 _CONFUSABLES = str.maketrans(
@@ -98,28 +104,38 @@ _LEET = {
     "!": "i",
     "|": "l",
 }
-# A "word" candidate for leet decoding: letters mixed with leet characters and masking stars.
-_LEET_WORD = re.compile(r"[a-z0-9@$€!|*]+")
-# The same runs, but only those holding a non-letter (a letters-only run is never changed by
-# ``_deleet``): the Python callback then runs for a few words per text, not all of them.
-_LEET_CANDIDATE = re.compile(r"(?<![a-z0-9@$€!|*])[a-z]*[0-9@$€!|*][a-z0-9@$€!|*]*")
-# A letter next to a leet character: without one, ``_LEET_CANDIDATE`` changes nothing (a run
-# with a letter and a non-letter has such a pair), and this simple scan is much cheaper.
-_LEET_HINT = re.compile(r"[0-9@$€!|*](?:(?<=[a-z].)|(?=[a-z]))")
+# ``_deleet`` reads the maximal runs of letters mixed with leet characters and masking stars,
+# and changes a character only where a leet digit or symbol stands next to a letter or to
+# another leet character, or where a "!" or "|" stands between two letters. ``_LEET_TRIGGER``
+# finds such a place (a run holding none, such as "bitch!", "2020" or "!!", comes back
+# unchanged: most runs with a non-letter are like that), ``_LEET_RUN`` the runs that hold one.
+# (The trigger starts with its one character class: ``re`` scans for that class at C speed.)
+_LEET_CHARS = re.escape("".join(_LEET))  # (for a character class)
+_LEET_SYMBOLS = re.escape("".join(ch for ch in _LEET if ch not in "!|"))
+_LEET_TRIGGER = re.compile(
+    f"[{_LEET_CHARS}]"
+    f"(?:(?<=[{_LEET_SYMBOLS}])(?:(?<=[a-z{_LEET_CHARS}].)|(?=[a-z{_LEET_CHARS}]))"
+    "|(?<=[a-z][!|])(?=[a-z]))"
+)
+_LEET_RUN = re.compile(
+    rf"(?<![a-z0-9@$€!|*])[a-z0-9@$€!|*]*?(?:{_LEET_TRIGGER.pattern})[a-z0-9@$€!|*]*"
+)
 # Ordinals, units and network names that must not be leet-decoded (1er, 2eme, 4g, 5g, h24, 3j).
 _NOT_LEET = re.compile(r"^(?:\d+[a-z]{0,3}|[a-z]\d+)$")
 # Letters spelled out: n.t.m, f-d-p, f_d_p, n t m (spaces need three or more letters).
 _SPELLED = re.compile(r"(?<![a-z])(?:[a-z][.\-_*/]){1,}[a-z](?![a-z])")
 _SPELLED_SPACES = re.compile(r"(?<![a-z'])(?:[a-z] ){2,}[a-z](?![a-z'])")
-# Cheap necessary conditions for the three passes above (a search that starts on a rare
+# Cheap necessary conditions for the two passes above (a search that starts on a rare
 # character is far quicker than the full pattern, whose look-behind runs at every position):
-# a leet character at all; a separator after a letter that no letter precedes, then a letter;
-# a lone letter between spaces followed by a lone letter.
-_LEET_CHAR = re.compile(r"[0-9@$€!|*]")
+# a separator after a letter that no letter precedes, then a letter; a lone letter between
+# spaces followed by a lone letter.
 _SPELLED_HINT = re.compile(r"[.\-_*/](?<![a-z][a-z].)(?<=[a-z].)[a-z]")
 _SPACES_HINT = re.compile(r" [a-z] [a-z](?![a-z'])")
 _REPEAT3 = re.compile(r"([a-z])\1\1+")  # same as \1{2,}, a quarter faster
-_REPEAT2 = re.compile(r"([a-z])\1+")
+# A letter the same letter follows: dropping each (a literal replacement, which ``re`` does in
+# C, where a template such as r"\1" is expanded by Python code at every match) collapses every
+# run of a repeated letter, as ``([a-z])\1+`` -> r"\1" would.
+_REPEAT2 = re.compile(r"([a-z])(?=\1)")
 _TOKEN = re.compile(r"@user|[a-z*]+")
 
 
@@ -150,6 +166,8 @@ _DROP_MARKS: set[str] = set()
 # The marks seen so far as one character class: a regex substitution drops them at C speed
 # (``str.translate`` looks every character of the text up in a dict, which costs far more).
 _MARKS_RE: re.Pattern[str] | None = None
+# (what ``_fold`` drops from a text before classifying its characters: none is a mark)
+_ASCII_RUNS = re.compile("[\x00-\x7f]+")
 # Any character ``_CONFUSABLES`` maps (most texts hold none: the translation is skipped).
 _CONFUSABLE_RE = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONFUSABLES) + "]")
 
@@ -161,7 +179,8 @@ def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text)
     if text.isascii():
         return text
-    new = set(text).difference(_CLASSIFIED)
+    # (only the non-ASCII characters are classified: setting them apart first is cheaper)
+    new = set(_ASCII_RUNS.sub("", text)).difference(_CLASSIFIED)
     if new:
         combining = unicodedata.combining
         # Combining marks all lie at U+0300 and above: the comparison spares most calls.
@@ -173,8 +192,19 @@ def _fold(text: str) -> str:
     return text if _MARKS_RE is None else _MARKS_RE.sub("", text)
 
 
-def _hashtag(match: re.Match[str]) -> str:
-    return " " + _CAMEL.sub(" ", match.group(1)).replace("_", " ") + " "
+_HASHTAGS: dict[str, str] = {}
+_HASHTAGS_MAX = 20_000
+
+
+def _hashtag(tag: str) -> str:
+    """What the hashtag ``#tag`` becomes (memoised: hashtags repeat)."""
+    hit = _HASHTAGS.get(tag)
+    if hit is None:
+        hit = " " + _CAMEL.sub(" ", tag).replace("_", " ") + " "
+        if len(_HASHTAGS) >= _HASHTAGS_MAX:
+            _HASHTAGS.clear()
+        _HASHTAGS[tag] = hit
+    return hit
 
 
 def _deleet(match: re.Match[str]) -> str:
@@ -212,9 +242,11 @@ def _masked(handle: str) -> str:
     """A short handle read as a word masked with "@" (memoised: handles repeat)."""
     hit = _MASKED.get(handle)
     if hit is None:
-        hit = _fold("a" + handle[1:].lower())
-        if not hit.isalpha():  # ``_deleet`` leaves a run of letters alone
-            hit = _LEET_WORD.sub(_deleet, hit)
+        # (a handle is ASCII: ``_fold`` would leave it as is)
+        hit = "a" + handle[1:].lower()
+        # (``_deleet`` leaves a run of letters alone, and one without a trigger)
+        if not hit.isalpha() and _LEET_TRIGGER.search(hit):
+            hit = _LEET_RUN.sub(_deleet, hit)
         if len(_MASKED) >= _MASKED_MAX:
             _MASKED.clear()
         _MASKED[handle] = hit
@@ -240,19 +272,25 @@ def normalize(text: str) -> NormalizedText:
     handles = 0
     masked: list[str] = []
     if "@" in text:
-        for h in _HANDLE.findall(text):
-            if len(h) <= 16:
-                masked.append(_masked(h))
-        text, handles = _HANDLE.subn(" \x01 ", text)
+        # One pass: the text between the handles, and the handles (``_HANDLE_SPLIT``'s group).
+        parts = _HANDLE_SPLIT.split(text)
+        if len(parts) > 1:
+            masked = [_masked(h) for h in parts[1::2] if len(h) <= 16]
+            handles = len(parts) >> 1
+            text = " \x01 ".join(parts[::2])
     if "#" in text:
-        text = _HASHTAG.sub(_hashtag, text)
+        parts = _HASHTAG.split(text)
+        if len(parts) > 1:
+            parts[1::2] = map(_hashtag, parts[1::2])
+            text = "".join(parts)
     if not ascii_only:
-        text = _EMOJI_RE.sub(lambda m: _EMOJI[m.group(0)], text)
+        if _EMOJI_HINT.search(text):
+            text = _EMOJI_RE.sub(lambda m: _EMOJI[m.group(0)], text)
         text = _fold(text.lower()) if not text.isascii() else text.lower()
     else:
         text = text.lower()
-    if _LEET_CHAR.search(text) and _LEET_HINT.search(text):
-        text = _LEET_CANDIDATE.sub(_deleet, text)
+    if _LEET_TRIGGER.search(text):
+        text = _LEET_RUN.sub(_deleet, text)
     if _SPELLED_HINT.search(text):
         text = _SPELLED.sub(_join_spelled, text)
     if _SPACES_HINT.search(text):
@@ -279,47 +317,74 @@ def _tokens_fast(text: str) -> tuple[list[str], list[str]]:
     """``_tokens_general`` and their keys, for a text whose every \x01 is a handle's (standing
     alone) and that holds no "@" before a letter (which the leet pass guarantees)."""
     # The tokens are the runs of [a-z*] and each handle's \x01: every other character
-    # becomes a space, then one split, all at C speed.
-    if not text.isascii():
-        text = text.encode("ascii", "replace").decode("ascii")
-    raw = text.translate(_SEPARATORS).split()
-    if "*" in text:
+    # becomes a space, then one split, all at C speed. (As bytes: ``bytes.translate`` reads a
+    # 256-byte table, where ``str.translate`` looks each distinct character up in a mapping;
+    # every byte of a non-ASCII character is above 127.) No "@" is left to make a token, so
+    # each handle's \x01 can be its token "@user" before the split.
+    line = text.encode("utf-8", "surrogatepass").translate(_SEPARATORS).decode("ascii")
+    if "\x01" in line:
+        line = line.replace("\x01", USER)
+    raw = line.split()
+    if "*" in line:
         raw = [t for t in raw if t.strip("*")]
-    # Runs of three or more letters collapse (``_REPEAT3``) within a token, so it is done per
-    # distinct token, remembered with the token's squeezed key.
+    # Most tokens are their own shown form and are in ``_KEYS``: one lookup each.
     found = list(map(_KEYS.get, raw))
     if None in found:
-        _learn(raw)
-        keys = list(map(_KEYS.__getitem__, raw))
-    else:
-        keys = cast(list[str], found)
-    tokens = raw if _SHOWN.keys().isdisjoint(raw) else [_SHOWN.get(t, t) for t in raw]
-    return tokens, keys
+        return _tokens_learning(raw, found)
+    return raw, cast(list[str], found)
 
 
-# Every ASCII character that is not part of a token, mapped to a space.
-_SEPARATORS = {i: " " for i in range(128) if chr(i) not in "abcdefghijklmnopqrstuvwxyz*\x01"}
-# Per raw token (a run of [a-z*] as split): its squeezed key, and, for the few that change,
-# the token once runs of three or more letters collapse ("connnard" -> "connard"; the
-# handle's "\x01" -> "@user"). Bounded like the other memos.
-_KEYS: dict[str, str] = {"\x01": USER}
-_SHOWN: dict[str, str] = {"\x01": USER}
+# Every byte that is not part of a token (ASCII outside [a-z*\x01], any byte of UTF-8 above
+# 127), mapped to a space.
+_SEPARATORS = bytes(i if chr(i) in "abcdefghijklmnopqrstuvwxyz*\x01" else 32 for i in range(256))
+# Per raw token (a run of [a-z*] as split, or "@user"): its squeezed key, for the tokens shown
+# as they are; the few in which runs of three or more letters collapse ("connnard" ->
+# "connard") are in ``_SHOWN`` with their shown form and key instead. Bounded together like the
+# other memos.
+_KEYS: dict[str, str] = {}
+_SHOWN: dict[str, tuple[str, str]] = {}
 _KEYS_MAX = 200_000
 
 
-def _learn(raw: list[str]) -> None:
-    """Remember the key (and the collapsed form) of each token of ``raw`` not seen yet."""
-    new = set(raw).difference(_KEYS)
-    if len(_KEYS) + len(new) > _KEYS_MAX:
-        _KEYS.clear()
-        _SHOWN.clear()
-        _KEYS["\x01"] = _SHOWN["\x01"] = USER
-        new = set(raw)
-    for token in new:
-        shown = _REPEAT3.sub(r"\1", token) if _REPEAT3.search(token) else token
-        if shown is not token:
-            _SHOWN[token] = shown
-        _KEYS[token] = squeeze(shown)
+def _tokens_learning(raw: list[str], found: list[str | None]) -> tuple[list[str], list[str]]:
+    """``_tokens_fast``'s result when some token is not in ``_KEYS`` (``found``: each token's
+    key there, else None): new tokens are learnt, collapsing ones read from ``_SHOWN``."""
+    missing = set(itertools.compress(raw, map(operator.is_, found, itertools.repeat(None))))
+    new = missing.difference(_SHOWN)
+    if new:
+        if len(_KEYS) + len(_SHOWN) + len(new) > _KEYS_MAX:
+            _KEYS.clear()
+            _SHOWN.clear()
+            new = set(raw)
+        _learn(list(new))
+    keys = list(map(_KEYS.get, raw))
+    if None not in keys:
+        return raw, cast(list[str], keys)
+    tokens = list(raw)
+    for i in itertools.compress(range(len(raw)), map(operator.is_, keys, itertools.repeat(None))):
+        tokens[i], keys[i] = _SHOWN[raw[i]]
+    return tokens, cast(list[str], keys)
+
+
+def _learn(new: list[str]) -> None:
+    """Remember the key (and the collapsed form, if any) of each token of ``new``."""
+    # All at once, joined by spaces (no token holds one, and no run of a letter crosses one):
+    # one search, and a substitution only if some letter doubles. The key ``squeeze(shown)``
+    # is ``squeeze(token)``: collapsing runs of three first changes nothing squeezing does not.
+    joined = " ".join(new)
+    if _REPEAT2.search(joined) is None:
+        _KEYS.update(zip(new, new, strict=True))
+        return
+    keys = _REPEAT2.sub("", joined).split(" ")
+    if _REPEAT3.search(joined) is None:
+        _KEYS.update(zip(new, keys, strict=True))
+        return
+    shown_forms = _REPEAT3.sub(r"\1", joined).split(" ")
+    for token, shown, key in zip(new, shown_forms, keys, strict=True):
+        if shown == token:
+            _KEYS[token] = key
+        else:
+            _SHOWN[token] = (shown, key)
 
 
 _SQUEEZED: dict[str, str] = {}
@@ -332,7 +397,7 @@ def squeeze(token: str) -> str:
     hit = _SQUEEZED.get(token)
     if hit is None:
         # (a search is cheaper than a substitution, and most tokens double no letter)
-        hit = _REPEAT2.sub(r"\1", token) if _REPEAT2.search(token) else token
+        hit = _REPEAT2.sub("", token) if _REPEAT2.search(token) else token
         if len(_SQUEEZED) >= _SQUEEZED_MAX:
             _SQUEEZED.clear()
         _SQUEEZED[token] = hit

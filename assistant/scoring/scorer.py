@@ -490,7 +490,9 @@ class Scorer:
         swearing = cats[lx.PROFANITY] > 0
         h_lex = max(strong, _PROFANITY_SHARE if swearing else 0.0)
 
-        logit, per_token = self._model.contributions(lx.gate(keys, code) if flags & _GATE else keys)
+        gated = lx.gate(keys, code) if flags & _GATE else keys
+        # (each token's share unscaled: scaled below only when the model's words are quoted)
+        logit, unscaled, scale = self._model.logit_parts(gated)
         p_model = _sigmoid(logit)
         # The model's probability is rescaled so that the language's cut becomes 0.5; the
         # lexicon keeps its own calibrated weights.
@@ -513,7 +515,7 @@ class Scorer:
             cats[cat] = max(cats[cat], round(shown_p, 4))
             ranked = sorted(
                 (c, i)
-                for i, c in enumerate(per_token)
+                for i, c in enumerate(map(scale.__mul__, unscaled))
                 if c > _EVIDENCE_MIN and len(keys[i]) > 2 and keys[i] != USER
             )
             picked = [shown[i] for _, i in reversed(ranked[-3:])]

@@ -4,10 +4,21 @@ candidates, same threat match, same float), on made-up and random input."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 
+import pytest
+
 from assistant.scoring import lexicon as lx
-from assistant.scoring.model import USER, Model, token_features
+from assistant.scoring import model as model_module
+from assistant.scoring.model import (
+    STAFF,
+    USER,
+    Model,
+    _target_features,
+    target_positions,
+    token_features,
+)
 from assistant.scoring.normalize import _tokens_fast, _tokens_general, squeeze_all
 
 
@@ -144,3 +155,60 @@ def test_token_sum_is_the_reference_sum_to_the_last_bit() -> None:
         reference = sum(map(model.weights.get, token_features(key), itertools.repeat(0.0)))
         total, count = Model.load().token(key)
         assert (total, count) == (reference, len(token_features(key))), key
+
+
+def _plain_contributions(model: Model, keys: list[str]) -> tuple[float, list[float]]:
+    """The logit and shares as first written: a loop over tokens, pairs and aimed words."""
+    get = model.weights.get
+    per = [sum(map(get, token_features(k), itertools.repeat(0.0))) for k in keys]
+    count = sum(len(token_features(k)) for k in keys)
+    for i, (a, b) in enumerate(itertools.pairwise(keys)):
+        w = get(f"b:{a} {b}")
+        if w:
+            per[i] += w / 2
+            per[i + 1] += w / 2
+        count += 1
+    aimed = target_positions(keys)
+    extra = 0.0
+    if aimed:
+        extra = get("t:aimed", 0.0)
+        count += 1
+    for j in aimed:
+        feats = _target_features(keys[j], model.categories)
+        per[j] += sum(get(f, 0.0) for f in feats)
+        count += len(feats)
+    if not count:
+        return model.intercept, per
+    scale = 1.0 / math.sqrt(count)
+    shares = [c * scale for c in per]
+    total = 0.0
+    for c in shares:
+        total += c
+    return model.intercept + total + extra * scale, shares
+
+
+def test_logit_and_shares_are_the_plain_loop_to_the_last_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = Model.load()
+    pairs = [f[2:].split(" ") for f in model.weights if f[:2] == "b:"]
+    vocab = sorted({w for pair in pairs[:300] for w in pair})
+    vocab += ["you", "vous", "t", "es", "your", "votre", USER, "x" * 30, "qwzx", "disgrace"]
+    vocab += sorted(STAFF)[:10]
+    rng = random.Random(8)
+    # A small cache, so that the fast path also clears it, and one model for every text, so
+    # that tokens are both new and already cached (and repeated within a text).
+    monkeypatch.setattr(model_module, "_CACHE_MAX", 60)
+    bigrams = 0
+    for _ in range(3_000):
+        keys: list[str] = []
+        size = rng.randint(0, 16)
+        while len(keys) < size:
+            keys += rng.choice(pairs) if rng.random() < 0.3 else [rng.choice(vocab)]
+        logit, shares = _plain_contributions(model, keys)
+        fast_logit, unscaled, scale = model.logit_parts(keys)
+        assert (fast_logit, [scale * u for u in unscaled]) == (logit, shares), keys
+        assert model.contributions(keys) == (logit, shares), keys
+        assert model.logit(keys) == logit
+        bigrams += any(f"b:{a} {b}" in model.weights for a, b in itertools.pairwise(keys))
+    assert bigrams > 500  # the texts do hold weighted bigrams
