@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import assistant.scoring as scoring
 from assistant.scoring import Assessment, Category, Scorer, Severity
 from assistant.scoring.model import Model, features
 from assistant.scoring.normalize import normalize, squeeze
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_assessment_fields(scorer: Scorer) -> None:
@@ -33,6 +38,33 @@ def test_assessment_is_serialisable(scorer: Scorer) -> None:
     data = a.model_dump(mode="json")
     assert data["severity"] in {"none", "low", "medium", "high", "critical"}
     assert Assessment.model_validate(data) == a
+
+
+def test_assessments_are_what_validation_gives(scorer: Scorer) -> None:
+    """The scorer builds its ``Assessment`` without validating (its values are valid by
+    construction): each must equal, dump and behave as the validated model of its values."""
+    branded = Scorer(allow_terms=["Acme"], block_terms=["scam"], threshold=0.6)
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted(FIXTURES.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    texts += ["", "a", "acme is a scam", "je vais te buter", "sales migrants", "🖕🖕", "@x"]
+    kinds = set()
+    for text in texts:
+        for a in (scorer.score(text), branded.score(text), scorer.score(text, "fr")):
+            validated = Assessment.model_validate(a.model_dump())
+            assert a == validated, text
+            assert a.model_dump_json() == validated.model_dump_json(), text
+            assert a.model_fields_set == validated.model_fields_set, text
+            assert repr(a) == repr(validated), text
+            kinds.add((a.severity, a.target, a.hostile))
+    assert len(kinds) >= 8  # every severity and target met
+    with pytest.raises(ValidationError):
+        a.score = 0.5  # frozen like the validated model
+    copied = a.model_copy(update={"lang": "xx"})
+    assert copied.lang == "xx" and a.lang != "xx"
 
 
 def test_benign_text_scores_low(scorer: Scorer) -> None:
