@@ -178,6 +178,7 @@ def _flag_table() -> dict[str, int]:
 
 
 _FLAGS = _flag_table()
+_FLAG_WORDS = _FLAGS.keys()
 
 
 _WEIGHT = operator.itemgetter(0)
@@ -376,8 +377,10 @@ class Scorer:
                 else:
                     keys[i] = key.replace("*", "")
 
-        # Which of the rules' word lists the text touches, in one pass over its tokens.
-        flags = functools.reduce(operator.or_, map(_FLAGS.get, keys, itertools.repeat(0)), 0)
+        # Which of the rules' word lists the text touches: its words found in the table in one
+        # C-level pass (a third of texts touch none), their bits or-ed.
+        hits = _FLAG_WORDS & keys
+        flags = functools.reduce(operator.or_, map(_FLAGS.__getitem__, hits), 0) if hits else 0
         second = norm.handles > 0 or flags & _SECOND != 0
         words = len(keys) - keys.count(USER)
         cats = dict(_NO_CATEGORIES)
