@@ -24,7 +24,8 @@ Every character n-gram and lexicon feature lives inside one token, so a token's 
 is cached; the few target features are looked up per text. That is what makes pure Python
 fast enough (and gives per-word evidence: a target feature counts for the word it points at).
 ``features`` is the reference definition, used by the training script; ``Model.contributions``
-is the fast path and must agree with it (a test checks that).
+(and ``Model.logit_parts``, the same before the shares are scaled) is the fast path and must
+agree with it (tests check that, and that it is the plain loop's float to the last bit).
 """
 
 from __future__ import annotations
