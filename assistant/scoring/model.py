@@ -301,7 +301,21 @@ class Model:
             raw = resources.files("assistant.scoring").joinpath(MODEL_FILE).read_bytes()
         else:
             raw = path.read_bytes()
-        return cls.from_dict(json.loads(raw))
+        model = cls.from_dict(json.loads(raw))
+        model.warm()
+        return model
+
+    def warm(self) -> None:
+        """Compute the per-token memo entry of every word the model has a weight for (its
+        vocabulary, ~11,500 words: ~130 ms, done by ``load``). A process's first texts then
+        do not pay ~15 µs for each common word they meet: on our own fixtures, which the model
+        was never trained on, 79 % of the distinct words are in the vocabulary. The rare words
+        of a text (most of them not in it) are still computed on first sight."""
+        memo = self._memo
+        fill = self._fill
+        for word in self._words:
+            if word not in memo:
+                fill(word)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Model:

@@ -157,6 +157,25 @@ def test_token_sum_is_the_reference_sum_to_the_last_bit() -> None:
         assert (total, count) == (reference, len(token_features(key))), key
 
 
+def test_the_vocabulary_computed_at_load_is_what_first_sight_computes() -> None:
+    """``Model.load`` computes the memo entry of every word of the model's vocabulary; each is
+    the entry a model without it computes on first sight, so texts score the same."""
+    warm = Model.load()
+    cold = Model.load()
+    cold._memo.clear()
+    vocabulary = [f[2:] for f in warm.weights if f.startswith("w:")]
+    assert len(vocabulary) > 10_000
+    assert set(vocabulary) <= warm._memo.keys()
+    for word in vocabulary[::7]:
+        assert warm._memo[word] == cold._fill(word), word
+    rng = random.Random(9)
+    words = [*vocabulary[:2_000], "qwzx", "disgrace", "vous", USER]
+    for _ in range(500):
+        keys = [rng.choice(words) for _ in range(rng.randint(0, 12))]
+        cold._memo.clear()
+        assert warm.logit_parts(keys) == cold.logit_parts(keys), keys
+
+
 def _plain_contributions(model: Model, keys: list[str]) -> tuple[float, list[float]]:
     """The logit and shares as first written: a loop over tokens, pairs and aimed words."""
     get = model.weights.get
