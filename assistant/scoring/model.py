@@ -273,7 +273,7 @@ class Model:
         # by token (no "w:" string built); the other weights by the length of their name, so
         # that a character n-gram is looked up in a table of its length's features only (the
         # 2- and 3-gram tables stay in the CPU cache, where a miss in the table of all 80,000
-        # weights cost ~250 ns). For a name of length n, ``_by_len[n].get`` answers exactly
+        # weights cost ~250 ns). For a name of length n, ``by_len[n].get`` answers exactly
         # what ``weights.get`` does.
         self._pairs: dict[str, dict[str, float]] = {}
         self._words: dict[str, float] = {}
@@ -288,7 +288,6 @@ class Model:
             table = by_len.get(len(f))
             if table is not None:
                 table[f] = w
-        self._by_len = by_len
         # Per length of a padded token: the tables each of its n-grams is looked up in, in
         # the order of ``token_features`` (so the weights add up in the same order).
         self._tables = [

@@ -155,6 +155,7 @@ _MAX_EVIDENCE = 5
 
 
 _NO_CATEGORIES = {c.value: 0.0 for c in Category}
+_OPERATING_MAX = 64  # language codes whose operating point is remembered
 
 # Bits of the word lists the rules test a text against (``_FLAGS``: each word's bits).
 _SECOND, _PREDICATE, _THREAT, _GROUP, _PEOPLE, _VOCATIVE, _STAFF, _GATE = (1 << b for b in range(8))
@@ -245,7 +246,6 @@ class Scorer:
         self._cut_other = self._cuts.get(self._other, 0.5)
         self._calibration = dict(m.calibration)
         self._thresholds = dict(m.thresholds)
-        self._bands: dict[str, tuple[float, float]] = {}
         self._operating: dict[str, tuple[Calibration | None, float, tuple[float, float]]] = {}
 
     @property
@@ -269,9 +269,12 @@ class Scorer:
         """The threshold given to the constructor (``None``: each language's shipped one)."""
         return self._threshold
 
+    def _calibration_for(self, lang: str) -> Calibration | None:
+        return self._calibration.get(lang) or self._calibration.get(self._other)
+
     def calibrate(self, uncalibrated: float, lang: str) -> float:
         """The calibrated probability of an uncalibrated score of a text in ``lang``."""
-        cal = self._calibration.get(lang) or self._calibration.get(self._other)
+        cal = self._calibration_for(lang)
         return uncalibrated if cal is None else cal(uncalibrated)
 
     def band(self, lang: str) -> tuple[float, float]:
@@ -287,16 +290,15 @@ class Scorer:
         calibrated values of the intensity levels 0.7 and 0.9. One set of bands for every
         language would not do: the French calibration is flatter (noisier labels), so a slur
         would be "low" there."""
-        hit = self._bands.get(lang)
-        if hit is None:
-            hit = (self.calibrate(_MEDIUM, lang), self.calibrate(_HIGH, lang))
-            self._bands[lang] = hit
-        return hit
+        return self.calibrate(_MEDIUM, lang), self.calibrate(_HIGH, lang)
 
     def _operating_point(self, lang: str) -> tuple[Calibration | None, float, tuple[float, float]]:
-        """(calibration, threshold, severity bands) for ``lang``, remembered per language."""
-        cal = self._calibration.get(lang) or self._calibration.get(self._other)
-        hit = (cal, self.threshold_for(lang), self.severity_bands(lang))
+        """(calibration, threshold, severity bands) for ``lang``, remembered per language (a
+        few entries: the caller's language codes are bounded by ``_OPERATING_MAX``, as a
+        mention's ``lang`` comes from the network)."""
+        hit = (self._calibration_for(lang), self.threshold_for(lang), self.severity_bands(lang))
+        if len(self._operating) >= _OPERATING_MAX:
+            self._operating.clear()
         self._operating[lang] = hit
         return hit
 

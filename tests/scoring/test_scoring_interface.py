@@ -67,6 +67,25 @@ def test_assessments_are_what_validation_gives(scorer: Scorer) -> None:
     assert copied.lang == "xx" and a.lang != "xx"
 
 
+def test_language_codes_from_the_network_are_remembered_within_a_bound() -> None:
+    """A mention's ``lang`` comes from the network (any string up to 16 characters): the
+    per-language operating points the scorer remembers stay bounded, and each code is still
+    judged at the operating point of the language it names, or the strictest one."""
+    scorer = Scorer()
+    text = "you are a disgrace"
+
+    def verdict(lang: str) -> dict[str, object]:
+        return scorer.score(text, lang).model_dump(exclude={"lang"})
+
+    fr, other = verdict("fr"), verdict("xx")
+    assert fr != other  # (the two operating points differ for this text)
+    for i in range(1_000):
+        assert verdict(f"q{i}") == other
+    assert len(scorer._operating) <= 64
+    assert verdict("fr-CA") == fr
+    assert verdict("zz") == other
+
+
 def test_benign_text_scores_low(scorer: Scorer) -> None:
     a = scorer.score("Merci beaucoup pour votre aide, tout fonctionne !")
     assert not a.hostile
