@@ -27,7 +27,7 @@ import handlers.actions
 import handlers.commands
 import handlers.events
 import handlers.home
-from assistant.background import Background
+from assistant.background import Background, stop_within
 from assistant.cases import CaseService, IngestOutcome, PostCard, UpdateCard
 from assistant.drafts import Drafter
 from assistant.edge import MAX_SLACK_BODY, slack_events_route
@@ -345,11 +345,8 @@ class Assistant:
         self.ready = False
         for poller in self.pollers.values():
             poller.stop()
-        if self._poller_tasks:  # a poll hung on a slow network is cut short, not waited for
-            _, hung = await asyncio.wait(self._poller_tasks, timeout=self.pollers_stop_seconds)
-            for task in hung:
-                task.cancel()
-            await asyncio.gather(*hung, return_exceptions=True)
+        # (a poll hung on a slow network is cut short, not waited for)
+        await stop_within(self._poller_tasks, self.pollers_stop_seconds)
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._web is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,17 @@ class Background:
             log.warning("background task %s failed: %s", task.get_name(), exc)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        await stop_within(self._tasks, timeout)
+
+
+async def stop_within(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:
+    """Wait up to ``timeout`` s for ``tasks``, then cancel those still running and wait for
+    them to unwind (a drain's bound: SIGTERM must finish within the grace period)."""
+    tasks = set(tasks)
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)

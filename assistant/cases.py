@@ -6,8 +6,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant import blocks, memory_blocks
@@ -17,6 +15,7 @@ from assistant.models import Case, CaseScore, Mention
 from assistant.settings import Settings
 from assistant.slack import SlackGateway
 from assistant.store import Store
+from assistant.store.oncall import day_of
 
 if TYPE_CHECKING:
     from assistant.memory import ReplyMemory
@@ -68,7 +67,7 @@ class CaseService:
         assessment = self.scorer.score(mention.text, lang=mention.lang)
         hostile, severity, opinion = await self._second_opinion(mention, assessment)
         if not hostile:
-            await self.store.count_mention(_day(self.clock()), hostile=False)  # for reports
+            await self.store.count_mention(day_of(self.clock()), hostile=False)  # for reports
             return IngestOutcome(
                 "not_hostile",
                 None,
@@ -97,7 +96,7 @@ class CaseService:
         # a credible threat goes to on-call at once; anything else when the SLA runs out
         escalate_at = now if case.assessment.severity == CRITICAL else case.sla_deadline
         grouped = False
-        day = _day(now)  # a stored mention is counted that day, in the step that stores it
+        day = day_of(now)  # a stored mention is counted that day, in the step that stores it
         if self.surges is not None and self.surges.enabled:
             # counted once per mention (a resent one is a duplicate), then its fate decided
             step = await self.surges.observe(case, escalate_at=escalate_at, count_day=day)
@@ -165,18 +164,6 @@ class CaseService:
     async def paused_until(self) -> float | None:
         """Until when ``/ops pause`` holds (shown on every card), if it does."""
         return await self.paused() if self.paused is not None else None
-
-
-def _day(now: float) -> str:
-    """The UTC day (``YYYY-MM-DD``) of ``now``: the day a mention is counted on for reports."""
-    return _day_number(int(now // 86_400))  # Unix time has 86,400 s in every UTC day
-
-
-@lru_cache(maxsize=4)
-def _day_number(days: int) -> str:
-    """The date of day ``days`` since 1970-01-01 (cached: every ingest asks, the day rarely
-    changes)."""
-    return datetime.fromtimestamp(days * 86_400, UTC).date().isoformat()
 
 
 def card_metadata(case_id: str) -> dict[str, Any]:

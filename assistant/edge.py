@@ -233,12 +233,9 @@ def slack_events_route(bolt: AsyncApp, signing_secret: bytes) -> Route:
                 query=request.query_string,
                 headers=request.headers,  # type: ignore[arg-type]  # a Mapping: all Bolt needs
             )
-        except Exception as exc:  # Bolt reads context fields of types Slack never sends
-            log.warning("signed Slack request refused (400): Bolt: %s", type(exc).__name__)
-            return error(400, "payload fields of unexpected types", no_retry)
-        try:
             response = await bolt.async_dispatch(bolt_request)
-        except Exception as exc:  # Bolt's matchers, before any listener: never a 500
+        except Exception as exc:  # Bolt reading context fields of types Slack never sends, or
+            # its matchers, before any listener: never a 500
             log.warning("signed Slack request refused (400): Bolt: %s", type(exc).__name__)
             return error(400, "payload fields of unexpected types", no_retry)
         if response.status == 404:  # a well-formed request no listener takes: not an error

@@ -12,7 +12,7 @@ from assistant.models import Case
 from assistant.oncall_policy import Policy, QuietHours, Step
 from assistant.reports import Report, duration
 from assistant.store.oncall import Page
-from assistant.text import escape_slack
+from assistant.text import escape_slack, unescape_entities
 
 Block = dict[str, Any]
 
@@ -208,10 +208,7 @@ def _plain(mrkdwn: str) -> str:
             depth -= 1
         elif not depth:
             out.append(ch)
-    text = "".join(out)
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")):
-        text = text.replace(entity, char)
-    return " ".join(text.split())
+    return " ".join(unescape_entities("".join(out)).split())
 
 
 # -- /ops ---------------------------------------------------------------------------------------

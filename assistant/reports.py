@@ -570,12 +570,11 @@ class WeeklyDigest:
             # an upload has no idempotency key: after an attempt whose outcome is unknown (a
             # lost answer, a crash), look for the shared file before uploading again
             found = None
-            if await self.store.has_marker(f"digest-try:{week}"):
+            if not await self.store.claim_marker(f"digest-try:{week}"):  # tried before
                 found = await self.slack.find_own_file(
                     self.settings.ASSISTANT_CHANNEL, digest_name(week), oldest=now - 86400
                 )
             if found is None:
-                await self.store.set_marker(f"digest-try:{week}")
                 await self.post(now - 7 * 86400, now)
             await self.store.set_marker(f"digest:{week}")
         else:

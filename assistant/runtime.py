@@ -4,7 +4,7 @@ Measured with bench/bench_votes.py at 20 concurrent senders: the vote path acks 
 signed events/s on uvloop against about 1,600 on asyncio's loop (the bare Bolt app speeds up
 alike, so the ratio between them hardly moves).
 
-``steady_gc()``, once start-up is done (``assistant serve`` calls it), tunes the cyclic garbage
+``steady_gc()``, once start-up is done (``assistant run`` calls it), tunes the cyclic garbage
 collector for a server: what start-up built (modules, the scorer's model, settings) lives as
 long as the process, so it is frozen out of the collector's passes (a full pass no longer walks
 it), and the young generation is collected every 10,000 net allocations instead of 700. A

@@ -23,6 +23,7 @@ __all__ = [
     "slack_to_plain",
     "slack_user_ids",
     "truncate",
+    "unescape_entities",
     "url_spans",
 ]
 
@@ -48,8 +49,9 @@ _SLACK_ENTITY_RE = re.compile(r"&(amp|lt|gt);")
 _SLACK_UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
 
 
-def _unescape_slack(text: str) -> str:
-    """Single-pass inverse of :func:`escape_slack` (``&amp;lt;`` → ``&lt;``, not ``<``)."""
+def unescape_entities(text: str) -> str:
+    """Single-pass inverse of :func:`escape_slack` (``&amp;lt;`` → ``&lt;``, not ``<``): Slack's
+    three entities, which X's API also sends for ``&``, ``<`` and ``>``."""
     return _SLACK_ENTITY_RE.sub(lambda m: _SLACK_UNESCAPE[m.group(1)], text)
 
 
@@ -71,7 +73,7 @@ def _split_label(body: str) -> tuple[str, str | None]:
 def _slack_control_to_plain(body: str, names: Mapping[str, str]) -> str:
     """One ``<…>`` control sequence (without the brackets) → what a reader sees."""
     target, label = _split_label(body)
-    plain_label = _unescape_slack(label) if label is not None else None
+    plain_label = unescape_entities(label) if label is not None else None
     if target.startswith("@"):
         user_id = target[1:]
         if user_id in names:
@@ -89,7 +91,7 @@ def _slack_control_to_plain(body: str, names: Mapping[str, str]) -> str:
         if command == "subteam" and arg:
             return "@" + arg
         return "@" + command
-    return _link_to_plain(_unescape_slack(target), plain_label)
+    return _link_to_plain(unescape_entities(target), plain_label)
 
 
 def _link_to_plain(url: str, label: str | None) -> str:
@@ -116,10 +118,10 @@ def slack_to_plain(text: str, names: Mapping[str, str]) -> str:
     out: list[str] = []
     pos = 0
     for match in _SLACK_CONTROL_RE.finditer(text):
-        out.append(_unescape_slack(text[pos : match.start()]))
+        out.append(unescape_entities(text[pos : match.start()]))
         out.append(_slack_control_to_plain(match.group(1), names))
         pos = match.end()
-    out.append(_unescape_slack(text[pos:]))
+    out.append(unescape_entities(text[pos:]))
     return "".join(out)
 
 
@@ -153,7 +155,7 @@ _SLACK_CHANNEL_RE = re.compile(r"<#([CG][A-Z0-9]+)\|([^<>|]+)>")
 
 def slack_channel_names(text: str) -> dict[str, str]:
     """Channel names from ``<#C…|name>`` in Slack message text (the rich text has only ids)."""
-    return {cid: _unescape_slack(name) for cid, name in _SLACK_CHANNEL_RE.findall(text)}
+    return {cid: unescape_entities(name) for cid, name in _SLACK_CHANNEL_RE.findall(text)}
 
 
 def _inline(elements: object, names: Mapping[str, str], custom: list[str]) -> str:

@@ -21,7 +21,7 @@ Three columns, in this order, each on a fresh app and Redis:
   request as in the second column, to N replicas of the app on the same Redis as production
   runs them (deploy/k8s: 2), each in its own process (bench/replica.py), the senders'
   connections spread over them. The one-replica columns are still measured and printed.
-The app's process calls ``runtime.steady_gc()`` once started, as ``assistant serve`` does.
+The app's process calls ``runtime.steady_gc()`` once started, as ``assistant run`` does.
 Printed for each (the median over ``--rounds`` rounds, with each round's accept time):
 - ingest: mentions accepted (202 / "opened" or "grouped"), the time to accept them all,
   mentions/s, p50/p99 answer latency (per request: a batch's answer covers the batch)
@@ -103,7 +103,7 @@ async def run(
     load_avg = "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"  {name}: {args.mentions} mentions… ({load_avg})", flush=True)
     async with sandbox(data_dir, redis_url=None, **overrides) as world:
-        runtime.steady_gc()  # as `assistant serve` does once started
+        runtime.steady_gc()  # as `assistant run` does once started
         world.slack.post_burst = SLACK_BURST
         redis = world.app.store.redis
         redis_pid = int((await redis.info("server"))["process_id"])

@@ -4,7 +4,7 @@ Production runs two replicas (deploy/k8s), each a process of its own with a core
 on the same Redis. Replicas started inside the benchmark's process (``Sandbox.add_replica``)
 would share its one interpreter, so this starts ``assistant.app.Assistant`` in a child process
 with the settings of the benchmark's app (secrets included: everything is local and
-throw-away), on the app's Redis and the benchmark's Slack emulator. Like ``assistant serve``
+throw-away), on the app's Redis and the benchmark's Slack emulator. Like ``assistant run``
 it calls ``runtime.steady_gc()`` once started. The child prints its port and its pid, then
 serves until its standard input closes, and stops (drains) like on SIGTERM.
 """
@@ -72,7 +72,7 @@ async def _serve(values: dict[str, Any]) -> None:
     app = Assistant(Settings(**values))
     await app.start()
     try:
-        runtime.steady_gc()  # as `assistant serve` does once started
+        runtime.steady_gc()  # as `assistant run` does once started
         print(json.dumps({"port": app.port, "pid": os.getpid()}), flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
     finally:

@@ -385,9 +385,9 @@ class BlueskyClient:
     def _mention(self, note: _Notification, followers: int) -> Mention | None:
         record = note.record
         langs = record.get("langs")
-        created = record.get("createdAt")
+        created: object = record.get("createdAt")
         try:  # set by the author's client: when it is not a time, the server's is used
-            _TIME.validate_python(created)
+            created = _TIME.validate_python(created)
         except ValidationError:
             created = note.indexedAt
         try:

@@ -53,7 +53,7 @@ from assistant.networks.base import (
     parse,
 )
 from assistant.store import Store
-from assistant.text import graphemes, known_tld, truncate, url_spans
+from assistant.text import graphemes, known_tld, truncate, unescape_entities, url_spans
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ class _Tweet(BaseModel):
         ``&lt;``, ``&gt;``, and a long post (over 280 characters) in ``note_tweet``."""
         note = self.note_tweet.get("text") if self.note_tweet else None
         text = note if isinstance(note, str) and note else self.text
-        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        return unescape_entities(text)
 
 
 class _Page(BaseModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
@@ -45,7 +46,15 @@ def _ms(seconds: float) -> int:
 
 
 def day_of(now: float) -> str:
-    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+    """The UTC day (``YYYY-MM-DD``) of ``now``: the day audits and mention counts are kept on."""
+    return _day_number(int(now // 86_400))  # Unix time has 86,400 s in every UTC day
+
+
+@lru_cache(maxsize=4)
+def _day_number(days: int) -> str:
+    """The date of day ``days`` since 1970-01-01 (cached: every ingest asks, the day rarely
+    changes)."""
+    return datetime.fromtimestamp(days * 86_400, UTC).date().isoformat()
 
 
 class OncallStore:

@@ -1161,6 +1161,10 @@ class Store:
     async def set_marker(self, name: str) -> None:
         await self.redis.set(keys.marker(name), "1", ex=self.retention)
 
+    async def claim_marker(self, name: str) -> bool:
+        """Set the marker; True when it was not set yet (one ``SET NX``)."""
+        return bool(await self.redis.set(keys.marker(name), "1", nx=True, ex=self.retention))
+
     async def acquire_lease(self, name: str, owner: str, seconds: float) -> bool:
         return bool(await self._run("lease", [keys.lease(name)], [owner, "acquire", _ms(seconds)]))
 
